@@ -1,0 +1,327 @@
+"""config.yaml -> one typed, validated ``Settings`` object.
+
+The schema is the dataclasses below: a field's type annotation says what YAML
+value it takes and its ``check`` metadata says which values are allowed. The
+defaults live in the shipped ``config.yaml`` (one comment per setting), which a
+test keeps in step with this schema. A user's file only lists what it changes.
+
+Every problem is collected before anything is reported: unknown keys (with the
+nearest valid key suggested), wrong types and out-of-range values, each named
+by its full dotted path. CLI flags override the file through
+``Settings.override`` where ``None`` means "flag not given".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from liveplay.errors import ConfigError
+
+DEFAULT_CONFIG = (Path(__file__).parent / "defaults.yaml").resolve()  # the shipped config.yaml
+
+
+# -- checks: each returns None when the value is fine, else what is allowed ----------------
+
+
+def between(lo: float, hi: float) -> Callable[[Any], str | None]:
+    def check(value):
+        return None if lo <= value <= hi else f"must be between {lo} and {hi}"
+
+    return check
+
+
+def one_of(*choices) -> Callable[[Any], str | None]:
+    def check(value):
+        return None if value in choices else "must be one of " + ", ".join(map(str, choices))
+
+    return check
+
+
+def each(inner: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    def check(values):
+        for v in values:
+            problem = inner(v)
+            if problem:
+                return f"every item {problem} (got {v!r})"
+        return None
+
+    return check
+
+
+def setting(check: Callable[[Any], str | None] | None = None, *, path: bool = False):
+    """A field of the schema; ``path=True`` marks a file path resolved against its config file."""
+    return field(default=None, metadata={"check": check, "path": path})
+
+
+# -- the schema -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GridSettings:
+    steps_per_beat: int = setting(one_of(1, 2, 3, 4, 6, 8, 12, 24))
+    max_notes: int = setting(between(1, 16))
+    vocab_size: int = setting(between(8, 100_000))
+    context_length: int = setting(between(2, 4096))
+    skip_drums: bool = setting()
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    path: str = setting(path=True)
+    embedding: int = setting(between(1, 4096))
+    hidden: int = setting(between(1, 4096))
+    layers: int = setting(between(1, 8))
+    dropout: float = setting(between(0.0, 0.9))
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = setting(between(1, 10_000))
+    batch_size: int = setting(between(1, 4096))
+    learning_rate: float = setting(between(1e-6, 1.0))
+    window_stride: int = setting(between(1, 4096))
+    validation_fraction: float = setting(between(0.0, 0.5))
+    test_fraction: float = setting(between(0.0, 0.5))
+    split_seed: int = setting(between(0, 2**31 - 1))
+    transpose: list[int] = setting(each(between(-24, 24)))
+    patience: int = setting(between(1, 1000))
+    seed: int = setting(between(0, 2**31 - 1))
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    temperature: float = setting(between(0.01, 100.0))
+    heat: float = setting(between(1.0, 10.0))
+    cool: float = setting(between(0.1, 1.0))
+    min_temperature: float = setting(between(0.01, 100.0))
+    max_temperature: float = setting(between(0.01, 100.0))
+    repeat_lengths: list[int] = setting(each(between(1, 64)))
+    seed: int | None = setting(between(0, 2**63 - 1))
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    steps: int = setting(between(1, 1_000_000))
+    tempo_bpm: float = setting(between(20.0, 400.0))
+
+
+ENGINES = ("auto", "numpy", "numpy-streaming", "tensorflow")
+
+
+@dataclass(frozen=True)
+class Settings:
+    grid: GridSettings = None
+    model: ModelSettings = None
+    train: TrainSettings = None
+    sampler: SamplerSettings = None
+    generate: GenerateSettings = None
+    engine: str = setting(one_of(*ENGINES))
+    log_level: str = setting(one_of("debug", "info", "warning", "error"))
+
+    def override(self, flags: dict[str, Any]) -> "Settings":
+        """A copy with ``flags`` ({"sampler.temperature": 0.8, ...}) applied; None = not given."""
+        given = {k: v for k, v in flags.items() if v is not None}
+        if not given:
+            return self
+        tree = to_dict(self)
+        for dotted, value in given.items():
+            *parents, leaf = dotted.split(".")
+            node = tree
+            for p in parents:
+                node = node[p]
+            node[leaf] = value
+        return _build(Settings, tree, "", [], base_dir=None, problems_source="command line")
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Defaults from the shipped config.yaml, then the user's file (if any) on top."""
+    defaults = _read_yaml(DEFAULT_CONFIG)
+    base_dir = DEFAULT_CONFIG.parent
+    _resolve_paths(Settings, defaults, base_dir)
+    tree = defaults
+    source = str(DEFAULT_CONFIG)
+    if path is not None:
+        path = Path(path)
+        user = _read_yaml(path)
+        source = str(path)
+        _resolve_paths(Settings, user, path.resolve().parent)
+        tree = _merge(defaults, user)
+    return _build(Settings, tree, "", [], base_dir=None, problems_source=source)
+
+
+def to_dict(obj) -> dict:
+    """Settings as plain YAML-like data (tuples back to lists)."""
+
+    def plain(v):
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    return plain(dataclasses.asdict(obj))
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError([f"cannot read the file: {err.strerror or err}"], str(path)) from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError([f"not valid YAML: {err}"], str(path)) from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(["the top level must be a mapping of sections"], str(path))
+    return data
+
+
+def _merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = _merge(base[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _section_type(tp) -> type | None:
+    return tp if dataclasses.is_dataclass(tp) else None
+
+
+def _check_keys(cls, data: dict, prefix: str, problems: list[str]) -> None:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if key not in names:
+            candidates = [f"{prefix}{n}" for n in names] + _all_paths(Settings)
+            close = difflib.get_close_matches(str(dotted), candidates, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            problems.append(f"{dotted}: unknown key{hint}")
+            continue
+        sub = _section_type(hints[key])
+        if sub is not None:
+            if not isinstance(value, dict):
+                problems.append(f"{dotted}: must be a section (a mapping of keys)")
+            else:
+                _check_keys(sub, value, f"{dotted}.", problems)
+
+
+def _all_paths(cls, prefix: str = "") -> list[str]:
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        sub = _section_type(hints[f.name])
+        if sub is not None:
+            out += _all_paths(sub, f"{prefix}{f.name}.")
+        else:
+            out.append(f"{prefix}{f.name}")
+    return out
+
+
+def _resolve_paths(cls, data: dict, base_dir: Path) -> None:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        sub = _section_type(hints[f.name])
+        if sub is not None and isinstance(data[f.name], dict):
+            _resolve_paths(sub, data[f.name], base_dir)
+        elif f.metadata.get("path") and isinstance(data[f.name], str):
+            p = Path(data[f.name]).expanduser()
+            data[f.name] = str(p if p.is_absolute() else (base_dir / p).resolve())
+
+
+def _type_problem(tp, value) -> str | None:
+    """None if ``value`` fits the annotation ``tp``, else a phrase saying what is allowed."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _type_problem(inner[0], value)
+    if origin is list:
+        if not isinstance(value, list):
+            return "must be a list"
+        for v in value:
+            problem = _type_problem(args[0], v)
+            if problem:
+                return f"every item {problem} (got {v!r})"
+        return None
+    if tp is bool:
+        return None if isinstance(value, bool) else "must be true or false"
+    if tp is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be a whole number"
+    if tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else "must be a number"
+    if tp is str:
+        return None if isinstance(value, str) else "must be a string"
+    return None
+
+
+def _build(cls, data: dict, prefix: str, problems: list[str], *, base_dir, problems_source):
+    """Validate ``data`` against ``cls`` and build it; raise once with every problem."""
+    top = not prefix
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        dotted = f"{prefix}{f.name}"
+        sub = _section_type(hints[f.name])
+        if f.name not in data:
+            problems.append(f"{dotted}: missing (the shipped config.yaml defines every key)")
+            continue
+        value = data[f.name]
+        if sub is not None:
+            if isinstance(value, dict):
+                values[f.name] = _build(sub, value, f"{dotted}.", problems, base_dir=base_dir,
+                                        problems_source=problems_source)
+            else:
+                problems.append(f"{dotted}: must be a section (a mapping of keys)")
+            continue
+        tp = hints[f.name]
+        if tp is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        problem = _type_problem(tp, value)
+        if problem is None and value is not None and f.metadata.get("check"):
+            problem = f.metadata["check"](value)
+        if problem:
+            problems.append(f"{dotted}: {problem} (got {value!r})")
+            continue
+        values[f.name] = tuple(value) if isinstance(value, list) else value
+    if top:
+        _check_keys(cls, data, "", problems)
+        if problems:
+            raise ConfigError(problems, problems_source)
+        settings = cls(**values)
+        cross = _cross_checks(settings)
+        if cross:
+            raise ConfigError(cross, problems_source)
+        return settings
+    if any(p.startswith(prefix) for p in problems):
+        return None
+    return cls(**values)
+
+
+def _cross_checks(s: Settings) -> list[str]:
+    problems = []
+    if s.sampler.min_temperature > s.sampler.max_temperature:
+        problems.append("sampler.min_temperature: must not exceed sampler.max_temperature")
+    if s.train.validation_fraction + s.train.test_fraction >= 0.9:
+        problems.append("train.test_fraction: validation and test fractions must leave files to train on")
+    return problems
