@@ -1,0 +1,5 @@
+import sys
+
+from liveplay.cli import main
+
+sys.exit(main())

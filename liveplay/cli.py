@@ -1,0 +1,195 @@
+"""``liveplay`` command line: run / train / generate / evaluate / corpus / ports.
+
+Every command takes ``--config FILE`` (settings on top of the shipped config.yaml);
+its flags override the file, a flag not given leaves the file's value.
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage, config, data or model file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from liveplay import __version__
+from liveplay.config import ENGINES, Settings, load_settings
+from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError
+
+log = logging.getLogger("liveplay")
+
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
+
+
+def setup_logging(level: str = "info") -> None:
+    root = logging.getLogger()
+    if not any(getattr(h, "_liveplay", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler._liveplay = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def settings_from(args: argparse.Namespace, overrides: dict) -> Settings:
+    settings = load_settings(args.config).override(overrides)
+    setup_logging(settings.log_level)
+    return settings
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_train(args) -> int:
+    from liveplay.train import train
+
+    settings = settings_from(args, {"train.epochs": args.epochs})
+    train(args.data, args.out, settings, command=" ".join(["liveplay"] + sys.argv[1:]))
+    return EXIT_OK
+
+
+def _bundle_and_engine(args, settings: Settings):
+    from liveplay.bundle import load_bundle
+    from liveplay.engine import make_engine
+
+    bundle = load_bundle(settings.model.path)
+    return bundle, make_engine(bundle, settings.engine)
+
+
+def cmd_generate(args) -> int:
+    from liveplay.generate import generate, prime_ids, write_generation
+    from liveplay.sampler import Sampler
+
+    settings = settings_from(args, {"model.path": args.model, "sampler.temperature": args.temperature,
+                                    "sampler.seed": args.seed, "generate.steps": args.steps,
+                                    "generate.tempo_bpm": args.tempo, "engine": args.engine})
+    bundle, engine = _bundle_and_engine(args, settings)
+    prime = prime_ids(bundle, args.prime, settings.grid.skip_drums)
+    gen = generate(bundle, engine, Sampler(settings.sampler), settings.generate.steps, prime)
+    path = write_generation(gen, bundle, args.out, settings.generate.tempo_bpm)
+    print(f"wrote {path}: {len(gen.ids)} steps ({len(gen.ids) / bundle.grid.steps_per_beat:g} beats "
+          f"at {settings.generate.tempo_bpm:g} BPM), primed with {len(prime)} step(s); "
+          f"temperature {gen.min_temperature:.3f}..{gen.max_temperature:.3f}")
+    return EXIT_OK
+
+
+def cmd_evaluate(args) -> int:
+    import numpy as np
+
+    from liveplay.evaluate import data_stats, evaluate, generation_stats
+    from liveplay.generate import generate
+    from liveplay.sampler import Sampler
+
+    settings = settings_from(args, {"model.path": args.model, "sampler.seed": args.seed,
+                                    "engine": args.engine})
+    bundle, engine = _bundle_and_engine(args, settings)
+    report = evaluate(bundle, engine, args.data, args.train_data, skip_drums=settings.grid.skip_drums)
+    corpus = report.pop("train_sequences")
+    lengths = settings.sampler.repeat_lengths
+    runs = []
+    for i in range(args.generations):
+        seed = None if settings.sampler.seed is None else settings.sampler.seed + i
+        gen = generate(bundle, engine, Sampler(settings.sampler, seed=seed), args.steps)
+        runs.append(generation_stats(gen.ids, corpus or None, lengths))
+    gen_summary = {k: round(float(np.median([r[k] for r in runs])), 4) for k in runs[0]}
+    if corpus:
+        gen_summary["longest_copy_each"] = [r["longest_copy"] for r in runs]
+    report["generation"] = {"runs": args.generations, "median": gen_summary}
+    if corpus:
+        report["training_data"] = data_stats(corpus, args.steps, lengths)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    print(f"model {report['model']} on {report['files']} file(s); vocabulary coverage "
+          f"{100 * report['vocabulary_coverage']['chords']:.1f}% of chords before nearest mapping")
+    print(f"{'':10} {'accuracy':>9} {'top-5':>7} {'perplexity':>11} {'predictions':>12}")
+    rows = [("model", report["model_scores"])] + list(report["baselines"].items())
+    for name, s in rows:
+        print(f"{name:10} {s['accuracy']:9.4f} {s['top5']:7.4f} {s['perplexity']:11.3f} {s['predictions']:12d}")
+    print(f"generation: {args.generations} x {args.steps} steps (medians)"
+          + ("; training data in chunks of the same length:" if corpus else ""))
+    keys = ["distinct_1", "distinct_2", "distinct_4", "repetition_rate", "rest_share", "hold_share"]
+    print("  " + " ".join(f"{k:>15}" for k in keys + (["longest_copy"] if corpus else [])))
+    print("  " + " ".join(f"{gen_summary[k]:15.4f}" for k in keys)
+          + (f" {gen_summary['longest_copy']:15.1f}" if corpus else ""))
+    if corpus:
+        print("  " + " ".join(f"{report['training_data'][k]:15.4f}" for k in keys))
+    return EXIT_OK
+
+
+def cmd_corpus(args) -> int:
+    from liveplay.corpus import DEFAULT_SETS, export
+
+    settings_from(args, {})
+    manifest = export(args.dest, args.sets or DEFAULT_SETS, jobs=args.jobs)
+    for name, info in manifest["sets"].items():
+        print(f"{name}: {info['pieces']} piece(s) written to {Path(args.dest) / info['folder']}, "
+              f"{info['skipped']} skipped")
+    return EXIT_OK
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="liveplay", description="Real-time MIDI improvisation with an LSTM.")
+    parser.add_argument("--version", action="version", version=f"liveplay {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, func, help_text):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", metavar="FILE", help="settings file on top of the shipped config.yaml")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("train", cmd_train, "Train a model bundle from MIDI files (resumes if OUT holds one).")
+    p.add_argument("data", nargs="+", metavar="DATA", help="MIDI files or folders (searched recursively)")
+    p.add_argument("--out", required=True, metavar="DIR", help="bundle folder to write")
+    p.add_argument("--epochs", type=int, metavar="N", help="most epochs (default: train.epochs)")
+
+    p = command("generate", cmd_generate, "Continue a prime (or silence) and write a MIDI file.")
+    p.add_argument("--model", metavar="DIR", help="model bundle (default: model.path)")
+    p.add_argument("--out", required=True, metavar="FILE.mid", help="MIDI file to write")
+    p.add_argument("--steps", type=int, metavar="N", help="steps to generate (default: generate.steps)")
+    p.add_argument("--prime", metavar="FILE.mid", help="MIDI file whose last steps start the context")
+    p.add_argument("--temperature", type=float, metavar="T", help="start temperature (default: sampler.temperature)")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed (default: sampler.seed)")
+    p.add_argument("--tempo", type=float, metavar="BPM", help="tempo written to the file (default: generate.tempo_bpm)")
+    p.add_argument("--engine", choices=ENGINES, help="runtime (default: engine)")
+
+    p = command("evaluate", cmd_evaluate, "Score a model on held-out files against n-gram baselines.")
+    p.add_argument("data", nargs="+", metavar="DATA", help="held-out MIDI files or folders")
+    p.add_argument("--model", metavar="DIR", help="model bundle (default: model.path)")
+    p.add_argument("--train-data", nargs="+", metavar="DIR", help="data to fit the baselines on "
+                   "(default: the manifest's training files, if on disk)")
+    p.add_argument("--json", action="store_true", help="print machine-readable results")
+    p.add_argument("--steps", type=int, default=512, metavar="N", help="steps per generated continuation (512)")
+    p.add_argument("--generations", type=int, default=1, metavar="N", help="continuations to sample (1)")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed (default: sampler.seed)")
+    p.add_argument("--engine", choices=ENGINES, help="runtime (default: engine)")
+
+    p = command("corpus", cmd_corpus, "Export music21's public-domain collections to MIDI (needs music21).")
+    p.add_argument("dest", metavar="DEST", help="folder to write SET/*.mid and corpus.json into")
+    p.add_argument("--set", dest="sets", action="append", choices=("bach", "essen", "oneills"),
+                   help="collection to export (repeatable; default: bach and essen)")
+    p.add_argument("--jobs", type=int, default=2, metavar="N", help="parallel workers (2)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging("info")
+    try:
+        return args.func(args)
+    except LiveplayError as err:
+        log.error("%s", err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        log.warning("interrupted")
+        return EXIT_RUNTIME
+
+
+if __name__ == "__main__":
+    sys.exit(main())

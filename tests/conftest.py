@@ -1,0 +1,74 @@
+"""Shared fixtures: synthetic MIDI data and a tiny model really trained by liveplay's trainer."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from liveplay.config import load_settings
+from liveplay.midifile import write_tokens
+from liveplay.tokens import HOLD, REST
+
+# One bar (8 eighth-note steps) of a deterministic pattern: four distinct chords split by HOLD
+# and REST, so no tail of 2, 3 or 4 tokens repeats the one before it (no heating).
+PATTERN = [(60, 64, 67), HOLD, (76,), REST, (67, 71, 74), HOLD, (65, 69, 72), REST]
+TINY_CONFIG = """
+grid:
+  context_length: 32
+  vocab_size: 64
+model:
+  embedding: 16
+  hidden: 48
+  layers: 2
+  dropout: 0.0
+train:
+  epochs: 40
+  batch_size: 16
+  learning_rate: 0.01
+  window_stride: 8
+  validation_fraction: 0.2
+  test_fraction: 0.1
+  transpose: [-1, 1]
+  patience: 6
+  seed: 3
+sampler:
+  seed: 7
+engine: numpy
+"""
+
+
+def shifted(tokens, semitones):
+    return [t if t in (HOLD, REST) else tuple(p + semitones for p in t) for t in tokens]
+
+
+def pattern_tokens(semitones: int, bars: int) -> list:
+    return shifted(PATTERN, semitones) * bars
+
+
+@pytest.fixture(scope="session")
+def pattern_dir(tmp_path_factory) -> Path:
+    """Ten MIDI files of the pattern, each in its own key, 24 bars long."""
+    folder = tmp_path_factory.mktemp("pattern")
+    for i in range(10):
+        write_tokens(pattern_tokens(i % 5 - 2, 24), folder / f"piece{i:02d}.mid", 2, 120)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "tiny.yaml"
+    path.write_text(TINY_CONFIG)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(pattern_dir, tiny_config, tmp_path_factory) -> Path:
+    """A bundle trained by the real trainer on the pattern files (once per session)."""
+    from liveplay.train import train
+
+    logging.getLogger().setLevel(logging.INFO)
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    train([pattern_dir], out, load_settings(tiny_config), command="pytest tiny model")
+    return out
