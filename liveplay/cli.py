@@ -1,4 +1,4 @@
-"""``liveplay`` command line: run / train / generate / evaluate / corpus / ports.
+"""``liveplay`` command line: run / ports / train / generate / evaluate / corpus.
 
 Every command takes ``--config FILE`` (settings on top of the shipped config.yaml);
 its flags override the file, a flag not given leaves the file's value.
@@ -129,6 +129,24 @@ def cmd_corpus(args) -> int:
     return EXIT_OK
 
 
+def cmd_run(args) -> int:
+    from liveplay.app import run
+
+    settings = settings_from(args, {
+        "model.path": args.model, "live.input": args.input, "live.output": args.output, "live.mode": args.mode,
+        "live.tempo_bpm": args.tempo, "sampler.temperature": args.temperature, "live.api": args.api,
+        "engine": args.engine, "live.prime": args.prime, "sampler.seed": args.seed})
+    return run(settings)
+
+
+def cmd_ports(args) -> int:
+    from liveplay.ports import describe_ports
+
+    settings = settings_from(args, {"live.api": args.api})
+    print(describe_ports(settings.live.api))
+    return EXIT_OK
+
+
 # -- parser -----------------------------------------------------------------------------------
 
 
@@ -142,6 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", help="settings file on top of the shipped config.yaml")
         p.set_defaults(func=func)
         return p
+
+    p = command("run", cmd_run, "Listen on a MIDI input and answer on a MIDI output, in tempo.")
+    p.add_argument("--model", metavar="DIR", help="model bundle (default: model.path)")
+    p.add_argument("--in", dest="input", metavar="PORT", help="input port, name or part of it (default: live.input)")
+    p.add_argument("--out", dest="output", metavar="PORT", help="output port, name or part of it (default: live.output)")
+    p.add_argument("--mode", choices=("respond", "accompany", "solo"), help="default: live.mode")
+    p.add_argument("--tempo", type=float, metavar="BPM", help="default: live.tempo_bpm")
+    p.add_argument("--temperature", type=float, metavar="T", help="start temperature (default: sampler.temperature)")
+    p.add_argument("--api", choices=("auto", "alsa", "jack"), help="MIDI system (default: live.api)")
+    p.add_argument("--prime", metavar="FILE.mid", help="solo: MIDI file that starts the context (default: live.prime)")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed (default: sampler.seed)")
+    p.add_argument("--engine", choices=ENGINES, help="runtime (default: engine)")
+
+    p = command("ports", cmd_ports, "List the MIDI inputs and outputs of the chosen API.")
+    p.add_argument("--api", choices=("auto", "alsa", "jack"), help="MIDI system (default: live.api)")
 
     p = command("train", cmd_train, "Train a model bundle from MIDI files (resumes if OUT holds one).")
     p.add_argument("data", nargs="+", metavar="DATA", help="MIDI files or folders (searched recursively)")

@@ -112,6 +112,39 @@ class GenerateSettings:
     tempo_bpm: float = setting(between(20.0, 400.0))
 
 
+@dataclass(frozen=True)
+class LiveSettings:
+    api: str = setting(one_of("auto", "alsa", "jack"))
+    input: str | None = setting()
+    output: str | None = setting()
+    virtual: bool = setting()
+    mode: str = setting(one_of("respond", "accompany", "solo"))
+    tempo_bpm: float = setting(between(20.0, 400.0))
+    steps_per_beat: int | None = setting(one_of(1, 2, 3, 4, 6, 8, 12, 24))
+    lookahead_ms: float = setting(between(1.0, 500.0))
+    silence_steps: int = setting(between(1, 1024))
+    max_response_steps: int = setting(between(1, 100_000))
+    output_channel: int = setting(between(1, 16))
+    velocity: int = setting(between(1, 127))
+    follow_velocity: bool = setting()
+    pitch_low: int = setting(between(0, 127))
+    pitch_high: int = setting(between(0, 127))
+    passthrough: bool = setting()
+    prime: str | None = setting(path=True)
+    queue_size: int = setting(between(16, 1_000_000))
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    channel: int = setting(between(0, 16))
+    temperature: int = setting(between(0, 127))
+    mode: int = setting(between(0, 127))
+    tempo: int = setting(between(0, 127))
+    panic: int = setting(between(0, 127))
+    tempo_min: float = setting(between(20.0, 400.0))
+    tempo_max: float = setting(between(20.0, 400.0))
+
+
 ENGINES = ("auto", "numpy", "numpy-streaming", "tensorflow")
 
 
@@ -122,6 +155,8 @@ class Settings:
     train: TrainSettings = None
     sampler: SamplerSettings = None
     generate: GenerateSettings = None
+    live: LiveSettings = None
+    controls: ControlSettings = None
     engine: str = setting(one_of(*ENGINES))
     log_level: str = setting(one_of("debug", "info", "warning", "error"))
 
@@ -322,6 +357,10 @@ def _cross_checks(s: Settings) -> list[str]:
     problems = []
     if s.sampler.min_temperature > s.sampler.max_temperature:
         problems.append("sampler.min_temperature: must not exceed sampler.max_temperature")
+    if s.live.pitch_low > s.live.pitch_high:
+        problems.append("live.pitch_low: must not exceed live.pitch_high")
+    if s.controls.tempo_min > s.controls.tempo_max:
+        problems.append("controls.tempo_min: must not exceed controls.tempo_max")
     if s.train.validation_fraction + s.train.test_fraction >= 0.9:
         problems.append("train.test_fraction: validation and test fractions must leave files to train on")
     return problems

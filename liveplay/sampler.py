@@ -58,7 +58,7 @@ class Sampler:
 
     def sample(self, probs: np.ndarray, history: Sequence[int]) -> int:
         """Heat or cool on ``history``'s tail, then draw one token id from ``probs``."""
-        tail = list(history[-self._tail_len:])
+        tail = list(history)[-self._tail_len:]  # history may be a deque
         self.temperature = next_temperature(self.temperature, tail, self.settings)
         p = apply_temperature(probs, self.temperature)
         cdf = np.cumsum(p)

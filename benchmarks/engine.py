@@ -1,0 +1,180 @@
+"""Per-step latency of the engine runtimes against the seed recipe's Keras ``predict``, side by side.
+
+For each model size (random weights; the cost does not depend on their values):
+
+  (a) baseline: Keras ``model.predict`` on the full 128-token window (the seed recipe)
+  (b) Keras model called directly on the window
+  (c) NumPy exact (staggered states)      (d) NumPy streaming (one carried state)
+  (e) TensorFlow runtime (the GPU runtime; here on whatever device TensorFlow sees)
+
+Each row: p50 / p99 per step (ms) and the ratio of (a)'s p50 to its p50, all in one
+run. Then the daemon path's start-up (a fresh process: import, load bundle, first
+distribution) and peak RSS with and without TensorFlow, and the streaming mode's
+deviation from the exact window.
+
+    python benchmarks/engine.py [--steps 2000] [--baseline-steps 2000] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SIZES = [(2, 128), (3, 256), (3, 512)]
+VOCAB = 300
+WINDOW = 128
+
+
+def make_bundle(folder: Path, layers: int, hidden: int) -> Path:
+    from liveplay.bundle import Architecture, save_bundle
+    from liveplay.model import build_model, get_arrays
+    from liveplay.tokens import Vocabulary
+
+    arch = Architecture(VOCAB, 64, hidden, layers, 0.0)
+    model = build_model(arch, seed=0)
+    chords = [(p,) for p in range(128)] + [(p, p + 7) for p in range(120)] + [(p, p + 4, p + 7) for p in range(120)]
+    vocab = Vocabulary(chords[: VOCAB - 2], 4)
+    manifest = {"grid": {"steps_per_beat": 2, "max_notes": 4, "context_length": WINDOW}, "training": {}}
+    path = folder / f"lstm{layers}x{hidden}"
+    save_bundle(path, manifest, vocab, get_arrays(model, arch), arch)
+    return path
+
+
+def timed(step, n: int) -> np.ndarray:
+    out = np.empty(n)
+    for i in range(n):
+        t0 = time.perf_counter()
+        step(i)
+        out[i] = time.perf_counter() - t0
+    return out * 1e3  # ms
+
+
+def measure_size(path: Path, steps: int, baseline_steps: int) -> dict:
+    import tensorflow as tf
+
+    from liveplay.bundle import load_bundle
+    from liveplay.engine import NumpyEngine
+    from liveplay.engine_tf import TensorflowEngine
+    from liveplay.model import model_from_bundle
+
+    bundle = load_bundle(path)
+    rng = np.random.default_rng(0)
+    stream = rng.integers(0, VOCAB, size=max(steps, baseline_steps) + WINDOW)
+    model = model_from_bundle(bundle)
+    rows = {}
+
+    def window(i):
+        return stream[i + 1: i + 1 + WINDOW][None, :].astype(np.int32)  # (1, 128)
+
+    model.predict(window(0), verbose=0)
+    rows["a_keras_predict"] = timed(lambda i: model.predict(window(i), verbose=0), baseline_steps)
+    model(window(0), training=False)
+    rows["b_keras_call"] = timed(lambda i: model(window(i), training=False).numpy(), baseline_steps)
+    deviation = {}
+    for key, engine in (("c_numpy_exact", NumpyEngine(bundle)),
+                        ("d_numpy_streaming", NumpyEngine(bundle, streaming=True)),
+                        ("e_tensorflow", TensorflowEngine(bundle))):
+        engine.reset(stream[:WINDOW])
+        engine.distribution()
+
+        def step(i, engine=engine):
+            engine.push(stream[WINDOW + i])
+            engine.distribution()
+
+        rows[key] = timed(step, steps)
+    # streaming vs exact, over the same long stream
+    exact, streaming = NumpyEngine(bundle), NumpyEngine(bundle, streaming=True)
+    exact.reset(())
+    streaming.reset(())
+    diffs = []
+    for t in stream[: 4 * WINDOW]:
+        exact.push(t)
+        streaming.push(t)
+        diffs.append(np.abs(exact.distribution() - streaming.distribution()).max())
+    diffs = np.array(diffs[WINDOW:])
+    deviation = {"max_abs_prob_diff_median": float(np.median(diffs)), "max_abs_prob_diff_max": float(diffs.max())}
+    base = float(np.median(rows["a_keras_predict"]))
+    result = {}
+    for key, ms in rows.items():
+        p50 = float(np.median(ms))
+        result[key] = {"p50_ms": p50, "p99_ms": float(np.percentile(ms, 99)), "steps": len(ms),
+                       "speedup_vs_a_p50": base / p50}
+    result["streaming_deviation"] = deviation
+    result["tf_device"] = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    return result
+
+
+STARTUP = """
+import time, sys, resource
+t0 = time.perf_counter()
+from liveplay.bundle import load_bundle
+from liveplay.engine import make_engine
+b = load_bundle(sys.argv[1])
+e = make_engine(b, sys.argv[2])
+e.reset([0])
+e.distribution()
+t1 = time.perf_counter()
+print(t1 - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'tensorflow' in sys.modules)
+"""
+
+
+def startup(path: Path, runtime: str, runs: int = 5) -> dict:
+    times, rss, tf_loaded = [], [], None
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", STARTUP, str(path), runtime], capture_output=True,
+                             text=True, check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        t, r, loaded = out.stdout.split()
+        times.append(float(t))
+        rss.append(float(r))
+        tf_loaded = loaded == "True"
+    return {"median_s": float(np.median(times)), "max_s": float(max(times)), "peak_rss_mb": float(np.median(rss)),
+            "tensorflow_imported": tf_loaded, "runs": runs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--baseline-steps", type=int, default=2000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    results = {"cpu_count": os.cpu_count(), "sizes": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for layers, hidden in SIZES:
+            path = make_bundle(Path(tmp), layers, hidden)
+            results["sizes"][f"{layers}x{hidden}"] = measure_size(path, args.steps, args.baseline_steps)
+            if (layers, hidden) == (3, 256):
+                results["startup_3x256"] = {rt: startup(path, rt) for rt in ("numpy", "tensorflow")}
+    results["benchmark_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    names = {"a_keras_predict": "(a) Keras predict, full window", "b_keras_call": "(b) Keras call, full window",
+             "c_numpy_exact": "(c) NumPy exact", "d_numpy_streaming": "(d) NumPy streaming",
+             "e_tensorflow": "(e) TensorFlow runtime"}
+    for size, rows in results["sizes"].items():
+        print(f"\n{size} LSTM, vocab {VOCAB}, window {WINDOW} (TensorFlow on {rows['tf_device']})")
+        print(f"  {'runtime':34} {'p50 ms':>8} {'p99 ms':>8} {'x vs (a)':>9} {'steps':>6}")
+        for key, label in names.items():
+            r = rows[key]
+            print(f"  {label:34} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} {r['speedup_vs_a_p50']:9.1f} {r['steps']:6d}")
+        d = rows["streaming_deviation"]
+        print(f"  streaming vs exact, max |dp| per step: median {d['max_abs_prob_diff_median']:.4f}, "
+              f"max {d['max_abs_prob_diff_max']:.4f}")
+    print("\nstart-up to first distribution, 3x256 (fresh process):")
+    for rt, s in results["startup_3x256"].items():
+        print(f"  {rt:10} median {s['median_s']:.3f} s (max {s['max_s']:.3f}), peak RSS {s['peak_rss_mb']:.0f} MB, "
+              f"tensorflow imported: {s['tensorflow_imported']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The daemon's shell: start the parts in order, stop them in reverse, in ``finally``.
+
+SIGINT and SIGTERM take the same path (exit 0): stop the threads, silence every
+note we sent (note-offs, then CC 123 on our channel), close the output, then the
+input. SIGUSR1 logs the player's state.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from liveplay.bundle import load_bundle
+from liveplay.config import Settings
+from liveplay.engine import make_engine
+from liveplay.errors import EXIT_OK
+from liveplay.generate import prime_ids
+from liveplay.player import Player
+from liveplay.ports import CLIENT_NAME, InputQueue, Ports
+from liveplay.sampler import Sampler
+
+log = logging.getLogger(__name__)
+
+
+def how_to_connect(api: str, ports: Ports) -> str:
+    ins, outs = (n if ":" in n else f"{CLIENT_NAME}:{n}" for n in (ports.input.name, ports.output.name))
+    if api == "jack":
+        return (f"connect a keyboard: jack_connect '<keyboard port>' '{ins}'; "
+                f"a synth: jack_connect '{outs}' '<synth port>' (jack_lsp lists ports)")
+    return f"connect a keyboard: aconnect '<keyboard>' '{CLIENT_NAME}'; a synth: aconnect '{CLIENT_NAME}' '<synth>' " \
+           f"(aconnect -l lists clients)"
+
+
+def run(settings: Settings) -> int:
+    live = settings.live
+    stop = threading.Event()
+    player: Player | None = None
+
+    def on_stop(signum, _frame):
+        log.info("%s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    def on_usr1(_signum, _frame):
+        if player is not None:
+            log.info("state: %s", player.describe_state())
+
+    previous = {s: signal.signal(s, on_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_usr1)
+    try:
+        bundle = load_bundle(settings.model.path)
+        engine = make_engine(bundle, settings.engine)
+        prime = prime_ids(bundle, live.prime, settings.grid.skip_drums) if live.prime else []
+        sampler = Sampler(settings.sampler)
+        steps_per_beat = live.steps_per_beat or bundle.grid.steps_per_beat
+        inputs = InputQueue(live.queue_size)
+        ports = Ports(live.api, live.input, live.output, live.virtual, inputs)
+        try:
+            player = Player(engine, bundle.vocab, sampler, live, settings.controls, steps_per_beat, ports.send,
+                            inputs, prime)
+            player.start()
+            c = settings.controls
+            log.info("playing %s in %s mode at %.1f BPM (%d steps a beat) on channel %d; model %s, engine %s",
+                     ports.api.upper(), live.mode, live.tempo_bpm, steps_per_beat, live.output_channel,
+                     bundle.name, engine.name)
+            log.info("controls: CC %d temperature, CC %d mode, CC %d tempo, CC %d panic (CC 120/123 silence)",
+                     c.temperature, c.mode, c.tempo, c.panic)
+            log.info("%s", how_to_connect(ports.api, ports))
+            while not stop.wait(0.25):
+                if not all(t.is_alive() for t in player.threads):
+                    log.error("a player thread ended unexpectedly: stopping")
+                    return 1
+        finally:
+            if player is not None:
+                player.stop()
+                log.info("stopped: every note silenced; %d late step(s)", player.state.late)
+            ports.close()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return EXIT_OK

@@ -1,0 +1,345 @@
+"""The live performance: modes, the rolling context, the step loop, note writing, controls.
+
+Two named threads share one ``StepClock`` (boundary k at B_k):
+
+- **sender** ("step"): waits for B_k and sends the chord decided for step k, or --
+  when it is not ready -- HOLDs and counts the step as late. Sending never waits
+  for computing.
+- **thinker** ("engine"): at C_k = B_k - lookahead it drains the input queue
+  (controls, the musician's notes), folds step k-1 into the context, and
+  decides step k.
+
+Quantising the musician (documented rule): a note-on that arrives in
+(C_{k-1}, C_k] belongs to step k-1. So a note played up to ``lookahead_ms``
+early counts for the coming step, a late one for the step it is late in, and
+whatever arrives more than ``lookahead_ms`` before boundary k shapes the chord
+played at k. The musician's step token is the chord of those onsets, else HOLD
+while any of their keys is down, else nothing (our own token stands).
+
+Modes (``MODES``): respond -- silent while the musician plays; after
+``silence_steps`` steps without their input it answers for at most
+``max_response_steps`` steps, and stops at the next boundary when they play
+again; accompany -- plays every step, the musician's chords enter the context
+(they replace ours for that step); solo -- plays alone, input only controls.
+
+Our notes coming back on the input (a loop through a DAW): a note message on
+``output_channel`` whose pitch we are sounding or sent in the last two steps is
+taken as ours and ignored.
+
+Every note-on sent gets its note-off: on chord change and REST, mode switch,
+panic (CC ``panic``, CC 120, CC 123), and at stop, which also sends CC 123 on
+our channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import mido
+
+from liveplay.clock import StepClock, wait_until
+from liveplay.config import ControlSettings, LiveSettings
+from liveplay.engine import Engine
+from liveplay.ports import InputQueue
+from liveplay.sampler import Sampler
+from liveplay.tokens import HOLD, HOLD_ID, REST, REST_ID, RawToken, Vocabulary, describe, make_chord
+
+log = logging.getLogger(__name__)
+
+MODES = ("respond", "accompany", "solo")
+ALL_SOUND_OFF, ALL_NOTES_OFF = 120, 123
+
+
+class NoteWriter:
+    """Turns step tokens into note messages; remembers what sounds so it can always silence it."""
+
+    def __init__(self, send: Callable[[mido.Message], None], channel: int, low: int, high: int):
+        self._send = send
+        self.channel = channel
+        self.low, self.high = low, high
+        self.sounding: tuple[int, ...] = ()
+        self.sent_at: dict[int, float] = {}  # pitch -> last note_on time (loopback filter)
+        self.failed = False
+        self.errors = 0
+
+    def send(self, msg: mido.Message) -> None:
+        try:
+            self._send(msg)
+            if self.failed:
+                log.info("MIDI output works again")
+            self.failed = False
+        except Exception as err:  # a vanished port must not stop the clock
+            self.errors += 1
+            if not self.failed:
+                log.warning("MIDI output failed (%s); the clock goes on", err)
+            self.failed = True
+
+    def clamp(self, chord: Sequence[int]) -> tuple[int, ...]:
+        """Move pitches by octaves into [low, high]."""
+        out = set()
+        for p in chord:
+            while p < self.low:
+                p += 12
+            while p > self.high:
+                p -= 12
+            if self.low <= p <= self.high:
+                out.add(p)
+        return tuple(sorted(out))
+
+    def play(self, token: RawToken, velocity: int) -> None:
+        if token == HOLD:
+            return
+        self.release()
+        if token == REST:
+            return
+        now = time.monotonic()
+        for p in self.clamp(token):
+            self.send(mido.Message("note_on", channel=self.channel, note=p, velocity=velocity))
+            self.sent_at[p] = now
+        self.sounding = self.clamp(token)
+
+    def release(self) -> None:
+        for p in self.sounding:
+            self.send(mido.Message("note_off", channel=self.channel, note=p, velocity=0))
+        self.sounding = ()
+
+    def all_notes_off(self) -> None:
+        self.release()
+        self.send(mido.Message("control_change", channel=self.channel, control=ALL_NOTES_OFF, value=0))
+
+    def is_ours(self, msg: mido.Message, window: float) -> bool:
+        if msg.channel != self.channel:
+            return False
+        return msg.note in self.sounding or time.monotonic() - self.sent_at.get(msg.note, -1e9) < window
+
+
+@dataclass
+class PlayerState:
+    mode: str
+    step: int = 0  # last step sent
+    late: int = 0
+    current: RawToken = REST
+    responding: int = 0  # steps answered in the current response (respond mode)
+    quiet: int = 0  # steps since the musician's last input
+    velocities: deque = field(default_factory=lambda: deque(maxlen=8))
+    held: set = field(default_factory=set)  # the musician's keys down
+
+
+class Player:
+    def __init__(self, engine: Engine, vocab: Vocabulary, sampler: Sampler, live: LiveSettings,
+                 controls: ControlSettings, steps_per_beat: int, send: Callable[[mido.Message], None],
+                 inputs: InputQueue, prime: Sequence[int] = (), status: bool | None = None):
+        self.engine, self.vocab, self.sampler = engine, vocab, sampler
+        self.live, self.controls = live, controls
+        self.inputs = inputs
+        self.writer = NoteWriter(send, live.output_channel - 1, live.pitch_low, live.pitch_high)
+        self.state = PlayerState(live.mode)
+        self.clock = StepClock(live.tempo_bpm, steps_per_beat, time.monotonic())
+        self.lock = threading.Lock()  # writer, decisions, state shared by the two threads
+        self.stop_event = threading.Event()
+        self.decided: dict[int, RawToken] = {}
+        self.played: dict[int, RawToken] = {}
+        self.history: deque[int] = deque([REST_ID] + list(prime), maxlen=max(engine.context_length, 64))
+        self.engine.reset(list(self.history))
+        self.onsets: list[int] = []  # the musician's pitches in the current input window
+        self.first_boundary: float | None = None
+        self.status = sys.stderr.isatty() if status is None else status
+        self.threads: list[threading.Thread] = []
+        self.errors_seen: set[str] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, delay: float = 0.2) -> None:
+        self.clock.anchor_time = time.monotonic() + delay
+        self.clock.anchor_step = 0
+        self.first_boundary = self.clock.anchor_time
+        with self.lock:
+            self.decided[0] = self._decide(0)
+        self.threads = [threading.Thread(target=self._sender, name="step", daemon=True),
+                        threading.Thread(target=self._thinker, name="engine", daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(timeout)
+            if t.is_alive():
+                log.error("thread %s did not stop within %.1f s", t.name, timeout)
+        with self.lock:
+            self.writer.all_notes_off()
+        if self.status:
+            sys.stderr.write("\n")
+
+    # -- the sender ------------------------------------------------------------------------
+
+    def _sender(self) -> None:
+        k = 0
+        while not self.stop_event.is_set():
+            with self.lock:
+                due = self.clock.boundary(k)
+            if not wait_until(due, self.stop_event):
+                return
+            with self.lock:
+                token = self.decided.pop(k, None)
+                if token is None:
+                    self.state.late += 1
+                    token = HOLD
+                self.writer.play(token, self._velocity())
+                if token != HOLD:
+                    self.state.current = token
+                self.played[k] = token if (token != HOLD or self.writer.sounding) else REST
+                self.played.pop(k - 8, None)
+                self.state.step = k
+            self._show(k, token)
+            k += 1
+
+    # -- the thinker -----------------------------------------------------------------------
+
+    def _thinker(self) -> None:
+        k = 1
+        while not self.stop_event.is_set():
+            with self.lock:
+                lookahead = min(self.live.lookahead_ms / 1000.0, self.clock.step_seconds / 2)
+                compute_at = self.clock.boundary(k) - lookahead
+            if not wait_until(compute_at, self.stop_event):
+                return
+            try:
+                with self.lock:
+                    self._handle_input()
+                    self._fold(k - 1)
+                token = self._guarded(lambda: self._decide(k), HOLD)
+            except Exception as err:  # the loop goes on; the step plays HOLD
+                self._once(err)
+                token = HOLD
+            with self.lock:
+                if self.state.step < k or k == 0:
+                    self.decided[k] = token
+                # a decision that came after its boundary was counted late by the sender
+                k = max(k + 1, self.state.step + 1)
+                for old in [s for s in self.decided if s < k - 1]:
+                    del self.decided[old]
+
+    def _guarded(self, fn, fallback):
+        try:
+            return fn()
+        except Exception as err:
+            self._once(err)
+            return fallback
+
+    def _once(self, err: Exception) -> None:
+        kind = type(err).__name__
+        if kind not in self.errors_seen:
+            self.errors_seen.add(kind)
+            log.exception("error in the step loop (logged once per kind): %s", err)
+
+    def _handle_input(self) -> None:
+        window = 2 * self.clock.step_seconds
+        for stamped in self.inputs.drain():
+            msg = stamped.message
+            if msg.type == "control_change":
+                self._control(msg)
+            elif msg.type in ("note_on", "note_off"):
+                if self.writer.is_ours(msg, window):
+                    continue
+                if self.live.passthrough:
+                    self.writer.send(msg)
+                if msg.type == "note_on" and msg.velocity > 0:
+                    self.onsets.append(msg.note)
+                    self.state.held.add(msg.note)
+                    self.state.velocities.append(msg.velocity)
+                else:
+                    self.state.held.discard(msg.note)
+            # anything else (sysex, clock, aftertouch...) is not ours to act on
+
+    def _control(self, msg: mido.Message) -> None:
+        c = self.controls
+        if c.channel and msg.channel != c.channel - 1:
+            return
+        if msg.control in (ALL_SOUND_OFF, ALL_NOTES_OFF) or (msg.control == c.panic and msg.value >= 64):
+            self.writer.all_notes_off()
+            log.info("panic (CC %d): all our notes silenced", msg.control)
+        elif msg.control == c.temperature:
+            lo, hi = self.sampler.settings.min_temperature, self.sampler.settings.max_temperature
+            t = math.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * msg.value / 127)
+            self.sampler.set_temperature(t)
+            log.info("temperature %.2f (CC %d = %d)", self.sampler.temperature, msg.control, msg.value)
+        elif msg.control == c.mode:
+            mode = MODES[min(2, msg.value * 3 // 128)]
+            self.set_mode(mode)
+        elif msg.control == c.tempo:
+            bpm = c.tempo_min + (c.tempo_max - c.tempo_min) * msg.value / 127
+            self.clock.set_tempo(bpm, self.state.step + 1)
+            log.info("tempo %.1f BPM (CC %d = %d)", bpm, msg.control, msg.value)
+
+    def set_mode(self, mode: str) -> None:
+        if mode != self.state.mode:
+            self.writer.release()
+            self.state.mode = mode
+            self.state.responding = 0
+            log.info("mode %s", mode)
+
+    def _fold(self, step: int) -> None:
+        """Step ``step`` into the context: the musician's token, else what we played."""
+        s = self.state
+        if self.onsets:
+            player: RawToken | None = make_chord(self.onsets, self.vocab.max_notes)
+        elif s.held:
+            player = HOLD
+        else:
+            player = None
+        self.onsets = []
+        if player is None:
+            s.quiet += 1
+        else:
+            s.quiet = 0
+            s.responding = 0
+        ours = self.played.get(step, REST)
+        token = player if (player is not None and s.mode != "solo") else ours
+        token_id = self.vocab.encode_token(token)
+        if token is player:
+            log.debug("step %d: the musician's %s enters the context as %s", step, describe(player),
+                      describe(self.vocab.decode_token(token_id)))
+        self.history.append(token_id)
+        self.engine.push(token_id)
+
+    def _decide(self, step: int) -> RawToken:
+        s = self.state
+        if s.mode == "respond":
+            if s.quiet < self.live.silence_steps or s.responding >= self.live.max_response_steps:
+                return REST
+            s.responding += 1
+        token_id = self.sampler.sample(self.engine.distribution(), self.history)
+        return self.vocab.decode_token(token_id)
+
+    def _velocity(self) -> int:
+        v = self.state.velocities
+        if self.live.follow_velocity and v:
+            return max(1, min(127, round(sum(v) / len(v))))
+        return self.live.velocity
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def describe_state(self) -> str:
+        s = self.state
+        tail = " ".join(describe(self.vocab.decode_token(t)) for t in list(self.history)[-16:])
+        return (f"step {s.step}, tempo {self.clock.tempo_bpm:.1f} BPM, mode {s.mode}, temperature "
+                f"{self.sampler.temperature:.2f}, late steps {s.late}, dropped input {self.inputs.dropped}, "
+                f"context tail: {tail}")
+
+    def _show(self, k: int, token: RawToken) -> None:
+        s = self.state
+        line = (f"{self.clock.tempo_bpm:6.1f} BPM  {s.mode:9} T {self.sampler.temperature:4.2f}  "
+                f"{describe(s.current) if self.writer.sounding else '-':24} late {s.late}")
+        if self.status:
+            sys.stderr.write(f"\rstep {k:6d}  {line}")
+            sys.stderr.flush()
+        elif k % (4 * self.clock.steps_per_beat) == 0:
+            log.info("bar %d: %s", k // (4 * self.clock.steps_per_beat) + 1, line.strip())

@@ -1,0 +1,195 @@
+"""Real JACK helpers for the tests and benchmarks: a private dummy server, a recorder, the daemon.
+
+Timing is judged from ``time.monotonic()`` stamps taken in the recorder's rtmidi
+callback: the dummy driver's frame counter loses cycles on small shared
+machines, so frame times would show false errors of several milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+import numpy as np
+
+PERIOD_FRAMES = 128
+RATE = 48000
+PERIOD_MS = 1000 * PERIOD_FRAMES / RATE  # 2.67 ms
+JACK = "mido.backends.rtmidi/UNIX_JACK"
+
+
+class JackServer:
+    def __init__(self, log_dir: Path):
+        if not shutil.which("jackd"):
+            raise RuntimeError("jackd not installed (Debian package jackd2; scripts/setup installs it)")
+        self.name = f"liveplay-test-{uuid.uuid4().hex[:8]}"
+        self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_START_SERVER="1")
+        self.log = open(log_dir / f"{self.name}.log", "w")
+        self.proc = subprocess.Popen(["jackd", "-n", self.name, "-d", "dummy", "-p", str(PERIOD_FRAMES),
+                                      "-r", str(RATE)], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jackd exited with {self.proc.returncode}; see {self.log.name}")
+            if subprocess.run(["jack_lsp"], env=self.env, capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("jackd did not come up in 15 s")
+
+    def activate(self) -> None:
+        """Make this process's own JACK clients use this server."""
+        os.environ["JACK_DEFAULT_SERVER"] = self.name
+        os.environ["JACK_NO_START_SERVER"] = "1"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def backend() -> mido.Backend:
+    return mido.Backend(JACK, load=True)
+
+
+def wait_for_port(kind: str, part: str, timeout: float = 60.0) -> str:
+    b = backend()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        names = b.get_output_names() if kind == "output" else b.get_input_names()
+        for n in names:
+            if part in n:
+                return n
+        time.sleep(0.1)
+    raise TimeoutError(f"no JACK {kind} port containing '{part}' after {timeout} s")
+
+
+@dataclass
+class Received:
+    time: float
+    message: mido.Message
+
+
+def connect(source: str, destination: str, timeout: float = 10.0) -> None:
+    """jack_connect, retried until JACK has registered both ports."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = subprocess.run(["jack_connect", source, destination], capture_output=True, text=True)
+        if done.returncode == 0 or "already exists" in done.stderr:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"jack_connect {source!r} {destination!r}: {done.stderr.strip()}")
+        time.sleep(0.05)
+
+
+def open_player(destination: str, name: str = "player") -> mido.ports.BaseOutput:
+    """A virtual JACK MIDI output of this process, connected to ``destination``."""
+    port = backend().open_output("out", virtual=True, client_name=name)
+    connect(f"{name}:out", destination)
+    return port
+
+
+class Recorder:
+    """A JACK MIDI input connected to liveplay's output; stamps arrivals with time.monotonic()."""
+
+    def __init__(self, source: str, name: str = "recorder"):
+        self.events: list[Received] = []
+        self.lock = threading.Lock()
+        self.port = backend().open_input("in", virtual=True, client_name=name, callback=self._on)
+        connect(source, f"{name}:in")
+
+    def _on(self, msg: mido.Message) -> None:
+        stamp = time.monotonic()
+        with self.lock:
+            self.events.append(Received(stamp, msg))
+
+    def snapshot(self) -> list[Received]:
+        with self.lock:
+            return list(self.events)
+
+    def note_ons(self, after: float = 0.0) -> list[Received]:
+        return [e for e in self.snapshot() if e.message.type == "note_on" and e.message.velocity > 0
+                and e.time >= after]
+
+    def sounding(self) -> set[int]:
+        """Notes still on at the end (note_off, velocity 0 or CC 123 end them)."""
+        on: set[int] = set()
+        for e in self.snapshot():
+            m = e.message
+            if m.type == "note_on" and m.velocity > 0:
+                on.add(m.note)
+            elif m.type in ("note_on", "note_off"):
+                on.discard(m.note)
+            elif m.type == "control_change" and m.control in (120, 123):
+                on.clear()
+        return on
+
+    def close(self) -> None:
+        self.port.close()
+
+
+class Daemon:
+    """``liveplay run`` as a subprocess on the test's JACK server."""
+
+    def __init__(self, server: JackServer, args: list[str], log_path: Path):
+        self.log_path = log_path
+        self.logf = open(log_path, "w")
+        env = dict(server.env, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([sys.executable, "-m", "liveplay", "run", "--api", "jack", *args], env=env,
+                                     stdout=self.logf, stderr=subprocess.STDOUT)
+        try:
+            # our output is a source others read from: it lists among their inputs, and vice versa
+            self.out_port = wait_for_port("input", "liveplay out")
+            self.in_port = wait_for_port("output", "liveplay in")
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"daemon did not open its ports:\n{self.log_path.read_text()}")
+
+    def log(self) -> str:
+        if not self.logf.closed:
+            self.logf.flush()
+        return self.log_path.read_text()
+
+    def send_signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+        return self.proc.returncode
+
+
+def onset_times(events: list[Received], gap: float = 0.004) -> np.ndarray:
+    """Times of chord onsets: note_ons closer than ``gap`` belong to one onset (its first note)."""
+    out: list[float] = []
+    for e in events:
+        if not out or e.time - out[-1] > gap:
+            out.append(e.time)
+    return np.asarray(out)
+
+
+def grid_fit(times: np.ndarray, step: float) -> tuple[np.ndarray, float]:
+    """Each onset's step index (nearest on the nominal grid), then a least-squares line through
+    (index, time). Returns the residuals in ms and the fitted step in seconds."""
+    idx = np.round((times - times[0]) / step)
+    slope, intercept = np.polyfit(idx, times, 1)
+    return (times - (intercept + slope * idx)) * 1000, float(slope)

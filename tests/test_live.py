@@ -1,0 +1,213 @@
+"""The daemon on a real JACK server (jackd -d dummy), driven and recorded by real JACK MIDI clients."""
+
+import random
+import re
+import signal
+import time
+
+import mido
+import numpy as np
+import pytest
+
+from jacktools import PERIOD_MS, Daemon, JackServer, Recorder, grid_fit, onset_times, open_player
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def jack_server(tmp_path_factory):
+    server = JackServer(tmp_path_factory.mktemp("jack"))
+    server.activate()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_config(tiny_config, tmp_path_factory):
+    path = tmp_path_factory.mktemp("live") / "live.yaml"
+    path.write_text(tiny_config.read_text().replace("engine: numpy", "engine: numpy\nlog_level: debug")
+                    + "live:\n  silence_steps: 3\n  max_response_steps: 64\n  lookahead_ms: 20\n")
+    return path
+
+
+@pytest.fixture
+def daemon(jack_server, live_config, tiny_model, tmp_path):
+    started = []
+
+    def start(*args):
+        d = Daemon(jack_server, ["--config", str(live_config), "--model", str(tiny_model), "--seed", "1", *args],
+                   tmp_path / "daemon.log")
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        d.stop()
+
+
+def player_port(d: Daemon):
+    return open_player(d.in_port)
+
+
+def play(port, notes, velocity=90, channel=0):
+    for n in notes:
+        port.send(mido.Message("note_on", note=n, velocity=velocity, channel=channel))
+
+
+def release(port, notes, channel=0):
+    for n in notes:
+        port.send(mido.Message("note_off", note=n, velocity=0, channel=channel))
+
+
+def test_solo_keeps_time_and_leaves_no_note_after_sigterm(daemon):
+    d = daemon("--mode", "solo", "--tempo", "150")
+    rec = Recorder(d.out_port)
+    try:
+        time.sleep(11)
+        code = d.stop(signal.SIGTERM)
+        time.sleep(0.3)
+    finally:
+        rec.close()
+    assert code == 0, d.log()
+    onsets = onset_times(rec.note_ons())
+    assert len(onsets) >= 20, d.log()
+    step = 60 / 150 / 2
+    residuals, fitted = grid_fit(onsets, step)
+    err = np.abs(residuals)
+    assert np.percentile(err, 99) <= PERIOD_MS + 1, err
+    assert err.max() <= 3 * PERIOD_MS + 1, err
+    assert abs(fitted / step - 1) <= 0.001, fitted  # tempo within 0.1 %
+    assert rec.sounding() == set()
+    assert any(e.message.type == "control_change" and e.message.control == 123 for e in rec.snapshot())
+
+
+def test_respond_waits_answers_and_stops_when_the_player_resumes(daemon):
+    d = daemon("--mode", "respond", "--tempo", "150")
+    step = 60 / 150 / 2
+    rec = Recorder(d.out_port)
+    port = player_port(d)
+    try:
+        time.sleep(1.0)
+        phrase_start = time.monotonic()
+        for i in range(8):  # a phrase, one note a step
+            play(port, [60 + i])
+            time.sleep(step * 0.8)
+            release(port, [60 + i])
+            time.sleep(step * 0.2)
+        phrase_end = time.monotonic()
+        time.sleep(step * 8)
+        answered = rec.note_ons(after=phrase_start)
+        # silent while the player played and for silence_steps (3) after
+        assert not [e for e in answered if e.time < phrase_end + 2 * step], d.log()
+        assert [e for e in answered if e.time >= phrase_end + 2 * step], d.log()
+        resume = time.monotonic()
+        play(port, [72])
+        time.sleep(step * 5)
+        release(port, [72])
+        late = [e for e in rec.note_ons(after=resume + 1.5 * step)]
+        assert not late, f"kept answering after the player resumed: {late}"
+        time.sleep(step)
+    finally:
+        port.close()
+        rec.close()
+
+
+def test_accompany_folds_the_players_chord_into_the_context(daemon):
+    d = daemon("--mode", "accompany", "--tempo", "150")
+    step = 60 / 150 / 2
+    port = player_port(d)
+    try:
+        time.sleep(1.0)
+        play(port, [50, 53, 57])  # D3-F3-A3: not a pattern chord; maps to the nearest vocabulary chord
+        sent = time.time()
+        time.sleep(step * 2)
+        release(port, [50, 53, 57])
+        d.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
+    finally:
+        port.close()
+    log = d.log()
+    folded = re.findall(r"(\d\d:\d\d:\d\d,\d{3}) DEBUG .*step (\d+): the musician's (\S+) enters the context "
+                        r"as (\S+)", log)
+    assert folded, log
+    stamp, _, chord, mapped = folded[0]
+    assert chord == "D3-F3-A3" and mapped != "HOLD"
+    h, m, s = stamp.split(":")
+    seconds = int(h) * 3600 + int(m) * 60 + float(s.replace(",", "."))
+    local = time.localtime(sent)
+    sent_s = local.tm_hour * 3600 + local.tm_min * 60 + local.tm_sec + sent % 1
+    assert 0 <= seconds - sent_s <= step + 0.05, (stamp, sent)
+    assert re.search(r"state: .*context tail: .*" + re.escape(mapped), log), log
+
+
+def test_temperature_and_panic_ccs_take_effect_within_one_step(daemon):
+    d = daemon("--mode", "solo", "--tempo", "150")
+    step = 60 / 150 / 2
+    rec = Recorder(d.out_port)
+    port = player_port(d)
+    try:
+        time.sleep(1.0)
+        port.send(mido.Message("control_change", control=20, value=127))
+        time.sleep(step * 1.5)
+        assert re.search(r"temperature 5\.00 \(CC 20 = 127\)", d.log()), d.log()
+        port.send(mido.Message("control_change", control=20, value=0))
+        # wait for a chord to sound, then panic
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            ons = rec.note_ons()
+            if ons and time.monotonic() - ons[-1].time < step * 0.5:
+                break
+            time.sleep(0.005)
+        sent = time.monotonic()
+        port.send(mido.Message("control_change", control=23, value=127))
+        time.sleep(step * 1.2)
+        after = [e for e in rec.snapshot() if e.time >= sent]
+        cc = [e for e in after if e.message.type == "control_change" and e.message.control == 123]
+        assert cc and cc[0].time - sent <= step + 0.005, after
+    finally:
+        port.close()
+        rec.close()
+
+
+def test_unknown_chords_and_a_flood_leave_the_clock_on_the_grid(daemon):
+    d = daemon("--mode", "accompany", "--tempo", "150")
+    step = 60 / 150 / 2
+    rec = Recorder(d.out_port)
+    port = player_port(d)
+    rng = random.Random(0)
+    try:
+        time.sleep(1.0)
+        play(port, [21, 22, 23, 24, 100, 101])  # far outside the vocabulary
+        start = time.monotonic()
+        sent = 0
+        while time.monotonic() - start < 5.0:  # 2 000 messages/s for 5 s
+            target = int((time.monotonic() - start) * 2000)
+            while sent < target:
+                kind = rng.random()
+                ch = rng.randrange(16)
+                if kind < 0.4:
+                    port.send(mido.Message("note_on", note=rng.randrange(128), velocity=rng.randrange(128), channel=ch))
+                elif kind < 0.7:
+                    port.send(mido.Message("note_off", note=rng.randrange(128), channel=ch))
+                elif kind < 0.9:
+                    port.send(mido.Message("control_change", control=rng.choice([1, 7, 64, 74]),
+                                           value=rng.randrange(128), channel=ch))
+                else:
+                    port.send(mido.Message("pitchwheel", pitch=rng.randrange(-8192, 8191), channel=ch))
+                sent += 1
+            time.sleep(0.001)
+        for ch in range(16):
+            port.send(mido.Message("control_change", control=123, value=0, channel=ch))  # player all-off
+        time.sleep(1.0)
+        assert d.proc.poll() is None, d.log()
+        code = d.stop(signal.SIGTERM)
+        time.sleep(0.3)
+    finally:
+        port.close()
+        rec.close()
+    assert code == 0, d.log()
+    onsets = onset_times([e for e in rec.note_ons() if e.message.channel == 0])
+    assert len(onsets) >= 10, d.log()
+    residuals, _ = grid_fit(onsets, step)
+    assert np.abs(residuals).max() <= 3 * PERIOD_MS + 1, residuals
+    assert rec.sounding() == set()
