@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -130,12 +131,20 @@ def cmd_corpus(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from liveplay.app import run
-
     settings = settings_from(args, {
         "model.path": args.model, "live.input": args.input, "live.output": args.output, "live.mode": args.mode,
         "live.tempo_bpm": args.tempo, "sampler.temperature": args.temperature, "live.api": args.api,
         "engine": args.engine, "live.prime": args.prime, "sampler.seed": args.seed})
+    # BLAS reads its thread count when NumPy loads, which is only now (config.py does not import it).
+    # Idle OpenBLAS workers spin: at 2 threads the daemon burns a whole core between steps.
+    threads = str(settings.live.blas_threads)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, threads)
+    if "numpy" in sys.modules:
+        log.debug("NumPy was loaded before the BLAS thread count could be set")
+
+    from liveplay.app import run
+
     return run(settings)
 
 

@@ -132,6 +132,7 @@ class LiveSettings:
     passthrough: bool = setting()
     prime: str | None = setting(path=True)
     queue_size: int = setting(between(16, 1_000_000))
+    blas_threads: int = setting(between(1, 64))
 
 
 @dataclass(frozen=True)

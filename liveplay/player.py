@@ -160,6 +160,7 @@ class Player:
         self.clock.anchor_time = time.monotonic() + delay
         self.clock.anchor_step = 0
         self.first_boundary = self.clock.anchor_time
+        log.debug("first boundary at monotonic %.6f", self.first_boundary)
         with self.lock:
             self.decided[0] = self._decide(0)
         self.threads = [threading.Thread(target=self._sender, name="step", daemon=True),

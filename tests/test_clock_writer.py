@@ -116,3 +116,12 @@ def test_find_port_exact_then_substring():
     assert find_port(names, "Midi Through:Port-0") == "Midi Through:Port-0"
     assert find_port(names, "keystation") == "Keystation 49:Keystation MIDI 1"
     assert find_port(names, "nothing") is None
+
+
+def test_cli_import_leaves_numpy_unloaded_so_blas_threads_can_be_set():
+    import subprocess
+    import sys
+
+    code = "import sys; import liveplay.cli, liveplay.config; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
