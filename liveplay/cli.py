@@ -16,7 +16,7 @@ from pathlib import Path
 
 from liveplay import __version__
 from liveplay.config import ENGINES, Settings, load_settings
-from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError
+from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError, UsageError
 
 log = logging.getLogger("liveplay")
 
@@ -85,7 +85,12 @@ def cmd_evaluate(args) -> int:
     settings = settings_from(args, {"model.path": args.model, "sampler.seed": args.seed,
                                     "engine": args.engine})
     bundle, engine = _bundle_and_engine(args, settings)
-    report = evaluate(bundle, engine, args.data, args.train_data, skip_drums=settings.grid.skip_drums)
+    data = list(args.data)
+    if args.split:
+        data += bundle.manifest.get("training", {}).get("files", {}).get(args.split, [])
+    if not data:
+        raise UsageError("evaluate: give DATA files or folders, or --split with files recorded in the manifest")
+    report = evaluate(bundle, engine, data, args.train_data, skip_drums=settings.grid.skip_drums)
     corpus = report.pop("train_sequences")
     lengths = settings.sampler.repeat_lengths
     runs = []
@@ -201,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=ENGINES, help="runtime (default: engine)")
 
     p = command("evaluate", cmd_evaluate, "Score a model on held-out files against n-gram baselines.")
-    p.add_argument("data", nargs="+", metavar="DATA", help="held-out MIDI files or folders")
+    p.add_argument("data", nargs="*", metavar="DATA", help="held-out MIDI files or folders")
+    p.add_argument("--split", choices=("train", "validation", "test"),
+                   help="also evaluate on this split's files as recorded in the model's manifest")
     p.add_argument("--model", metavar="DIR", help="model bundle (default: model.path)")
     p.add_argument("--train-data", nargs="+", metavar="DIR", help="data to fit the baselines on "
                    "(default: the manifest's training files, if on disk)")

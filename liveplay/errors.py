@@ -57,6 +57,12 @@ class BundleError(LiveplayError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class UsageError(LiveplayError):
+    """A command was given arguments that cannot work together."""
+
+    exit_code = EXIT_USAGE
+
+
 class PortError(LiveplayError):
     """A MIDI port or API could not be opened."""
 

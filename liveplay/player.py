@@ -215,7 +215,8 @@ class Player:
             try:
                 with self.lock:
                     self._handle_input()
-                    self._fold(k - 1)
+                    token_id = self._fold(k - 1)
+                self.engine.push(token_id)  # the model's step, outside the lock: sending never waits for it
                 token = self._guarded(lambda: self._decide(k), HOLD)
             except Exception as err:  # the loop goes on; the step plays HOLD
                 self._once(err)
@@ -287,8 +288,8 @@ class Player:
             self.state.responding = 0
             log.info("mode %s", mode)
 
-    def _fold(self, step: int) -> None:
-        """Step ``step`` into the context: the musician's token, else what we played."""
+    def _fold(self, step: int) -> int:
+        """Step ``step``'s token id for the context: the musician's token, else what we played."""
         s = self.state
         if self.onsets:
             player: RawToken | None = make_chord(self.onsets, self.vocab.max_notes)
@@ -309,7 +310,7 @@ class Player:
             log.debug("step %d: the musician's %s enters the context as %s", step, describe(player),
                       describe(self.vocab.decode_token(token_id)))
         self.history.append(token_id)
-        self.engine.push(token_id)
+        return token_id
 
     def _decide(self, step: int) -> RawToken:
         s = self.state

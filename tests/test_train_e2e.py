@@ -70,13 +70,13 @@ def test_resume_keeps_split_and_vocabulary(tiny_model, pattern_dir, tiny_config,
 def test_evaluate_reports_model_and_baselines(tiny_model, tiny_config, pattern_dir, capsys):
     b = load_bundle(tiny_model)
     code = cli.main(["evaluate", "--config", str(tiny_config), "--model", str(tiny_model), "--json",
-                     "--train-data", str(pattern_dir), "--steps", "64", "--generations", "2",
-                     *b.manifest["training"]["files"]["test"]])
+                     "--train-data", str(pattern_dir), "--steps", "64", "--generations", "2", "--split", "test"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report["baselines"]) == {"unigram", "2-gram", "3-gram", "4-gram"}
     model, unigram = report["model_scores"], report["baselines"]["unigram"]
     assert model["accuracy"] >= 0.95 and model["perplexity"] < unigram["perplexity"]
+    assert report["files"] == len(b.manifest["training"]["files"]["test"])
     assert report["vocabulary_coverage"]["chords"] == 1.0
     gen = report["generation"]["median"]
     assert 0 < gen["distinct_4"] <= 1 and gen["longest_copy"] >= 4
