@@ -60,7 +60,7 @@ def run_case(server: JackServer, model: str, tempo: float, spb: int, seconds: fl
         rec.close()
     log = d.log()
     first = float(re.search(r"first boundary at monotonic ([\d.]+)", log).group(1))
-    late = int(re.search(r"stopped: every note silenced; (\d+) late step", log).group(1))
+    late = int(re.search(r"stopped.*: every note silenced; (\d+) late step", log).group(1))
     step = 60 / tempo / spb
     onsets = onset_times(rec.note_ons())
     residuals, fitted = grid_fit(onsets, step)

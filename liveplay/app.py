@@ -19,6 +19,7 @@ from liveplay.generate import prime_ids
 from liveplay.player import Player
 from liveplay.ports import CLIENT_NAME, InputQueue, Ports
 from liveplay.sampler import Sampler
+from liveplay.sdnotify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,12 @@ def run(settings: Settings) -> int:
     live = settings.live
     stop = threading.Event()
     player: Player | None = None
+    notifier = Notifier()  # systemd Type=notify: READY once playing, WATCHDOG from the step loop
+
+    stopped_by: list[str] = []
 
     def on_stop(signum, _frame):
-        log.info("%s: stopping", signal.Signals(signum).name)
+        stopped_by.append(signal.Signals(signum).name)  # logged after the status line has ended
         stop.set()
 
     def on_usr1(_signum, _frame):
@@ -57,8 +61,9 @@ def run(settings: Settings) -> int:
         ports = Ports(live.api, live.input, live.output, live.virtual, inputs)
         try:
             player = Player(engine, bundle.vocab, sampler, live, settings.controls, steps_per_beat, ports.send,
-                            inputs, prime)
+                            inputs, prime, pet_watchdog=notifier.pet)
             player.start()
+            notifier.ready(f"{live.mode} at {live.tempo_bpm:g} BPM on {ports.api.upper()}")
             c = settings.controls
             log.info("playing %s in %s mode at %.1f BPM (%d steps a beat) on channel %d; model %s, engine %s",
                      ports.api.upper(), live.mode, live.tempo_bpm, steps_per_beat, live.output_channel,
@@ -71,11 +76,14 @@ def run(settings: Settings) -> int:
                     log.error("a player thread ended unexpectedly: stopping")
                     return 1
         finally:
+            notifier.stopping()
             if player is not None:
                 player.stop()
-                log.info("stopped: every note silenced; %d late step(s)", player.state.late)
+                log.info("stopped%s: every note silenced; %d late step(s)",
+                         f" by {stopped_by[0]}" if stopped_by else "", player.state.late)
             ports.close()
     finally:
+        notifier.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
     return EXIT_OK

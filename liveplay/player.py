@@ -135,7 +135,8 @@ class PlayerState:
 class Player:
     def __init__(self, engine: Engine, vocab: Vocabulary, sampler: Sampler, live: LiveSettings,
                  controls: ControlSettings, steps_per_beat: int, send: Callable[[mido.Message], None],
-                 inputs: InputQueue, prime: Sequence[int] = (), status: bool | None = None):
+                 inputs: InputQueue, prime: Sequence[int] = (), status: bool | None = None,
+                 pet_watchdog: Callable[[], None] | None = None):
         self.engine, self.vocab, self.sampler = engine, vocab, sampler
         self.live, self.controls = live, controls
         self.inputs = inputs
@@ -153,6 +154,8 @@ class Player:
         self.status = sys.stderr.isatty() if status is None else status
         self.threads: list[threading.Thread] = []
         self.errors_seen: set[str] = set()
+        self.pet_watchdog = pet_watchdog
+        self.last_decided = 0  # the thinker's last decided step (the watchdog's sign of life)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -200,6 +203,8 @@ class Player:
                 self.played.pop(k - 8, None)
                 self.state.step = k
             self._show(k, token)
+            if self.pet_watchdog is not None and k - self.last_decided <= 8:
+                self.pet_watchdog()  # both threads are alive: a stalled one lets systemd restart us
             k += 1
 
     # -- the thinker -----------------------------------------------------------------------
@@ -224,6 +229,7 @@ class Player:
             with self.lock:
                 if self.state.step < k or k == 0:
                     self.decided[k] = token
+                self.last_decided = k
                 # a decision that came after its boundary was counted late by the sender
                 k = max(k + 1, self.state.step + 1)
                 for old in [s for s in self.decided if s < k - 1]:

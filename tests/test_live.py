@@ -211,3 +211,37 @@ def test_unknown_chords_and_a_flood_leave_the_clock_on_the_grid(daemon):
     residuals, _ = grid_fit(onsets, step)
     assert np.abs(residuals).max() <= 3 * PERIOD_MS + 1, residuals
     assert rec.sounding() == set()
+
+
+def test_systemd_notify_ready_watchdog_and_stopping(jack_server, live_config, tiny_model, tmp_path):
+    import socket
+
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(0.2)
+    jack_server.env.update(NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="400000")
+    try:
+        d = Daemon(jack_server, ["--config", str(live_config), "--model", str(tiny_model), "--mode", "solo"],
+                   tmp_path / "daemon.log")
+        got = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                got.append(sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+        code = d.stop(signal.SIGTERM)
+        try:
+            while True:
+                got.append(sock.recv(4096).decode())
+        except socket.timeout:
+            pass
+    finally:
+        for key in ("NOTIFY_SOCKET", "WATCHDOG_USEC"):
+            jack_server.env.pop(key, None)
+        sock.close()
+    assert code == 0
+    assert got[0].startswith("READY=1"), got
+    assert got.count("WATCHDOG=1") >= 4, got  # pets every 0.2 s while the loop runs
+    assert got[-1] == "STOPPING=1", got
