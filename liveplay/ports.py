@@ -145,7 +145,9 @@ class Ports:
             if wanted:
                 found = find_port(names, wanted)
                 if found:
-                    port = opener(found, client_name=CLIENT_NAME, **kw)
+                    # no client_name here: mido turns any open with a client_name into a new
+                    # virtual port (named like the target, connected to nothing)
+                    port = opener(found, **kw)
                     log.info("%s: connected to '%s'", kind, found)
                     return port
                 if not virtual:

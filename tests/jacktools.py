@@ -143,7 +143,7 @@ class Recorder:
 class Daemon:
     """``liveplay run`` as a subprocess on the test's JACK server."""
 
-    def __init__(self, server: JackServer, args: list[str], log_path: Path):
+    def __init__(self, server: JackServer, args: list[str], log_path: Path, virtual_ports: bool = True):
         self.log_path = log_path
         self.logf = open(log_path, "w")
         env = dict(server.env, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3")
@@ -151,12 +151,22 @@ class Daemon:
         self.proc = subprocess.Popen([sys.executable, "-m", "liveplay", "run", "--api", "jack", *args], env=env,
                                      stdout=self.logf, stderr=subprocess.STDOUT)
         try:
-            # our output is a source others read from: it lists among their inputs, and vice versa
-            self.out_port = wait_for_port("input", "liveplay out")
-            self.in_port = wait_for_port("output", "liveplay in")
+            if virtual_ports:
+                # our output is a source others read from: it lists among their inputs, and vice versa
+                self.out_port = wait_for_port("input", "liveplay out")
+                self.in_port = wait_for_port("output", "liveplay in")
+            else:
+                self.wait_for_log("playing JACK")
         except TimeoutError:
             self.stop()
             raise RuntimeError(f"daemon did not open its ports:\n{self.log_path.read_text()}")
+
+    def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise TimeoutError(f"no '{text}' in the daemon's log")
+            time.sleep(0.1)
 
     def log(self) -> str:
         if not self.logf.closed:

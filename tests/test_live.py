@@ -245,3 +245,29 @@ def test_systemd_notify_ready_watchdog_and_stopping(jack_server, live_config, ti
     assert got[0].startswith("READY=1"), got
     assert got.count("WATCHDOG=1") >= 4, got  # pets every 0.2 s while the loop runs
     assert got[-1] == "STOPPING=1", got
+
+
+def test_ports_given_by_name_are_connected(jack_server, live_config, tiny_model, tmp_path):
+    """--in / --out by part of a name connect to existing ports (no virtual ports of ours)."""
+    from jacktools import backend
+
+    b = backend()
+    got = []
+    keyboard = b.open_output("keys", virtual=True, client_name="fakekeyboard")
+    synth = b.open_input("midi", virtual=True, client_name="fakesynth", callback=got.append)
+    try:
+        d = Daemon(jack_server, ["--config", str(live_config), "--model", str(tiny_model), "--mode", "solo",
+                                 "--in", "fakekeyboard", "--out", "fakesynth:midi"], tmp_path / "daemon.log",
+                   virtual_ports=False)
+        time.sleep(1.5)
+        keyboard.send(mido.Message("control_change", control=20, value=127))
+        time.sleep(0.6)
+        code = d.stop()
+    finally:
+        keyboard.close()
+        synth.close()
+    log = d.log()
+    assert code == 0, log
+    assert "connected to 'fakekeyboard:keys'" in log and "connected to 'fakesynth:midi'" in log, log
+    assert "temperature 5.00 (CC 20 = 127)" in log, log
+    assert any(m.type == "note_on" for m in got), log
