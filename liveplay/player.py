@@ -7,7 +7,8 @@ Two named threads share one ``StepClock`` (boundary k at B_k):
   for computing.
 - **thinker** ("engine"): at C_k = B_k - lookahead it drains the input queue
   (controls, the musician's notes), folds step k-1 into the context, and
-  decides step k.
+  decides step k. It holds the shared lock only to touch the note writer, the
+  clock and the decisions -- never while handling input or running the model.
 
 Quantising the musician (documented rule): a note-on that arrives in
 (C_{k-1}, C_k] belongs to step k-1. So a note played up to ``lookahead_ms``
@@ -21,6 +22,10 @@ Modes (``MODES``): respond -- silent while the musician plays; after
 ``max_response_steps`` steps, and stops at the next boundary when they play
 again; accompany -- plays every step, the musician's chords enter the context
 (they replace ours for that step); solo -- plays alone, input only controls.
+
+A key held down sustains the musician's chord (HOLD in the context) for at most
+``HELD_LIMIT_BEATS`` beats after their last onset; past that it is taken as a
+stuck key (a lost note-off) and no longer keeps respond mode quiet.
 
 Our notes coming back on the input (a loop through a DAW): a note message on
 ``output_channel`` whose pitch we are sounding or sent in the last two steps is
@@ -54,6 +59,7 @@ from liveplay.tokens import HOLD, HOLD_ID, REST, REST_ID, RawToken, Vocabulary, 
 log = logging.getLogger(__name__)
 
 MODES = ("respond", "accompany", "solo")
+HELD_LIMIT_BEATS = 8  # keys down longer than this without a new onset are taken as stuck
 ALL_SOUND_OFF, ALL_NOTES_OFF = 120, 123
 
 
@@ -128,6 +134,7 @@ class PlayerState:
     current: RawToken = REST
     responding: int = 0  # steps answered in the current response (respond mode)
     quiet: int = 0  # steps since the musician's last input
+    since_onset: int = 0  # steps since the musician's last onset
     velocities: deque = field(default_factory=lambda: deque(maxlen=8))
     held: set = field(default_factory=set)  # the musician's keys down
 
@@ -218,8 +225,8 @@ class Player:
             if not wait_until(compute_at, self.stop_event):
                 return
             try:
+                self._handle_input()  # takes the lock only for the writer and the clock
                 with self.lock:
-                    self._handle_input()
                     token_id = self._fold(k - 1)
                 self.engine.push(token_id)  # the model's step, outside the lock: sending never waits for it
                 token = self._guarded(lambda: self._decide(k), HOLD)
@@ -258,21 +265,25 @@ class Player:
                 if self.writer.is_ours(msg, window):
                     continue
                 if self.live.passthrough:
-                    self.writer.send(msg)
+                    with self.lock:
+                        self.writer.send(msg)
                 if msg.type == "note_on" and msg.velocity > 0:
                     self.onsets.append(msg.note)
                     self.state.held.add(msg.note)
                     self.state.velocities.append(msg.velocity)
                 else:
                     self.state.held.discard(msg.note)
-            # anything else (sysex, clock, aftertouch...) is not ours to act on
+            # anything else (sysex, clock and other realtime bytes, aftertouch...) is not ours to act on
+        if len(self.onsets) > 128:  # a flood: one step's chord keeps its highest notes anyway
+            self.onsets = self.onsets[-128:]
 
     def _control(self, msg: mido.Message) -> None:
         c = self.controls
         if c.channel and msg.channel != c.channel - 1:
             return
         if msg.control in (ALL_SOUND_OFF, ALL_NOTES_OFF) or (msg.control == c.panic and msg.value >= 64):
-            self.writer.all_notes_off()
+            with self.lock:
+                self.writer.all_notes_off()
             log.info("panic (CC %d): all our notes silenced", msg.control)
         elif msg.control == c.temperature:
             lo, hi = self.sampler.settings.min_temperature, self.sampler.settings.max_temperature
@@ -280,18 +291,20 @@ class Player:
             self.sampler.set_temperature(t)
             log.info("temperature %.2f (CC %d = %d)", self.sampler.temperature, msg.control, msg.value)
         elif msg.control == c.mode:
-            mode = MODES[min(2, msg.value * 3 // 128)]
-            self.set_mode(mode)
+            self.set_mode(MODES[min(2, msg.value * 3 // 128)])
         elif msg.control == c.tempo:
             bpm = c.tempo_min + (c.tempo_max - c.tempo_min) * msg.value / 127
-            self.clock.set_tempo(bpm, self.state.step + 1)
-            log.info("tempo %.1f BPM (CC %d = %d)", bpm, msg.control, msg.value)
+            if bpm != self.clock.tempo_bpm:
+                with self.lock:
+                    self.clock.set_tempo(bpm, self.state.step + 1)
+                log.info("tempo %.1f BPM (CC %d = %d)", bpm, msg.control, msg.value)
 
     def set_mode(self, mode: str) -> None:
         if mode != self.state.mode:
-            self.writer.release()
-            self.state.mode = mode
-            self.state.responding = 0
+            with self.lock:
+                self.writer.release()
+                self.state.mode = mode
+                self.state.responding = 0
             log.info("mode %s", mode)
 
     def _fold(self, step: int) -> int:
@@ -299,10 +312,13 @@ class Player:
         s = self.state
         if self.onsets:
             player: RawToken | None = make_chord(self.onsets, self.vocab.max_notes)
-        elif s.held:
-            player = HOLD
+            s.since_onset = 0
         else:
-            player = None
+            s.since_onset += 1
+            # keys down sustain the musician's chord, but a key held past HELD_LIMIT_BEATS without
+            # a new onset is taken as stuck (a lost note-off) and no longer keeps liveplay quiet
+            stuck = s.since_onset > HELD_LIMIT_BEATS * self.clock.steps_per_beat
+            player = HOLD if (s.held and not stuck) else None
         self.onsets = []
         if player is None:
             s.quiet += 1
