@@ -2,7 +2,9 @@
 
 SIGINT and SIGTERM take the same path (exit 0): stop the threads, silence every
 note we sent (note-offs, then CC 123 on our channel), close the output, then the
-input. SIGUSR1 logs the player's state.
+input. SIGUSR1 logs the player's state. SIGHUP reads the config file again: what
+can change while playing is applied, the rest is named as waiting for a restart,
+and an invalid file leaves the running settings as they were.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from typing import Callable
 
 from liveplay.bundle import load_bundle
-from liveplay.config import Settings
+from liveplay.config import Settings, to_dict
 from liveplay.engine import make_engine
-from liveplay.errors import EXIT_OK
+from liveplay.errors import EXIT_OK, LiveplayError
 from liveplay.generate import prime_ids
 from liveplay.player import Player
 from liveplay.ports import CLIENT_NAME, InputQueue, Ports
@@ -33,7 +36,31 @@ def how_to_connect(api: str, ports: Ports) -> str:
            f"(aconnect -l lists clients)"
 
 
-def run(settings: Settings) -> int:
+# settings a reload cannot change while playing: they take effect at the next start
+RESTART_ONLY = ("model", "grid", "engine", "live.api", "live.input", "live.output", "live.virtual",
+                "live.steps_per_beat", "live.queue_size", "live.blas_threads", "live.prime")
+
+
+def reload_into(player: Player, running: Settings, reload: Callable[[], Settings]) -> Settings:
+    """SIGHUP: read the config again; apply it, or keep the running settings and say why."""
+    try:
+        new = reload()
+    except LiveplayError as err:
+        log.error("config reload failed, the running settings stay: %s", err)
+        return running
+    old_tree, new_tree = to_dict(running), to_dict(new)
+    for key in RESTART_ONLY:
+        section, _, leaf = key.partition(".")
+        before = old_tree[section][leaf] if leaf else old_tree[section]
+        after = new_tree[section][leaf] if leaf else new_tree[section]
+        if before != after:
+            log.warning("config reload: %s changed, takes effect at the next start", key)
+    player.apply(new.sampler, new.live, new.controls)
+    log.info("config reloaded")
+    return new
+
+
+def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int:
     live = settings.live
     stop = threading.Event()
     player: Player | None = None
@@ -45,12 +72,18 @@ def run(settings: Settings) -> int:
         stopped_by.append(signal.Signals(signum).name)  # logged after the status line has ended
         stop.set()
 
+    hup = threading.Event()
+
+    def on_hup(_signum, _frame):
+        hup.set()  # reloaded by the main loop, not inside the handler
+
     def on_usr1(_signum, _frame):
         if player is not None:
             log.info("state: %s", player.describe_state())
 
     previous = {s: signal.signal(s, on_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_usr1)
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
     try:
         bundle = load_bundle(settings.model.path)
         engine = make_engine(bundle, settings.engine)
@@ -72,6 +105,12 @@ def run(settings: Settings) -> int:
                      c.temperature, c.mode, c.tempo, c.panic)
             log.info("%s", how_to_connect(ports.api, ports))
             while not stop.wait(0.25):
+                if hup.is_set():
+                    hup.clear()
+                    if reload is None:
+                        log.warning("SIGHUP: no config file to reload")
+                    else:
+                        settings = reload_into(player, settings, reload)
                 if not all(t.is_alive() for t in player.threads):
                     log.error("a player thread ended unexpectedly: stopping")
                     return 1

@@ -136,10 +136,10 @@ def cmd_corpus(args) -> int:
 
 
 def cmd_run(args) -> int:
-    settings = settings_from(args, {
-        "model.path": args.model, "live.input": args.input, "live.output": args.output, "live.mode": args.mode,
-        "live.tempo_bpm": args.tempo, "sampler.temperature": args.temperature, "live.api": args.api,
-        "engine": args.engine, "live.prime": args.prime, "sampler.seed": args.seed})
+    flags = {"model.path": args.model, "live.input": args.input, "live.output": args.output, "live.mode": args.mode,
+             "live.tempo_bpm": args.tempo, "sampler.temperature": args.temperature, "live.api": args.api,
+             "engine": args.engine, "live.prime": args.prime, "sampler.seed": args.seed}
+    settings = settings_from(args, flags)
     # BLAS reads its thread count when NumPy loads, which is only now (config.py does not import it).
     # Idle OpenBLAS workers spin: at 2 threads the daemon burns a whole core between steps.
     threads = str(settings.live.blas_threads)
@@ -150,7 +150,10 @@ def cmd_run(args) -> int:
 
     from liveplay.app import run
 
-    return run(settings)
+    def reload() -> Settings:  # SIGHUP: the same file, the same flags on top
+        return load_settings(args.config).override(flags)
+
+    return run(settings, reload if args.config else None)
 
 
 def cmd_ports(args) -> int:

@@ -50,7 +50,7 @@ from typing import Callable, Sequence
 import mido
 
 from liveplay.clock import StepClock, wait_until
-from liveplay.config import ControlSettings, LiveSettings
+from liveplay.config import ControlSettings, LiveSettings, SamplerSettings
 from liveplay.engine import Engine
 from liveplay.ports import InputQueue
 from liveplay.sampler import Sampler
@@ -300,12 +300,30 @@ class Player:
                 log.info("tempo %.1f BPM (CC %d = %d)", bpm, msg.control, msg.value)
 
     def set_mode(self, mode: str) -> None:
+        with self.lock:
+            self._set_mode(mode)
+
+    def _set_mode(self, mode: str) -> None:
+        """With the lock held: switch mode, releasing our notes."""
         if mode != self.state.mode:
-            with self.lock:
-                self.writer.release()
-                self.state.mode = mode
-                self.state.responding = 0
+            self.writer.release()
+            self.state.mode = mode
+            self.state.responding = 0
             log.info("mode %s", mode)
+
+    def apply(self, sampler: SamplerSettings, live: LiveSettings, controls: ControlSettings) -> None:
+        """Settings from a config reload that can change while playing (the rest need a restart)."""
+        with self.lock:
+            self.sampler.configure(sampler)
+            if live.tempo_bpm != self.live.tempo_bpm:
+                self.clock.set_tempo(live.tempo_bpm, self.state.step + 1)
+                log.info("tempo %.1f BPM", live.tempo_bpm)
+            self._set_mode(live.mode)
+            w = self.writer
+            if (live.output_channel - 1, live.pitch_low, live.pitch_high) != (w.channel, w.low, w.high):
+                w.release()
+                w.channel, w.low, w.high = live.output_channel - 1, live.pitch_low, live.pitch_high
+            self.live, self.controls = live, controls
 
     def _fold(self, step: int) -> int:
         """Step ``step``'s token id for the context: the musician's token, else what we played."""

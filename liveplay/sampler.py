@@ -52,6 +52,14 @@ class Sampler:
         self.temperature = float(temperature if temperature is not None else settings.temperature)
         self._tail_len = 2 * max(settings.repeat_lengths, default=1)
 
+    def configure(self, settings: SamplerSettings) -> None:
+        """New settings (a config reload): the temperature restarts only if its setting changed."""
+        old, self.settings = self.settings, settings
+        self._tail_len = 2 * max(settings.repeat_lengths, default=1)
+        if settings.temperature != old.temperature:
+            self.temperature = settings.temperature
+        self.set_temperature(self.temperature)  # within the new clamp
+
     def set_temperature(self, temperature: float) -> None:
         s = self.settings
         self.temperature = float(min(s.max_temperature, max(s.min_temperature, temperature)))

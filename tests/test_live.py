@@ -271,3 +271,32 @@ def test_ports_given_by_name_are_connected(jack_server, live_config, tiny_model,
     assert "connected to 'fakekeyboard:keys'" in log and "connected to 'fakesynth:midi'" in log, log
     assert "temperature 5.00 (CC 20 = 127)" in log, log
     assert any(m.type == "note_on" for m in got), log
+
+
+def test_sighup_reloads_and_an_invalid_file_keeps_the_running_settings(jack_server, live_config, tiny_model,
+                                                                        tmp_path):
+    config = tmp_path / "reload.yaml"
+    base = live_config.read_text().replace("log_level: debug", "log_level: info")
+    config.write_text(base + "  mode: solo\n")
+    d = Daemon(jack_server, ["--config", str(config), "--model", str(tiny_model)], tmp_path / "daemon.log")
+    try:
+        time.sleep(1.0)
+        assert "in solo mode" in d.log()
+        config.write_text(base + "  mode: accompany\n  tempo_bpm: 90\n  queue_size: 100\n")
+        d.send_signal(signal.SIGHUP)
+        d.wait_for_log("config reloaded", timeout=5)
+        config.write_text(base + "  mode: respond\n  tempo_bpm: -5\n")
+        d.send_signal(signal.SIGHUP)
+        d.wait_for_log("config reload failed", timeout=5)
+        time.sleep(0.5)
+        d.send_signal(signal.SIGUSR1)
+        d.wait_for_log("state:", timeout=5)
+        assert d.proc.poll() is None
+    finally:
+        code = d.stop()
+    log = d.log()
+    assert code == 0, log
+    assert "mode accompany" in log and "tempo 90.0 BPM" in log, log
+    assert "live.queue_size changed, takes effect at the next start" in log, log
+    assert re.search(r"config reload failed, the running settings stay: .*live.tempo_bpm: must be between", log, re.S), log
+    assert re.search(r"state: .*tempo 90.0 BPM, mode accompany", log), log
