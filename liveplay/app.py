@@ -10,8 +10,10 @@ and an invalid file leaves the running settings as they were.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+import time
 from typing import Callable
 
 from liveplay.bundle import load_bundle
@@ -20,7 +22,7 @@ from liveplay.engine import make_engine
 from liveplay.errors import EXIT_OK, LiveplayError
 from liveplay.generate import prime_ids
 from liveplay.player import Player
-from liveplay.ports import CLIENT_NAME, InputQueue, Ports
+from liveplay.ports import CLIENT_NAME, DEAD_PORTS, InputQueue, Ports
 from liveplay.sampler import Sampler
 from liveplay.sdnotify import Notifier
 
@@ -104,7 +106,13 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
             log.info("controls: CC %d temperature, CC %d mode, CC %d tempo, CC %d panic (CC 120/123 silence)",
                      c.temperature, c.mode, c.tempo, c.panic)
             log.info("%s", how_to_connect(ports.api, ports))
+            next_check = 0.0
             while not stop.wait(0.25):
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + 0.5
+                    for event in ports.check():
+                        if event.endswith("lost"):
+                            player.port_lost(event.split()[0])
                 if hup.is_set():
                     hup.clear()
                     if reload is None:
@@ -125,4 +133,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         notifier.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
+    if DEAD_PORTS:  # ports of a JACK server that went away: freeing them would crash in libjack
+        logging.shutdown()
+        os._exit(EXIT_OK)
     return EXIT_OK

@@ -79,7 +79,7 @@ class NoteWriter:
         try:
             self._send(msg)
             if self.failed:
-                log.info("MIDI output works again")
+                log.debug("MIDI output works again")
             self.failed = False
         except Exception as err:  # a vanished port must not stop the clock
             self.errors += 1
@@ -310,6 +310,15 @@ class Player:
             self.state.mode = mode
             self.state.responding = 0
             log.info("mode %s", mode)
+
+    def port_lost(self, kind: str) -> None:
+        """A port went away: silence our notes where we still can; a lost keyboard lifts its keys."""
+        with self.lock:
+            if kind == "output":
+                self.writer.failed = True  # the port watcher has said it; no second line per note
+            self.writer.release()
+            if kind == "input":
+                self.state.held.clear()
 
     def apply(self, sampler: SamplerSettings, live: LiveSettings, controls: ControlSettings) -> None:
         """Settings from a config reload that can change while playing (the rest need a restart)."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import socket
+import threading
 import time
 from dataclasses import dataclass
 
@@ -47,6 +49,16 @@ def jack_running() -> bool:
         return True
     finally:
         probe.delete()
+
+
+def jack_socket() -> str | None:
+    """The running JACK server's request socket (jackd2 on Linux), or None when not found there."""
+    name = os.environ.get("JACK_DEFAULT_SERVER") or "default"
+    path = f"/dev/shm/jack_{name}_{os.getuid()}_0"
+    if not os.path.exists(path):
+        log.debug("no JACK server socket at %s: a JACK restart will not be noticed", path)
+        return None
+    return path
 
 
 def choose_api(api: str) -> str:
@@ -122,23 +134,52 @@ class InputQueue:
         return out
 
 
+# Ports whose JACK client died with its server. Closing or freeing one segfaults inside libjack
+# (seen with python-rtmidi 1.5), so they are kept here, never closed, and a process that has
+# any leaves with os._exit after its own clean-up (see app.run).
+DEAD_PORTS: list = []
+
+
 class Ports:
-    """The input and output ports of one run, held until ``close``."""
+    """The input and output ports of one run, held until ``close``; ``check`` watches them.
+
+    A named port that disappears (a keyboard unplugged, a DAW closed) is reported once and
+    reopened when it comes back; a JACK server that goes away is waited for, and every port is
+    reopened when it is back. Sending while the output is gone raises PortError.
+    """
 
     def __init__(self, api: str, in_name: str | None, out_name: str | None, virtual: bool,
                  inputs: InputQueue):
         self.api = choose_api(api)
-        b = mido.Backend(BACKENDS[self.api], load=True)
+        self.backend = mido.Backend(BACKENDS[self.api], load=True)
         self.inputs = inputs
-        self.output = self._open(b, "output", out_name, virtual, "liveplay out")
+        self.wanted = {"input": in_name, "output": out_name}
+        self.virtual = virtual
+        self.targets: dict[str, str | None] = {}  # kind -> the named port we are connected to
+        self.lost: set[str] = set()
+        self.server_lost = False
+        self.lock = threading.Lock()  # send vs. swapping the output
+        self._watch = None  # long-lived clients that list ports (created when a named port is used)
+        self._socket = jack_socket() if self.api == "jack" else None
+        self.output = self._open("output")
         try:
-            self.input = self._open(b, "input", in_name, virtual, "liveplay in", callback=inputs.callback)
+            self.input = self._open("input")
+            if any(self.targets.values()):
+                self._names()  # open the watch clients now, before playing, not mid-performance
         except Exception:
             self.output.close()
             raise
 
+    def _open(self, kind: str):
+        virtual_name = f"liveplay {'out' if kind == 'output' else 'in'}"
+        kw = {"callback": self.inputs.callback} if kind == "input" else {}
+        port, target = self._open_port(self.backend, kind, self.wanted[kind], self.virtual, virtual_name, **kw)
+        self.targets[kind] = target
+        return port
+
     @staticmethod
-    def _open(b: mido.Backend, kind: str, wanted: str | None, virtual: bool, virtual_name: str, **kw):
+    def _open_port(b: mido.Backend, kind: str, wanted: str | None, virtual: bool, virtual_name: str, **kw):
+        """(port, name of the port it is connected to, or None for a virtual port)."""
         names = b.get_output_names() if kind == "output" else b.get_input_names()
         opener = b.open_output if kind == "output" else b.open_input
         try:
@@ -149,7 +190,7 @@ class Ports:
                     # virtual port (named like the target, connected to nothing)
                     port = opener(found, **kw)
                     log.info("%s: connected to '%s'", kind, found)
-                    return port
+                    return port, found
                 if not virtual:
                     raise PortError(f"no MIDI {kind} matches '{wanted}'; {kind}s: {', '.join(names) or 'none'}")
                 log.info("%s '%s' not found: opening a virtual port instead", kind, wanted)
@@ -157,18 +198,103 @@ class Ports:
                 raise PortError(f"no MIDI {kind} given and virtual ports are off")
             port = opener(virtual_name, virtual=True, client_name=CLIENT_NAME, **kw)
             log.info("%s: virtual port '%s:%s'", kind, CLIENT_NAME, virtual_name)
-            return port
+            return port, None
         except PortError:
             raise
         except Exception as err:
             raise PortError(f"cannot open the MIDI {kind}: {err}") from err
 
     def send(self, message: mido.Message) -> None:
-        self.output.send(message)
+        with self.lock:
+            if self.output is None or "output" in self.lost:
+                raise PortError("the MIDI output is gone")
+            self.output.send(message)
+
+    def check(self) -> list[str]:
+        """Look for lost and returned ports; returns what happened ('input lost', 'output back'...).
+
+        Cheap enough to call twice a second from the main thread: the JACK server's liveness is a
+        connect() to its Unix socket and port lists come from one long-lived client (opening a
+        JACK client takes 40-100 ms with the GIL held, which would stall the step threads).
+        Never raises: a problem here must not stop the music.
+        """
+        try:
+            return self._check()
+        except Exception as err:
+            log.debug("port check: %s", err)
+            return []
+
+    def _server_alive(self) -> bool:
+        if self.api != "jack" or self._socket is None:
+            return True
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(0.05)
+        try:
+            probe.connect(self._socket)
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
+
+    def _names(self) -> dict[str, list[str]]:
+        if self._watch is None:
+            import rtmidi
+
+            api = rtmidi.API_UNIX_JACK if self.api == "jack" else rtmidi.API_LINUX_ALSA
+            self._watch = {"input": rtmidi.MidiIn(api, name="liveplay-watch"),
+                           "output": rtmidi.MidiOut(api, name="liveplay-watch")}
+        return {kind: rt.get_ports() for kind, rt in self._watch.items()}
+
+    def _check(self) -> list[str]:
+        if not self._server_alive():
+            if self.server_lost:
+                return []
+            log.warning("the JACK server is gone: waiting for it to come back (the clock goes on)")
+            self.server_lost = True
+            with self.lock:
+                dead = [self.output, self.input] + list((self._watch or {}).values())
+                DEAD_PORTS.extend(p for p in dead if p is not None)
+                self.output = self.input = self._watch = None
+            return ["output lost", "input lost"]
+        if self.server_lost:
+            self.backend = mido.Backend(BACKENDS[self.api], load=True)
+            output, inp = self._open("output"), self._open("input")
+            with self.lock:
+                self.output, self.input = output, inp
+            self.server_lost = False
+            self.lost.clear()
+            log.info("the JACK server is back: ports reopened")
+            return ["output back", "input back"]
+        named = {k: t for k, t in self.targets.items() if t}
+        if not named:
+            return []
+        present = self._names()
+        events = []
+        for kind, target in named.items():
+            if kind not in self.lost and target not in present[kind]:
+                log.warning("%s '%s' is gone: waiting for it to come back", kind, target)
+                self.lost.add(kind)
+                events.append(f"{kind} lost")
+            elif kind in self.lost and target in present[kind]:
+                new = self._open(kind)
+                with self.lock:
+                    old = self.output if kind == "output" else self.input
+                    if kind == "output":
+                        self.output = new
+                    else:
+                        self.input = new
+                    self.lost.discard(kind)
+                old.close()
+                log.info("%s '%s' is back: reconnected", kind, target)
+                events.append(f"{kind} back")
+        return events
 
     def close(self) -> None:
         """Outputs before inputs (nothing can be triggered into a closed output)."""
         for port in (self.output, self.input):
+            if port is None:
+                continue
             try:
                 port.close()
             except Exception as err:  # closing must go on for the other port

@@ -34,6 +34,9 @@ class JackServer:
         self.name = f"liveplay-test-{uuid.uuid4().hex[:8]}"
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_START_SERVER="1")
         self.log = open(log_dir / f"{self.name}.log", "w")
+        self.start()
+
+    def start(self) -> None:
         self.proc = subprocess.Popen(["jackd", "-n", self.name, "-d", "dummy", "-p", str(PERIOD_FRAMES),
                                       "-r", str(RATE)], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
@@ -51,13 +54,14 @@ class JackServer:
         os.environ["JACK_DEFAULT_SERVER"] = self.name
         os.environ["JACK_NO_START_SERVER"] = "1"
 
-    def stop(self) -> None:
+    def stop(self, keep_log: bool = False) -> None:
         self.proc.terminate()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-        self.log.close()
+        if not keep_log:
+            self.log.close()
 
 
 def backend() -> mido.Backend:

@@ -1,0 +1,86 @@
+"""Ports that come and go on a real JACK server: a keyboard and synth unplugged, a server restart."""
+
+import signal
+import time
+
+import mido
+import pytest
+
+from jacktools import Daemon, JackServer, Recorder, backend, onset_times
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def jack_server(tmp_path):
+    server = JackServer(tmp_path)
+    server.activate()
+    yield server
+    server.stop()
+
+
+def wait_for(d: Daemon, text: str, since: float, timeout: float) -> float:
+    """Seconds from ``since`` until ``text`` is in the daemon's log."""
+    d.wait_for_log(text, timeout)
+    return time.monotonic() - since
+
+
+def test_named_ports_unplugged_and_back(jack_server, tiny_config, tiny_model, tmp_path):
+    b = backend()
+    got = []
+    keyboard = b.open_output("keys", virtual=True, client_name="fakekeyboard")
+    synth = b.open_input("midi", virtual=True, client_name="fakesynth", callback=got.append)
+    d = Daemon(jack_server, ["--config", str(tiny_config), "--model", str(tiny_model), "--mode", "solo",
+                             "--in", "fakekeyboard", "--out", "fakesynth"], tmp_path / "daemon.log",
+               virtual_ports=False)
+    try:
+        time.sleep(1.0)
+        keyboard.close()  # the keyboard is unplugged
+        synth.close()  # the synth is closed
+        unplugged = time.monotonic()
+        wait_for(d, "input 'fakekeyboard:keys' is gone", unplugged, 5)
+        wait_for(d, "output 'fakesynth:midi' is gone", unplugged, 5)
+        time.sleep(1.0)
+        got.clear()
+        keyboard = b.open_output("keys", virtual=True, client_name="fakekeyboard")
+        synth = b.open_input("midi", virtual=True, client_name="fakesynth", callback=got.append)
+        back = time.monotonic()
+        assert wait_for(d, "input 'fakekeyboard:keys' is back", back, 5) <= 2.0
+        assert wait_for(d, "output 'fakesynth:midi' is back", back, 5) <= 2.0
+        keyboard.send(mido.Message("control_change", control=20, value=127))
+        time.sleep(1.0)
+        assert d.proc.poll() is None
+        code = d.stop()
+    finally:
+        keyboard.close()
+        synth.close()
+    log = d.log()
+    assert code == 0, log
+    assert log.count("is gone") == 2, log  # one line per lost port
+    assert "temperature 5.00 (CC 20 = 127)" in log, log
+    assert any(m.type == "note_on" for m in got), log  # playing into the synth again
+
+
+def test_jack_server_restart_is_survived(jack_server, tiny_config, tiny_model, tmp_path):
+    d = Daemon(jack_server, ["--config", str(tiny_config), "--model", str(tiny_model), "--mode", "solo"],
+               tmp_path / "daemon.log")
+    time.sleep(1.0)
+    jack_server.stop(keep_log=True)
+    down = time.monotonic()
+    wait_for(d, "the JACK server is gone", down, 5)
+    time.sleep(1.0)
+    assert d.proc.poll() is None, d.log()
+    jack_server.start()
+    up = time.monotonic()
+    assert wait_for(d, "the JACK server is back: ports reopened", up, 5) <= 2.0
+    rec = Recorder("liveplay:liveplay out")
+    try:
+        time.sleep(2.0)
+        code = d.stop(signal.SIGTERM)
+        time.sleep(0.3)
+    finally:
+        rec.close()
+    log = d.log()
+    assert code == 0, log
+    assert len(onset_times(rec.note_ons())) >= 2, log  # it plays on the new server
+    assert rec.sounding() == set()
