@@ -205,8 +205,13 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     keeper, epoch_log = _callbacks("val_loss" if val_ds is not None else "loss", t.patience, len(history))
     interactive = sys.stderr.isatty()
     callbacks = [keeper] if interactive else [keeper, epoch_log]
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=1 if interactive else 0, shuffle=False,
-              callbacks=callbacks)
+    try:
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=1 if interactive else 0, shuffle=False,
+                  callbacks=callbacks)
+    except KeyboardInterrupt:
+        if not keeper.rows:
+            raise
+        log.warning("interrupted: writing the bundle with the best of %d finished epoch(s)", len(keeper.rows))
     keeper.restore(model)
     offset = len(history)
     history += [dict(epoch=offset + i + 1, **{k: float(v) for k, v in row.items()})
