@@ -8,6 +8,7 @@ machines, so frame times would show false errors of several milliseconds.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -103,6 +104,42 @@ def open_player(destination: str, name: str = "player") -> mido.ports.BaseOutput
     port = backend().open_output("out", virtual=True, client_name=name)
     connect(f"{name}:out", destination)
     return port
+
+
+def raw_sender(destination: str, name: str = "badplayer"):
+    """A python-rtmidi JACK output connected to ``destination``: it sends any bytes, MIDI or not."""
+    import rtmidi
+
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=name)
+    out.open_virtual_port("out")
+    connect(f"{name}:out", destination)
+    return out
+
+
+def rss_kb(pid: int) -> int:
+    return int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
+
+
+def flood(out, seconds: float, rate: int, rng, odd: list[list[int]] = ()) -> int:
+    """Random notes, note-offs, CCs (and ``odd`` raw messages) at ``rate`` per second; returns the count."""
+    start = time.monotonic()
+    sent = 0
+    while time.monotonic() - start < seconds:
+        target = int((time.monotonic() - start) * rate)
+        while sent < target:
+            r = rng.random()
+            ch = rng.randrange(16)
+            if r < 0.4:
+                out.send_message([0x90 | ch, rng.randrange(128), rng.randrange(128)])
+            elif r < 0.7:
+                out.send_message([0x80 | ch, rng.randrange(128), 0])
+            elif r < 0.9 or not odd:
+                out.send_message([0xB0 | ch, rng.choice([1, 7, 64, 74]), rng.randrange(128)])
+            else:
+                out.send_message(rng.choice(odd))
+            sent += 1
+        time.sleep(0.0005)
+    return sent
 
 
 class Recorder:

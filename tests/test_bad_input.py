@@ -3,16 +3,14 @@ no note left hanging, memory flat; and the daemon opens no network socket."""
 
 import os
 import random
-import re
 import signal
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import rtmidi
 
-from jacktools import PERIOD_MS, Daemon, JackServer, Recorder, connect, grid_fit, onset_times
+from jacktools import PERIOD_MS, Daemon, JackServer, Recorder, flood, grid_fit, onset_times, raw_sender, rss_kb
 
 pytestmark = pytest.mark.slow
 
@@ -23,18 +21,6 @@ def jack_server(tmp_path_factory):
     server.activate()
     yield server
     server.stop()
-
-
-def raw_sender(destination: str) -> rtmidi.MidiOut:
-    """A python-rtmidi JACK output: it sends any bytes, valid MIDI or not."""
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="badplayer")
-    out.open_virtual_port("out")
-    connect("badplayer:out", destination)
-    return out
-
-
-def rss_kb(pid: int) -> int:
-    return int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
 
 
 def socket_inodes(pid: int) -> set[str]:
@@ -87,23 +73,7 @@ def test_battery_of_bad_input(jack_server, tiny_config, tiny_model, tmp_path):
             out.send_message([0x90 | ch, 40 + ch, 90])  # no note-off: a stuck key
         for _ in range(500):  # a CC flood
             out.send_message([0xB0 | rng.randrange(16), rng.choice([1, 7, 10, 64, 74]), rng.randrange(128)])
-        start = time.monotonic()
-        sent = 0
-        while time.monotonic() - start < 10.0:  # 10 000 messages/s for 10 s
-            target = int((time.monotonic() - start) * 10_000)
-            while sent < target:
-                r = rng.random()
-                ch = rng.randrange(16)
-                if r < 0.4:
-                    out.send_message([0x90 | ch, rng.randrange(128), rng.randrange(128)])
-                elif r < 0.7:
-                    out.send_message([0x80 | ch, rng.randrange(128), 0])
-                elif r < 0.9:
-                    out.send_message([0xB0 | ch, rng.choice([1, 7, 64, 74]), rng.randrange(128)])
-                else:
-                    out.send_message(rng.choice(odd))
-                sent += 1
-            time.sleep(0.0005)
+        flood(out, 10.0, 10_000, rng, odd)  # 10 000 messages/s for 10 s
         time.sleep(1.0)
         assert d.proc.poll() is None, d.log()
         rss_end = rss_kb(d.proc.pid)
