@@ -19,7 +19,7 @@ from typing import Callable
 from liveplay.bundle import load_bundle
 from liveplay.config import Settings, to_dict
 from liveplay.engine import make_engine
-from liveplay.errors import EXIT_OK, LiveplayError
+from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError
 from liveplay.generate import prime_ids
 from liveplay.player import Player
 from liveplay.ports import CLIENT_NAME, DEAD_PORTS, InputQueue, Ports
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def how_to_connect(api: str, ports: Ports) -> str:
+    if ports.targets.get("input") and ports.targets.get("output"):
+        return f"listening to '{ports.targets['input']}', playing to '{ports.targets['output']}'"
     ins, outs = (n if ":" in n else f"{CLIENT_NAME}:{n}" for n in (ports.input.name, ports.output.name))
     if api == "jack":
         return (f"connect a keyboard: jack_connect '<keyboard port>' '{ins}'; "
@@ -69,6 +71,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
     notifier = Notifier()  # systemd Type=notify: READY once playing, WATCHDOG from the step loop
 
     stopped_by: list[str] = []
+    code = EXIT_OK
 
     def on_stop(signum, _frame):
         stopped_by.append(signal.Signals(signum).name)  # logged after the status line has ended
@@ -121,7 +124,8 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
                         settings = reload_into(player, settings, reload)
                 if not all(t.is_alive() for t in player.threads):
                     log.error("a player thread ended unexpectedly: stopping")
-                    return 1
+                    code = EXIT_RUNTIME
+                    break
         finally:
             notifier.stopping()
             if player is not None:
@@ -135,5 +139,5 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
             signal.signal(s, handler)
     if DEAD_PORTS:  # ports of a JACK server that went away: freeing them would crash in libjack
         logging.shutdown()
-        os._exit(EXIT_OK)
-    return EXIT_OK
+        os._exit(code)
+    return code

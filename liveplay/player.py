@@ -234,7 +234,7 @@ class Player:
                 self._once(err)
                 token = HOLD
             with self.lock:
-                if self.state.step < k or k == 0:
+                if self.state.step < k:  # its boundary has not passed yet
                     self.decided[k] = token
                 self.last_decided = k
                 # a decision that came after its boundary was counted late by the sender
