@@ -181,6 +181,7 @@ class Ports:
     def _open_port(b: mido.Backend, kind: str, wanted: str | None, virtual: bool, virtual_name: str, **kw):
         """(port, name of the port it is connected to, or None for a virtual port)."""
         names = b.get_output_names() if kind == "output" else b.get_input_names()
+        names = [n for n in names if not n.startswith(f"{CLIENT_NAME}:")]  # never our own ports: a loop
         opener = b.open_output if kind == "output" else b.open_input
         try:
             if wanted:
