@@ -51,6 +51,41 @@ class Engine(Protocol):
     def distribution(self) -> np.ndarray: ...
 
 
+class StaggeredWindow:
+    """The bookkeeping both runtimes share: token checks, which slot restarts, which is read.
+
+    Slot t mod W restarts from zero before token t; after n pushes the slot restarted at
+    n - W (slot 0 while n < W) has seen exactly the last min(n, W) tokens.
+    """
+
+    vocab_size: int
+    context_length: int
+    streaming: bool
+    count: int
+
+    def _checked(self, token: int) -> int:
+        token = int(token)
+        if not 0 <= token < self.vocab_size:
+            raise ValueError(f"token id {token} outside the vocabulary (0..{self.vocab_size - 1})")
+        return token
+
+    def restart_slot(self) -> int | None:
+        """The slot that starts over with the next token (None when streaming)."""
+        return None if self.streaming else self.count % self.context_length
+
+    def read_slot(self) -> int:
+        """The batch row whose state has seen exactly the last min(count, W) tokens."""
+        if self.streaming or self.count < self.context_length:
+            return 0
+        return self.count % self.context_length
+
+    def _replay(self, tokens: Sequence[int]) -> None:
+        """``reset``'s second half: push the context (its last W tokens unless streaming)."""
+        keep = list(tokens) if self.streaming else list(tokens)[-self.context_length:]
+        for t in keep:
+            self.push(t)
+
+
 def _halve_sigmoid_gates(a: np.ndarray, hidden: int) -> np.ndarray:
     """Scale the i, f and o gate columns (Keras order i, f, c, o) by 1/2."""
     out = np.array(a, dtype=np.float32, copy=True)
@@ -66,7 +101,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-class NumpyEngine:
+class NumpyEngine(StaggeredWindow):
     """The NumPy runtime, exact (``streaming=False``) or streaming."""
 
     def __init__(self, bundle: Bundle, streaming: bool = False):
@@ -105,17 +140,13 @@ class NumpyEngine:
             a.fill(0.0)
         self.count = 0
         self._probs = None
-        keep = list(tokens) if self.streaming else list(tokens)[-self.context_length:]
-        for t in keep:
-            self.push(t)
+        self._replay(tokens)
 
     def push(self, token: int) -> None:
-        token = int(token)
-        if not 0 <= token < self.vocab_size:
-            raise ValueError(f"token id {token} outside the vocabulary (0..{self.vocab_size - 1})")
+        token = self._checked(token)
         h = self.hidden
-        if not self.streaming:
-            slot = self.count % self.context_length  # this slot starts over with this token
+        slot = self.restart_slot()
+        if slot is not None:  # this slot starts over with this token
             for i in range(self.layers):
                 self.io[i][slot] = 0.0
                 self.cell[i][slot] = 0.0
@@ -146,12 +177,6 @@ class NumpyEngine:
                 self.io[i + 1][:, :h] = new_h
         self.count += 1
         self._probs = None
-
-    def read_slot(self) -> int:
-        """The batch row whose state has seen exactly the last min(count, W) tokens."""
-        if self.streaming or self.count < self.context_length:
-            return 0
-        return self.count % self.context_length
 
     def distribution(self) -> np.ndarray:
         if self.count == 0:

@@ -15,9 +15,10 @@ import numpy as np
 import tensorflow as tf
 
 from liveplay.bundle import Bundle
+from liveplay.engine import StaggeredWindow
 
 
-class TensorflowEngine:
+class TensorflowEngine(StaggeredWindow):
     def __init__(self, bundle: Bundle, streaming: bool = False):
         arch, w = bundle.architecture, bundle.weights
         self.vocab_size = arch.vocab_size
@@ -73,21 +74,15 @@ class TensorflowEngine:
             v.assign(tf.zeros_like(v))
         self.count = 0
         self._probs = None
-        keep = list(tokens) if self.streaming else list(tokens)[-self.context_length:]
-        for t in keep:
-            self.push(t)
+        self._replay(tokens)
 
     def push(self, token: int) -> None:
-        token = int(token)
-        if not 0 <= token < self.vocab_size:
-            raise ValueError(f"token id {token} outside the vocabulary (0..{self.vocab_size - 1})")
-        w = self.context_length
-        restart = -1 if self.streaming else self.count % w  # -1: one_hot gives all zeros
+        token = self._checked(token)
+        restart = self.restart_slot()
         self.count += 1
-        read = 0 if (self.streaming or self.count < w) else self.count % w
-        probs = self._step(tf.constant(token, tf.int32), tf.constant(restart, tf.int32),
-                           tf.constant(read, tf.int32))
-        self._probs = probs
+        self._probs = self._step(tf.constant(token, tf.int32),
+                                 tf.constant(-1 if restart is None else restart, tf.int32),  # -1: none
+                                 tf.constant(self.read_slot(), tf.int32))
 
     def distribution(self) -> np.ndarray:
         if self.count == 0:

@@ -72,3 +72,14 @@ def tiny_model(pattern_dir, tiny_config, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("models") / "tiny"
     train([pattern_dir], out, load_settings(tiny_config), command="pytest tiny model")
     return out
+
+
+@pytest.fixture(scope="module")
+def jack_server(tmp_path_factory):
+    """A private ``jackd -d dummy -p 128`` for one test module (tests/jacktools.py)."""
+    from jacktools import JackServer
+
+    server = JackServer(tmp_path_factory.mktemp("jack"))
+    server.activate()
+    yield server
+    server.stop()

@@ -10,17 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jacktools import PERIOD_MS, Daemon, JackServer, Recorder, flood, grid_fit, onset_times, raw_sender, rss_kb
+from jacktools import PERIOD_MS, Daemon, Recorder, flood, grid_fit, onset_times, raw_sender, rss_kb
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def jack_server(tmp_path_factory):
-    server = JackServer(tmp_path_factory.mktemp("jack"))
-    server.activate()
-    yield server
-    server.stop()
 
 
 def socket_inodes(pid: int) -> set[str]:

@@ -9,17 +9,9 @@ import mido
 import numpy as np
 import pytest
 
-from jacktools import PERIOD_MS, Daemon, JackServer, Recorder, grid_fit, onset_times, open_player
+from jacktools import PERIOD_MS, Daemon, Recorder, grid_fit, onset_times, open_player
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def jack_server(tmp_path_factory):
-    server = JackServer(tmp_path_factory.mktemp("jack"))
-    server.activate()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
