@@ -35,6 +35,7 @@ train:
   seed: 3
 sampler:
   seed: 7
+  min_temperature: 0.2
 engine: numpy
 """
 

@@ -4,7 +4,7 @@ import pytest
 from liveplay.config import load_settings
 from liveplay.sampler import Sampler, apply_temperature, is_repeating, next_temperature
 
-S = load_settings().sampler
+S = load_settings().override({"sampler.min_temperature": 0.2}).sampler  # DESIGN.md's clamp [0.2, 5.0]
 P = np.array([0.5, 0.25, 0.15, 0.07, 0.03])
 
 
