@@ -12,7 +12,7 @@ run. Then the daemon path's start-up (a fresh process: import, load bundle, firs
 distribution) and peak RSS with and without TensorFlow, and the streaming mode's
 deviation from the exact window.
 
-    python benchmarks/engine.py [--steps 2000] [--baseline-steps 2000] [--json]
+    python benchmarks/engine.py [--steps 2000] [--baseline-steps 2000] [--sizes 2x128,3x256,3x512] [--json]
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-SIZES = [(2, 128), (3, 256), (3, 512)]
 VOCAB = 300
 WINDOW = 128
 
@@ -144,12 +143,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--baseline-steps", type=int, default=2000)
+    parser.add_argument("--sizes", default="2x128,3x256,3x512", help="LAYERSxHIDDEN, comma-separated")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sizes = [tuple(int(n) for n in size.split("x")) for size in args.sizes.split(",")]
     results = {"cpu_count": os.cpu_count(), "sizes": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for layers, hidden in SIZES:
+        for layers, hidden in sizes:
             path = make_bundle(Path(tmp), layers, hidden)
             results["sizes"][f"{layers}x{hidden}"] = measure_size(path, args.steps, args.baseline_steps)
             if (layers, hidden) == (3, 256):
@@ -171,7 +172,7 @@ def main() -> None:
         print(f"  streaming vs exact, max |dp| per step: median {d['max_abs_prob_diff_median']:.4f}, "
               f"max {d['max_abs_prob_diff_max']:.4f}")
     print("\nstart-up to first distribution, 3x256 (fresh process):")
-    for rt, s in results["startup_3x256"].items():
+    for rt, s in results.get("startup_3x256", {}).items():
         print(f"  {rt:10} median {s['median_s']:.3f} s (max {s['max_s']:.3f}), peak RSS {s['peak_rss_mb']:.0f} MB, "
               f"tensorflow imported: {s['tensorflow_imported']}")
 
