@@ -78,7 +78,7 @@ def cmd_generate(args) -> int:
 def cmd_evaluate(args) -> int:
     import numpy as np
 
-    from liveplay.evaluate import data_stats, evaluate, generation_stats
+    from liveplay.evaluate import corpus_index, data_stats, evaluate, generation_stats
     from liveplay.generate import generate
     from liveplay.sampler import Sampler
 
@@ -93,11 +93,12 @@ def cmd_evaluate(args) -> int:
     report = evaluate(bundle, engine, data, args.train_data, skip_drums=settings.grid.skip_drums)
     corpus = report.pop("train_sequences")
     lengths = settings.sampler.repeat_lengths
+    index = corpus_index(corpus) if corpus else None  # once, not once per generation
     runs = []
     for i in range(args.generations):
         seed = None if settings.sampler.seed is None else settings.sampler.seed + i
         gen = generate(bundle, engine, Sampler(settings.sampler, seed=seed), args.steps)
-        runs.append(generation_stats(gen.ids, corpus or None, lengths))
+        runs.append(generation_stats(gen.ids, index, lengths))
     gen_summary = {k: round(float(np.median([r[k] for r in runs])), 4) for k in runs[0]}
     if corpus:
         gen_summary["longest_copy_each"] = [r["longest_copy"] for r in runs]

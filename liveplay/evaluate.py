@@ -112,15 +112,19 @@ class _Grams:
         return h[clean]
 
 
-def longest_copy(generated: Sequence[int], corpus: Sequence[Sequence[int]]) -> int:
-    """Length of the longest run of ``generated`` found verbatim in one corpus sequence."""
-    if len(generated) == 0 or not corpus:
+def corpus_index(corpus: Sequence[Sequence[int]]) -> _Grams:
+    """The training sequences end to end (a -1 between two), indexed once for ``longest_copy``."""
+    return _Grams(np.concatenate([np.append(np.asarray(s, dtype=np.int64), -1) for s in corpus]))
+
+
+def longest_copy(generated: Sequence[int], index: _Grams) -> int:
+    """Length of the longest run of ``generated`` found verbatim in one indexed corpus sequence."""
+    if len(generated) == 0:
         return 0
     gen = _Grams(np.asarray(generated, dtype=np.int64))
-    joined = _Grams(np.concatenate([np.append(np.asarray(s, dtype=np.int64), -1) for s in corpus]))
 
     def found(length: int) -> bool:
-        return length == 0 or bool(np.isin(gen.hashes(length), joined.hashes(length)).any())
+        return length == 0 or bool(np.isin(gen.hashes(length), index.hashes(length)).any())
 
     lo, hi = 0, len(generated)  # found(lo) holds; binary search the largest length found
     while lo < hi:
@@ -132,7 +136,7 @@ def longest_copy(generated: Sequence[int], corpus: Sequence[Sequence[int]]) -> i
     return lo
 
 
-def generation_stats(ids: Sequence[int], corpus: Sequence[Sequence[int]] | None,
+def generation_stats(ids: Sequence[int], index: _Grams | None,
                      repeat_lengths: Sequence[int] = (2, 3, 4)) -> dict:
     ids = list(ids)
     repeats = sum(1 for i in range(1, len(ids) + 1) if is_repeating(ids[:i], repeat_lengths))
@@ -143,8 +147,8 @@ def generation_stats(ids: Sequence[int], corpus: Sequence[Sequence[int]] | None,
         "rest_share": round(ids.count(REST_ID) / len(ids), 4) if ids else float("nan"),
         "hold_share": round(ids.count(HOLD_ID) / len(ids), 4) if ids else float("nan"),
     })
-    if corpus is not None:
-        stats["longest_copy"] = longest_copy(ids, corpus)
+    if index is not None:
+        stats["longest_copy"] = longest_copy(ids, index)
     return stats
 
 
