@@ -50,7 +50,7 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
-def _bundle_and_engine(args, settings: Settings):
+def _bundle_and_engine(settings: Settings):
     from liveplay.bundle import load_bundle
     from liveplay.engine import make_engine
 
@@ -65,7 +65,7 @@ def cmd_generate(args) -> int:
     settings = settings_from(args, {"model.path": args.model, "sampler.temperature": args.temperature,
                                     "sampler.seed": args.seed, "generate.steps": args.steps,
                                     "generate.tempo_bpm": args.tempo, "engine": args.engine})
-    bundle, engine = _bundle_and_engine(args, settings)
+    bundle, engine = _bundle_and_engine(settings)
     prime = prime_ids(bundle, args.prime, settings.grid.skip_drums)
     gen = generate(bundle, engine, Sampler(settings.sampler), settings.generate.steps, prime)
     path = write_generation(gen, bundle, args.out, settings.generate.tempo_bpm)
@@ -84,7 +84,7 @@ def cmd_evaluate(args) -> int:
 
     settings = settings_from(args, {"model.path": args.model, "sampler.seed": args.seed,
                                     "engine": args.engine})
-    bundle, engine = _bundle_and_engine(args, settings)
+    bundle, engine = _bundle_and_engine(settings)
     data = list(args.data)
     if args.split:
         data += bundle.manifest.get("training", {}).get("files", {}).get(args.split, [])
