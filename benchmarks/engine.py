@@ -3,16 +3,22 @@
 For each model size (random weights; the cost does not depend on their values):
 
   (a) baseline: Keras ``model.predict`` on the full 128-token window (the seed recipe)
-  (b) Keras model called directly on the window
-  (c) NumPy exact (staggered states)      (d) NumPy streaming (one carried state)
+  (b) Keras model called directly on the window, compiled once (``tf.function``);
+      (b0) the same call eager: about 1.5 s a step for 3x256 here, so it runs --eager-steps only
+  (c) NumPy exact (staggered states) on --threads threads, as the daemon runs it (engine_threads);
+      (c1) the same on one thread
+  (d) NumPy streaming (one carried state)
   (e) TensorFlow runtime (the GPU runtime; here on whatever device TensorFlow sees)
+
+BLAS runs one thread per call, as in the daemon (liveplay.cli sets it before NumPy loads).
 
 Each row: p50 / p99 per step (ms) and the ratio of (a)'s p50 to its p50, all in one
 run. Then the daemon path's start-up (a fresh process: import, load bundle, first
 distribution) and peak RSS with and without TensorFlow, and the streaming mode's
 deviation from the exact window.
 
-    python benchmarks/engine.py [--steps 2000] [--baseline-steps 2000] [--sizes 2x128,3x256,3x512] [--json]
+    python benchmarks/engine.py [--steps 2000] [--baseline-steps 2000] [--eager-steps 20] [--threads 2]
+                                [--sizes 2x128,3x256,3x512] [--json]
 """
 
 from __future__ import annotations
@@ -27,7 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before NumPy loads, as the daemon does
+
+import numpy as np  # noqa: E402
 
 VOCAB = 300
 WINDOW = 128
@@ -57,7 +66,7 @@ def timed(step, n: int) -> np.ndarray:
     return out * 1e3  # ms
 
 
-def measure_size(path: Path, steps: int, baseline_steps: int) -> dict:
+def measure_size(path: Path, steps: int, baseline_steps: int, eager_steps: int, threads: int) -> dict:
     import tensorflow as tf
 
     from liveplay.bundle import load_bundle
@@ -76,10 +85,13 @@ def measure_size(path: Path, steps: int, baseline_steps: int) -> dict:
 
     model.predict(window(0), verbose=0)
     rows["a_keras_predict"] = timed(lambda i: model.predict(window(i), verbose=0), baseline_steps)
+    compiled = tf.function(lambda x: model(x, training=False))
+    compiled(window(0))
+    rows["b_keras_call"] = timed(lambda i: compiled(window(i)).numpy(), baseline_steps)
     model(window(0), training=False)
-    rows["b_keras_call"] = timed(lambda i: model(window(i), training=False).numpy(), baseline_steps)
-    deviation = {}
-    for key, engine in (("c_numpy_exact", NumpyEngine(bundle)),
+    rows["b0_keras_call_eager"] = timed(lambda i: model(window(i), training=False).numpy(), eager_steps)
+    for key, engine in (("c_numpy_exact", NumpyEngine(bundle, threads=threads)),
+                        ("c1_numpy_exact_1_thread", NumpyEngine(bundle, threads=1)),
                         ("d_numpy_streaming", NumpyEngine(bundle, streaming=True)),
                         ("e_tensorflow", TensorflowEngine(bundle))):
         engine.reset(stream[:WINDOW])
@@ -90,6 +102,8 @@ def measure_size(path: Path, steps: int, baseline_steps: int) -> dict:
             engine.distribution()
 
         rows[key] = timed(step, steps)
+        if hasattr(engine, "close"):
+            engine.close()
     # streaming vs exact, over the same long stream
     exact, streaming = NumpyEngine(bundle), NumpyEngine(bundle, streaming=True)
     exact.reset(())
@@ -109,6 +123,7 @@ def measure_size(path: Path, steps: int, baseline_steps: int) -> dict:
                        "speedup_vs_a_p50": base / p50}
     result["streaming_deviation"] = deviation
     result["tf_device"] = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    result["threads"] = threads
     return result
 
 
@@ -118,7 +133,7 @@ t0 = time.perf_counter()
 from liveplay.bundle import load_bundle
 from liveplay.engine import make_engine
 b = load_bundle(sys.argv[1])
-e = make_engine(b, sys.argv[2])
+e = make_engine(b, sys.argv[2], int(sys.argv[3]))
 e.reset([0])
 e.distribution()
 t1 = time.perf_counter()
@@ -128,10 +143,10 @@ print(t1 - t0, hwm, 'tensorflow' in sys.modules)  # VmHWM resets at exec; ru_max
 """
 
 
-def startup(path: Path, runtime: str, runs: int = 5) -> dict:
+def startup(path: Path, runtime: str, threads: int, runs: int = 5) -> dict:
     times, rss, tf_loaded = [], [], None
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", STARTUP, str(path), runtime], capture_output=True,
+        out = subprocess.run([sys.executable, "-c", STARTUP, str(path), runtime, str(threads)], capture_output=True,
                              text=True, check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
         t, r, loaded = out.stdout.split()
         times.append(float(t))
@@ -145,6 +160,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--baseline-steps", type=int, default=2000)
+    parser.add_argument("--eager-steps", type=int, default=20, help="steps of the eager Keras call (b0)")
+    parser.add_argument("--threads", type=int, default=2, help="threads of the NumPy exact step (c)")
     parser.add_argument("--sizes", default="2x128,3x256,3x512", help="LAYERSxHIDDEN, comma-separated")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -154,22 +171,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for layers, hidden in sizes:
             path = make_bundle(Path(tmp), layers, hidden)
-            results["sizes"][f"{layers}x{hidden}"] = measure_size(path, args.steps, args.baseline_steps)
+            results["sizes"][f"{layers}x{hidden}"] = measure_size(path, args.steps, args.baseline_steps, args.eager_steps,
+                                                                  args.threads)
             if (layers, hidden) == (3, 256):
-                results["startup_3x256"] = {rt: startup(path, rt) for rt in ("numpy", "tensorflow")}
+                results["startup_3x256"] = {rt: startup(path, rt, args.threads)
+                                            for rt in ("numpy", "tensorflow")}
     results["benchmark_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    names = {"a_keras_predict": "(a) Keras predict, full window", "b_keras_call": "(b) Keras call, full window",
-             "c_numpy_exact": "(c) NumPy exact", "d_numpy_streaming": "(d) NumPy streaming",
-             "e_tensorflow": "(e) TensorFlow runtime"}
+    names = {"a_keras_predict": "(a) Keras predict, full window",
+             "b_keras_call": "(b) Keras call, tf.function, full window",
+             "b0_keras_call_eager": "(b0) Keras call, eager, full window",
+             "c_numpy_exact": f"(c) NumPy exact, {args.threads} threads",
+             "c1_numpy_exact_1_thread": "(c1) NumPy exact, 1 thread",
+             "d_numpy_streaming": "(d) NumPy streaming", "e_tensorflow": "(e) TensorFlow runtime"}
     for size, rows in results["sizes"].items():
         print(f"\n{size} LSTM, vocab {VOCAB}, window {WINDOW} (TensorFlow on {rows['tf_device']})")
-        print(f"  {'runtime':34} {'p50 ms':>8} {'p99 ms':>8} {'x vs (a)':>9} {'steps':>6}")
+        print(f"  {'runtime':42} {'p50 ms':>8} {'p99 ms':>8} {'x vs (a)':>9} {'steps':>6}")
         for key, label in names.items():
             r = rows[key]
-            print(f"  {label:34} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} {r['speedup_vs_a_p50']:9.1f} {r['steps']:6d}")
+            print(f"  {label:42} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} {r['speedup_vs_a_p50']:9.1f} {r['steps']:6d}")
         d = rows["streaming_deviation"]
         print(f"  streaming vs exact, max |dp| per step: median {d['max_abs_prob_diff_median']:.4f}, "
               f"max {d['max_abs_prob_diff_max']:.4f}")

@@ -41,8 +41,8 @@ def how_to_connect(api: str, ports: Ports) -> str:
 
 
 # settings a reload cannot change while playing: they take effect at the next start
-RESTART_ONLY = ("model", "grid", "engine", "live.api", "live.input", "live.output", "live.virtual",
-                "live.steps_per_beat", "live.queue_size", "live.blas_threads", "live.prime")
+RESTART_ONLY = ("model", "grid", "engine", "engine_threads", "live.api", "live.input", "live.output", "live.virtual",
+                "live.steps_per_beat", "live.queue_size", "live.prime")
 
 
 def reload_into(player: Player, running: Settings, reload: Callable[[], Settings]) -> Settings:
@@ -91,7 +91,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
     try:
         bundle = load_bundle(settings.model.path)
-        engine = make_engine(bundle, settings.engine)
+        engine = make_engine(bundle, settings.engine, settings.engine_threads)
         prime = prime_ids(bundle, live.prime, settings.grid.skip_drums) if live.prime else []
         sampler = Sampler(settings.sampler)
         steps_per_beat = live.steps_per_beat or bundle.grid.steps_per_beat

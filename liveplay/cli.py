@@ -55,7 +55,7 @@ def _bundle_and_engine(settings: Settings):
     from liveplay.engine import make_engine
 
     bundle = load_bundle(settings.model.path)
-    return bundle, make_engine(bundle, settings.engine)
+    return bundle, make_engine(bundle, settings.engine, settings.engine_threads)
 
 
 def cmd_generate(args) -> int:
@@ -141,13 +141,6 @@ def cmd_run(args) -> int:
              "live.tempo_bpm": args.tempo, "sampler.temperature": args.temperature, "live.api": args.api,
              "engine": args.engine, "live.prime": args.prime, "sampler.seed": args.seed}
     settings = settings_from(args, flags)
-    # BLAS reads its thread count when NumPy loads, which is only now (config.py does not import it).
-    # Idle OpenBLAS workers spin: at 2 threads the daemon burns a whole core between steps.
-    threads = str(settings.live.blas_threads)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, threads)
-    if "numpy" in sys.modules:
-        log.debug("NumPy was loaded before the BLAS thread count could be set")
 
     from liveplay.app import run
 
@@ -230,7 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def single_threaded_blas() -> None:
+    """One BLAS thread per call, set before NumPy loads (BLAS reads it then; config.py does not import NumPy).
+
+    The engine runs its own threads (``engine_threads``), which sleep between steps; idle
+    OpenBLAS workers spin instead: at 2 BLAS threads the daemon burnt a whole core between steps.
+    """
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
 def main(argv: list[str] | None = None) -> int:
+    single_threaded_blas()
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging("info")

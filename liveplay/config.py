@@ -132,7 +132,6 @@ class LiveSettings:
     passthrough: bool = setting()
     prime: str | None = setting(path=True)
     queue_size: int = setting(between(16, 1_000_000))
-    blas_threads: int = setting(between(1, 64))
 
 
 @dataclass(frozen=True)
@@ -159,6 +158,7 @@ class Settings:
     live: LiveSettings = None
     controls: ControlSettings = None
     engine: str = setting(one_of(*ENGINES))
+    engine_threads: int = setting(between(1, 64))
     log_level: str = setting(one_of("debug", "info", "warning", "error"))
 
     def override(self, flags: dict[str, Any]) -> "Settings":

@@ -15,11 +15,17 @@ Streaming mode carries one state over everything pushed since ``reset``: cheaper
 still, but it remembers beyond the window, so it drifts from the exact answer
 (measured in benchmarks/engine.py).
 
-Step maths (NumPy runtime): sigmoid(x) = (tanh(x/2) + 1)/2, so the i, f, o gate
-columns of every weight are halved once at load and one tanh covers all four
-gates. Layer 0's input projection is a lookup table (V, 4H) = emb @ K0 + b0.
-Layers above fuse input and recurrent weights into one (2H, 4H) matrix.
-All buffers are allocated once; a step allocates nothing that grows.
+Step maths (NumPy runtime): every gate goes through one exp and one reciprocal,
+sigmoid(x) = 1 / (1 + exp(-x)) and tanh(x) = 2 sigmoid(2x) - 1, so the i, f, o
+columns of every weight are negated and the c columns scaled by -2 once at load
+(exp is several times cheaper than tanh in NumPy). Layer 0's input projection
+is a lookup table (V, 4H) = emb @ K0 + b0. Layers above fuse input and recurrent
+weights into one (2H, 4H) matrix. All buffers are allocated once; a step
+allocates nothing that grows.
+
+Threads: the W slots are independent, so exact mode splits them into ``threads``
+row blocks that advance in parallel (NumPy and BLAS release the GIL), each BLAS
+call single-threaded. Idle workers sleep; OpenBLAS's own threads would spin.
 
 This module does not import TensorFlow; ``make_engine`` imports the TensorFlow
 runtime only when it is asked for or a GPU can exist (see ``gpu_possible``).
@@ -30,6 +36,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -86,11 +93,12 @@ class StaggeredWindow:
             self.push(t)
 
 
-def _halve_sigmoid_gates(a: np.ndarray, hidden: int) -> np.ndarray:
-    """Scale the i, f and o gate columns (Keras order i, f, c, o) by 1/2."""
+def _exp_form(a: np.ndarray, hidden: int) -> np.ndarray:
+    """Gate columns (Keras order i, f, c, o) scaled for the exp form: i, f, o by -1, c by -2."""
     out = np.array(a, dtype=np.float32, copy=True)
-    out[..., : 2 * hidden] *= 0.5
-    out[..., 3 * hidden:] *= 0.5
+    out[..., : 2 * hidden] *= -1.0
+    out[..., 2 * hidden: 3 * hidden] *= -2.0
+    out[..., 3 * hidden:] *= -1.0
     return out
 
 
@@ -101,10 +109,22 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-class NumpyEngine(StaggeredWindow):
-    """The NumPy runtime, exact (``streaming=False``) or streaming."""
+class _Block:
+    """One row block of the batch: views into the engine's state and scratch buffers."""
 
-    def __init__(self, bundle: Bundle, streaming: bool = False):
+    def __init__(self, io: list[np.ndarray], cell: list[np.ndarray], gates: np.ndarray, tmp: np.ndarray,
+                 lo: int, hi: int):
+        self.lo, self.hi = lo, hi
+        self.io = [a[lo:hi] for a in io]  # (b, 2H) each
+        self.cell = [a[lo:hi] for a in cell]  # (b, H) each
+        self.gates = gates[lo:hi]  # (b, 4H)
+        self.tmp = tmp[lo:hi]  # (b, H)
+
+
+class NumpyEngine(StaggeredWindow):
+    """The NumPy runtime, exact (``streaming=False``) or streaming; ``threads`` splits exact mode's batch."""
+
+    def __init__(self, bundle: Bundle, streaming: bool = False, threads: int = 1):
         arch, w = bundle.architecture, bundle.weights
         if w is None:
             raise ValueError("the bundle was loaded without weights")
@@ -116,13 +136,13 @@ class NumpyEngine(StaggeredWindow):
         self.layers = arch.layers
         batch = 1 if streaming else self.context_length
 
-        # layer 0: token -> input projection with bias, gates pre-halved  # (V, 4H)
-        self.table = _halve_sigmoid_gates(w["embedding"] @ w["lstm0.kernel"] + w["lstm0.bias"], h)
-        self.recurrent0 = _halve_sigmoid_gates(w["lstm0.recurrent"], h)  # (H, 4H)
+        # layer 0: token -> input projection with bias, in exp form  # (V, 4H)
+        self.table = _exp_form(w["embedding"] @ w["lstm0.kernel"] + w["lstm0.bias"], h)
+        self.recurrent0 = _exp_form(w["lstm0.recurrent"], h)  # (H, 4H)
         self.fused = []  # layers >= 1: [input; recurrent] weights, bias  # (2H, 4H), (4H,)
         for i in range(1, self.layers):
             wi = np.concatenate([w[f"lstm{i}.kernel"], w[f"lstm{i}.recurrent"]], axis=0)
-            self.fused.append((_halve_sigmoid_gates(wi, h), _halve_sigmoid_gates(w[f"lstm{i}.bias"], h)))
+            self.fused.append((_exp_form(wi, h), _exp_form(w[f"lstm{i}.bias"], h)))
         self.dense_kernel = np.ascontiguousarray(w["dense.kernel"])  # (H, V)
         self.dense_bias = w["dense.bias"]  # (V,)
 
@@ -130,10 +150,21 @@ class NumpyEngine(StaggeredWindow):
         # (layer 0 takes its input from the table, so its left half stays unused)
         self.io = [np.zeros((batch, 2 * h), dtype=np.float32) for _ in range(self.layers)]
         self.cell = [np.zeros((batch, h), dtype=np.float32) for _ in range(self.layers)]
-        self.gates = np.empty((batch, 4 * h), dtype=np.float32)  # (B, 4H)
-        self.tmp = np.empty((batch, h), dtype=np.float32)  # (B, H)
+        gates = np.empty((batch, 4 * h), dtype=np.float32)  # (B, 4H)
+        tmp = np.empty((batch, h), dtype=np.float32)  # (B, H)
+        self.threads = max(1, min(int(threads), batch // 8 or 1))  # blocks of at least 8 rows
+        bounds = np.linspace(0, batch, self.threads + 1).astype(int)
+        self.blocks = [_Block(self.io, self.cell, gates, tmp, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        self._pool = (ThreadPoolExecutor(self.threads - 1, thread_name_prefix="liveplay-engine")
+                      if self.threads > 1 else None)
         self.count = 0  # tokens pushed since reset
         self._probs: np.ndarray | None = None
+
+    def close(self) -> None:
+        """Stop the worker threads (also done when the engine is collected)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
 
     def reset(self, tokens: Sequence[int] = ()) -> None:
         for a in self.io + self.cell:
@@ -144,39 +175,52 @@ class NumpyEngine(StaggeredWindow):
 
     def push(self, token: int) -> None:
         token = self._checked(token)
-        h = self.hidden
         slot = self.restart_slot()
         if slot is not None:  # this slot starts over with this token
             for i in range(self.layers):
                 self.io[i][slot] = 0.0
                 self.cell[i][slot] = 0.0
-        g = self.gates
-        for i in range(self.layers):
-            io, c = self.io[i], self.cell[i]
-            if i == 0:
-                np.matmul(io[:, h:], self.recurrent0, out=g)  # (B, 4H)
-                g += self.table[token]
-            else:
-                weights, bias = self.fused[i - 1]
-                np.matmul(io, weights, out=g)  # (B, 2H) @ (2H, 4H) -> (B, 4H)
-                g += bias
-            np.tanh(g, out=g)
-            sig = g[:, : 2 * h]  # i, f  (B, 2H)
-            sig *= 0.5
-            sig += 0.5
-            o = g[:, 3 * h:]  # (B, H)
-            o *= 0.5
-            o += 0.5
-            np.multiply(c, g[:, h: 2 * h], out=c)  # f * c
-            np.multiply(g[:, :h], g[:, 2 * h: 3 * h], out=self.tmp)  # i * g
-            c += self.tmp
-            np.tanh(c, out=self.tmp)
-            new_h = io[:, h:]
-            np.multiply(o, self.tmp, out=new_h)  # h = o * tanh(c)  (B, H)
-            if i + 1 < self.layers:
-                self.io[i + 1][:, :h] = new_h
+        if self._pool is None:
+            self._advance(self.blocks[0], token)
+        else:
+            pending = [self._pool.submit(self._advance, block, token) for block in self.blocks[1:]]
+            self._advance(self.blocks[0], token)
+            for future in pending:
+                future.result()
         self.count += 1
         self._probs = None
+
+    def _advance(self, block: _Block, token: int) -> None:
+        """Advance one row block by one token through every layer."""
+        h, g, t = self.hidden, block.gates, block.tmp
+        with np.errstate(over="ignore"):  # exp(large) = inf -> 1/inf = 0: the right limit
+            for i in range(self.layers):
+                io, c = block.io[i], block.cell[i]
+                if i == 0:
+                    np.matmul(io[:, h:], self.recurrent0, out=g)  # (b, H) @ (H, 4H) -> (b, 4H)
+                    g += self.table[token]
+                else:
+                    weights, bias = self.fused[i - 1]
+                    np.matmul(io, weights, out=g)  # (b, 2H) @ (2H, 4H) -> (b, 4H)
+                    g += bias
+                np.exp(g, out=g)
+                g += 1.0
+                np.divide(1.0, g, out=g)  # i, f, o = sigmoid; c column holds sigmoid(2x)
+                cand = g[:, 2 * h: 3 * h]
+                cand *= 2.0
+                cand -= 1.0  # tanh(x) = 2 sigmoid(2x) - 1
+                np.multiply(c, g[:, h: 2 * h], out=c)  # f * c
+                np.multiply(g[:, :h], cand, out=t)  # i * tanh(x)
+                c += t
+                np.multiply(c, -2.0, out=t)
+                np.exp(t, out=t)
+                t += 1.0
+                np.divide(2.0, t, out=t)
+                t -= 1.0  # tanh(c)
+                new_h = io[:, h:]
+                np.multiply(g[:, 3 * h:], t, out=new_h)  # h = o * tanh(c)  (b, H)
+                if i + 1 < self.layers:
+                    block.io[i + 1][:, :h] = new_h
 
     def distribution(self) -> np.ndarray:
         if self.count == 0:
@@ -207,10 +251,11 @@ def choose_runtime(requested: str) -> str:
     return "tensorflow" if tf.config.list_physical_devices("GPU") else "numpy"
 
 
-def make_engine(bundle: Bundle, runtime: str = "auto") -> Engine:
+def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1) -> Engine:
+    """The runtime asked for; ``threads`` = CPU threads of a NumPy exact step (capped at the cores)."""
     chosen = choose_runtime(runtime)
     if chosen == "numpy":
-        engine: Engine = NumpyEngine(bundle)
+        engine: Engine = NumpyEngine(bundle, threads=min(threads, os.cpu_count() or 1))
     elif chosen == "numpy-streaming":
         engine = NumpyEngine(bundle, streaming=True)
     elif chosen == "tensorflow":
@@ -219,5 +264,6 @@ def make_engine(bundle: Bundle, runtime: str = "auto") -> Engine:
         engine = TensorflowEngine(bundle)
     else:
         raise ValueError(f"unknown engine {runtime!r}")
-    log.info("engine: %s (asked for %s)", engine.name, runtime)
+    log.info("engine: %s%s (asked for %s)", engine.name,
+             f", {engine.threads} threads" if getattr(engine, "threads", 1) > 1 else "", runtime)
     return engine

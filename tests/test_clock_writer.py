@@ -118,7 +118,7 @@ def test_find_port_exact_then_substring():
     assert find_port(names, "nothing") is None
 
 
-def test_cli_import_leaves_numpy_unloaded_so_blas_threads_can_be_set():
+def test_cli_import_leaves_numpy_unloaded_so_the_blas_thread_count_can_be_set():
     import subprocess
     import sys
 

@@ -1,5 +1,6 @@
 """The engine gives the Keras model's distribution on the exact last W tokens (<= 1e-4)."""
 
+import os
 import subprocess
 import sys
 
@@ -37,10 +38,13 @@ def keras_last(bundle):
 def engines(bundle):
     from liveplay.engine_tf import TensorflowEngine
 
-    return [NumpyEngine(bundle), TensorflowEngine(bundle)]
+    return [NumpyEngine(bundle), NumpyEngine(bundle, threads=3), TensorflowEngine(bundle)]
 
 
-@pytest.mark.parametrize("which", [0, 1], ids=["numpy", "tensorflow"])
+RUNTIMES = dict(argvalues=[0, 1, 2], ids=["numpy", "numpy-3-threads", "tensorflow"])
+
+
+@pytest.mark.parametrize("which", **RUNTIMES)
 def test_random_contexts_match_keras(bundle, keras_last, which):
     engine = engines(bundle)[which]
     rng = np.random.default_rng(0)
@@ -54,7 +58,7 @@ def test_random_contexts_match_keras(bundle, keras_last, which):
         assert np.abs(got - expected).max() <= TOL
 
 
-@pytest.mark.parametrize("which", [0, 1], ids=["numpy", "tensorflow"])
+@pytest.mark.parametrize("which", **RUNTIMES)
 def test_short_contexts_match_keras(bundle, keras_last, which):
     engine = engines(bundle)[which]
     rng = np.random.default_rng(1)
@@ -68,12 +72,12 @@ def test_short_contexts_match_keras(bundle, keras_last, which):
             assert np.abs(engine.distribution() - expected).max() <= TOL, f"context of {n}"
 
 
-@pytest.mark.parametrize("which", [0, 1], ids=["numpy", "tensorflow"])
+@pytest.mark.parametrize("which", **RUNTIMES)
 def test_thousands_of_pushes_stay_exact(bundle, keras_last, which):
     engine = engines(bundle)[which]
     rng = np.random.default_rng(2)
     w, v = bundle.grid.context_length, bundle.architecture.vocab_size
-    stream = rng.integers(0, v, size=3000 if which == 0 else 1200)
+    stream = rng.integers(0, v, size=1200 if which == 2 else 3000)
     engine.reset(())
     checks = {w - 1, w, w + 1, 2 * w + 7, len(stream) - 1}
     windows, got = [], []
@@ -85,6 +89,18 @@ def test_thousands_of_pushes_stay_exact(bundle, keras_last, which):
     for window, g in zip(windows, got):
         expected = keras_last(window[None, :])[0]
         assert np.abs(g - expected).max() <= TOL
+
+
+def test_threaded_blocks_compute_the_same_numbers(bundle):
+    one, three = NumpyEngine(bundle), NumpyEngine(bundle, threads=3)
+    sizes = [b.hi - b.lo for b in three.blocks]
+    assert sum(sizes) == one.context_length and len(set(sizes)) > 1  # an uneven split: the bounds matter
+    stream = np.random.default_rng(4).integers(0, bundle.architecture.vocab_size, size=3 * one.context_length)
+    for t in stream:
+        one.push(t)
+        three.push(t)
+        assert np.abs(one.distribution() - three.distribution()).max() <= 1e-5  # BLAS rounds per block shape
+    three.close()
 
 
 def test_streaming_equals_exact_within_the_window_and_then_drifts(bundle):
@@ -140,14 +156,16 @@ def test_auto_chooses_numpy_without_importing_tensorflow_when_no_gpu_can_exist(m
 
 def test_make_engine_names(bundle):
     assert make_engine(bundle, "numpy").name == "numpy"
+    assert make_engine(bundle, "numpy", threads=64).threads <= (os.cpu_count() or 1)
     assert make_engine(bundle, "numpy-streaming").name == "numpy-streaming"
     assert make_engine(bundle, "tensorflow").name.startswith("tensorflow")
 
 
-def test_memory_does_not_grow_over_many_pushes(bundle):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_memory_does_not_grow_over_many_pushes(bundle, threads):
     import tracemalloc
 
-    engine = NumpyEngine(bundle)
+    engine = NumpyEngine(bundle, threads=threads)
     engine.reset([0])
     for t in range(2000):  # warm up caches
         engine.push(t % bundle.architecture.vocab_size)
