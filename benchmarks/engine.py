@@ -156,6 +156,34 @@ def startup(path: Path, runtime: str, threads: int, runs: int = 5) -> dict:
             "tensorflow_imported": tf_loaded, "runs": runs}
 
 
+def trained_deviation(path: Path, steps: int = 1000) -> dict:
+    """Streaming vs exact on a trained model, along music it samples itself (seeded)."""
+    from liveplay.bundle import load_bundle
+    from liveplay.config import load_settings
+    from liveplay.engine import NumpyEngine
+    from liveplay.sampler import Sampler
+
+    bundle = load_bundle(path)
+    exact, streaming = NumpyEngine(bundle), NumpyEngine(bundle, streaming=True)
+    sampler = Sampler(load_settings().sampler, seed=0)
+    history = [0]
+    exact.reset(history)
+    streaming.reset(history)
+    diffs = []
+    for _ in range(steps):
+        p = exact.distribution()
+        diffs.append(np.abs(p - streaming.distribution()).max())
+        token = sampler.sample(p, history)
+        history.append(token)
+        exact.push(token)
+        streaming.push(token)
+    w = bundle.grid.context_length  # diffs[i] follows i + 1 tokens: the first W fit in the window
+    after = np.array(diffs[w:])
+    return {"model": str(path), "steps": steps, "max_abs_prob_diff_median": float(np.median(after)),
+            "max_abs_prob_diff_p99": float(np.percentile(after, 99)), "max_abs_prob_diff_max": float(after.max()),
+            "within_window_max": float(max(diffs[:w]))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000)
@@ -163,6 +191,8 @@ def main() -> None:
     parser.add_argument("--eager-steps", type=int, default=20, help="steps of the eager Keras call (b0)")
     parser.add_argument("--threads", type=int, default=2, help="threads of the NumPy exact step (c)")
     parser.add_argument("--sizes", default="2x128,3x256,3x512", help="LAYERSxHIDDEN, comma-separated")
+    parser.add_argument("--deviation-model", metavar="DIR", help="also measure streaming vs exact on this "
+                        "trained bundle (e.g. models/default)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -176,6 +206,8 @@ def main() -> None:
             if (layers, hidden) == (3, 256):
                 results["startup_3x256"] = {rt: startup(path, rt, args.threads)
                                             for rt in ("numpy", "tensorflow")}
+    if args.deviation_model:
+        results["streaming_deviation_trained"] = trained_deviation(Path(args.deviation_model))
     results["benchmark_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.json:
         print(json.dumps(results, indent=2))
@@ -195,6 +227,11 @@ def main() -> None:
         d = rows["streaming_deviation"]
         print(f"  streaming vs exact, max |dp| per step: median {d['max_abs_prob_diff_median']:.4f}, "
               f"max {d['max_abs_prob_diff_max']:.4f}")
+    if "streaming_deviation_trained" in results:
+        d = results["streaming_deviation_trained"]
+        print(f"\nstreaming vs exact on {d['model']} ({d['steps']} self-sampled steps), max |dp| per step after the "
+              f"window fills: median {d['max_abs_prob_diff_median']:.4f}, p99 {d['max_abs_prob_diff_p99']:.4f}, "
+              f"max {d['max_abs_prob_diff_max']:.4f} (within the window: {d['within_window_max']:.1e})")
     print("\nstart-up to first distribution, 3x256 (fresh process):")
     for rt, s in results.get("startup_3x256", {}).items():
         print(f"  {rt:10} median {s['median_s']:.3f} s (max {s['max_s']:.3f}), peak RSS {s['peak_rss_mb']:.0f} MB, "
