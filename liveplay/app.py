@@ -17,10 +17,11 @@ import time
 from typing import Callable
 
 from liveplay.bundle import load_bundle
-from liveplay.config import Settings, to_dict
+from liveplay.config import LEARNABLE, Settings, to_dict
 from liveplay.engine import make_engine
 from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError
 from liveplay.generate import prime_ids
+from liveplay.midiclock import ClockFollower, ticks_per_step
 from liveplay.player import Player
 from liveplay.ports import CLIENT_NAME, DEAD_PORTS, InputQueue, Ports
 from liveplay.sampler import Sampler
@@ -40,9 +41,17 @@ def how_to_connect(api: str, ports: Ports) -> str:
            f"(aconnect -l lists clients)"
 
 
+def describe_controls(c) -> str:
+    """The CC map as one line (what `liveplay learn` changes)."""
+    mapped = [f"CC {getattr(c, name)} {name.replace('_', '-')}" for name in LEARNABLE if getattr(c, name) is not None]
+    channel = f"channel {c.channel}" if c.channel else "any channel"
+    return (f"controls ({channel}): {', '.join(mapped) or 'none mapped'}; CC 120/123 always silence "
+            f"(`liveplay learn CONTROL` maps a knob)")
+
+
 # settings a reload cannot change while playing: they take effect at the next start
-RESTART_ONLY = ("model", "grid", "engine", "engine_threads", "live.api", "live.input", "live.output", "live.virtual",
-                "live.steps_per_beat", "live.queue_size", "live.prime")
+RESTART_ONLY = ("model", "grid", "engine", "engine_threads", "clock", "live.api", "live.input", "live.output",
+                "live.virtual", "live.steps_per_beat", "live.queue_size", "live.prime")
 
 
 def reload_into(player: Player, running: Settings, reload: Callable[[], Settings]) -> Settings:
@@ -95,19 +104,23 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         prime = prime_ids(bundle, live.prime, settings.grid.skip_drums) if live.prime else []
         sampler = Sampler(settings.sampler)
         steps_per_beat = live.steps_per_beat or bundle.grid.steps_per_beat
-        inputs = InputQueue(live.queue_size)
+        if settings.clock.send:
+            ticks_per_step(steps_per_beat)  # the grid must fall on MIDI clock ticks
+        follower = ClockFollower(steps_per_beat, live.tempo_bpm) if settings.clock.source == "midi" else None
+        inputs = InputQueue(live.queue_size, follower.on_message if follower else None)
         ports = Ports(live.api, live.input, live.output, live.virtual, inputs)
         try:
             player = Player(engine, bundle.vocab, sampler, live, settings.controls, steps_per_beat, ports.send,
-                            inputs, prime, pet_watchdog=notifier.pet)
+                            inputs, prime, pet_watchdog=notifier.pet, follower=follower,
+                            send_clock=settings.clock.send)
             player.start()
             notifier.ready(f"{live.mode} at {live.tempo_bpm:g} BPM on {ports.api.upper()}")
-            c = settings.controls
-            log.info("playing %s in %s mode at %.1f BPM (%d steps a beat) on channel %d; model %s, engine %s",
-                     ports.api.upper(), live.mode, live.tempo_bpm, steps_per_beat, live.output_channel,
+            timing = ("following the MIDI clock on the input (waiting for Start)" if follower else
+                      f"at {live.tempo_bpm:.1f} BPM" + (", sending MIDI clock" if settings.clock.send else ""))
+            log.info("playing %s in %s mode %s (%d steps a beat) on channel %d; model %s, engine %s",
+                     ports.api.upper(), live.mode, timing, steps_per_beat, live.output_channel,
                      bundle.name, engine.name)
-            log.info("controls: CC %d temperature, CC %d mode, CC %d tempo, CC %d panic (CC 120/123 silence)",
-                     c.temperature, c.mode, c.tempo, c.panic)
+            log.info("%s", describe_controls(settings.controls))
             log.info("%s", how_to_connect(ports.api, ports))
             next_check = 0.0
             while not stop.wait(0.25):
@@ -130,8 +143,9 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
             notifier.stopping()
             if player is not None:
                 player.stop()
-                log.info("stopped%s: every note silenced; %d late step(s)",
-                         f" by {stopped_by[0]}" if stopped_by else "", player.state.late)
+                log.info("stopped%s: every note silenced; %d late step(s)%s",
+                         f" by {stopped_by[0]}" if stopped_by else "", player.state.late,
+                         f"; {player.ticks_sent} MIDI clock ticks sent" if player.send_clock else "")
             ports.close()
     finally:
         notifier.close()

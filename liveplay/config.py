@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
+import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,8 @@ from typing import Any, Callable
 import yaml
 
 from liveplay.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = (Path(__file__).parent / "defaults.yaml").resolve()  # the shipped config.yaml
 
@@ -137,12 +142,24 @@ class LiveSettings:
 @dataclass(frozen=True)
 class ControlSettings:
     channel: int = setting(between(0, 16))
-    temperature: int = setting(between(0, 127))
-    mode: int = setting(between(0, 127))
-    tempo: int = setting(between(0, 127))
-    panic: int = setting(between(0, 127))
+    temperature: int | None = setting(between(0, 127))
+    mode: int | None = setting(between(0, 127))
+    tempo: int | None = setting(between(0, 127))
+    panic: int | None = setting(between(0, 127))
+    mute: int | None = setting(between(0, 127))
+    reset_context: int | None = setting(between(0, 127))
     tempo_min: float = setting(between(20.0, 400.0))
     tempo_max: float = setting(between(20.0, 400.0))
+
+
+# the controls `liveplay learn` maps (ControlSettings fields that hold a CC number)
+LEARNABLE = ("temperature", "mode", "tempo", "panic", "mute", "reset_context")
+
+
+@dataclass(frozen=True)
+class ClockSettings:
+    source: str = setting(one_of("internal", "midi"))
+    send: bool = setting()
 
 
 ENGINES = ("auto", "numpy", "numpy-streaming", "tensorflow")
@@ -157,6 +174,7 @@ class Settings:
     generate: GenerateSettings = None
     live: LiveSettings = None
     controls: ControlSettings = None
+    clock: ClockSettings = None
     engine: str = setting(one_of(*ENGINES))
     engine_threads: int = setting(between(1, 64))
     log_level: str = setting(one_of("debug", "info", "warning", "error"))
@@ -362,6 +380,94 @@ def _cross_checks(s: Settings) -> list[str]:
         problems.append("live.pitch_low: must not exceed live.pitch_high")
     if s.controls.tempo_min > s.controls.tempo_max:
         problems.append("controls.tempo_min: must not exceed controls.tempo_max")
+    used: dict[int, str] = {}
+    for name in LEARNABLE:
+        cc = getattr(s.controls, name)
+        if cc is None:
+            continue
+        if cc in used:
+            problems.append(f"controls.{name}: CC {cc} is already controls.{used[cc]}")
+        used[cc] = name
+    if s.clock.send and s.clock.source == "midi":
+        problems.append("clock.send: liveplay sends MIDI clock only from its internal clock (clock.source: internal)")
     if s.train.validation_fraction + s.train.test_fraction >= 0.9:
         problems.append("train.test_fraction: validation and test fractions must leave files to train on")
     return problems
+
+
+# -- the user's file ----------------------------------------------------------------------------
+
+
+def user_config_path() -> Path:
+    """Where the user's settings live: $XDG_CONFIG_HOME/liveplay/config.yaml (~/.config/...)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "liveplay" / "config.yaml"
+
+
+def _yaml_scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def set_keys(path: str | Path, section: str, values: dict[str, Any]) -> None:
+    """Write ``section.key: value`` pairs into a YAML settings file, keeping its comments and layout.
+
+    Block-style files are edited line by line: a key's value is replaced in place (its
+    comment stays, in the same column), a missing key is added at the end of its
+    section, a missing section at the end of the file. Anything else (flow style) is
+    rewritten through PyYAML, which drops comments. The result is validated as a whole
+    before it replaces the file (atomically), so a failed edit loses nothing.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = text.splitlines()
+    header = re.compile(rf"^{re.escape(section)}:\s*(#.*)?$")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    flow = start is None and any(re.match(rf"^{re.escape(section)}:\s*\S", line) for line in lines)
+    if flow:
+        data = yaml.safe_load(text) or {}
+        data.setdefault(section, {}).update(values)
+        new_text = yaml.safe_dump(data, sort_keys=False)
+        log.warning("%s: %s is not in block style; the file is rewritten without its comments", path, section)
+    else:
+        if start is None:
+            if lines and lines[-1].strip():
+                lines.append("")
+            lines.append(f"{section}:")
+            start = len(lines) - 1
+        end = start + 1  # the section runs over indented, blank and comment lines
+        while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t#"):
+            end += 1
+        while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1][0] == "#"):
+            end -= 1  # blank lines and top-level comments after the section are not in it
+        for key, value in values.items():
+            pattern = re.compile(rf"^(\s+){re.escape(key)}:(\s*)([^#]*?)(\s*)(#.*)?$")
+            for i in range(start + 1, end):
+                m = pattern.match(lines[i])
+                if m:
+                    indent, gap, old, pad, comment = m.groups()
+                    new = _yaml_scalar(value)
+                    if comment:
+                        width = len(old) + len(pad)
+                        lines[i] = f"{indent}{key}:{gap or ' '}{new}{' ' * max(1, width - len(new))}{comment}"
+                    else:
+                        lines[i] = f"{indent}{key}: {new}"
+                    break
+            else:
+                lines.insert(end, f"  {key}: {_yaml_scalar(value)}")
+                end += 1
+        new_text = "\n".join(lines) + "\n"
+    check = yaml.safe_load(new_text) or {}
+    for key, value in values.items():
+        if (check.get(section) or {}).get(key, object()) != value:
+            raise ConfigError([f"{section}.{key}: could not be written into the file"], str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    try:
+        load_settings(tmp)  # the whole file must still be valid settings
+    except ConfigError as err:
+        tmp.unlink()
+        raise ConfigError(err.problems, str(path)) from err
+    os.replace(tmp, path)

@@ -32,8 +32,14 @@ Our notes coming back on the input (a loop through a DAW): a note message on
 taken as ours and ignored.
 
 Every note-on sent gets its note-off: on chord change and REST, mode switch,
-panic (CC ``panic``, CC 120, CC 123), and at stop, which also sends CC 123 on
-our channel.
+panic (CC ``panic``, CC 120, CC 123), mute, and at stop, which also sends CC 123
+on our channel.
+
+Timing: the internal ``StepClock`` (optionally sending MIDI clock: 24 ticks a
+beat on the output, Start at the first boundary, Stop at the end; each tick's
+time comes from the same absolute schedule, so nothing drifts), or a DAW's MIDI
+clock (``ClockFollower``): then the sender waits for each boundary's tick, and
+the thinker works ahead of the boundary the tempo estimate predicts.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ import mido
 from liveplay.clock import StepClock, wait_until
 from liveplay.config import ControlSettings, LiveSettings, SamplerSettings
 from liveplay.engine import Engine
+from liveplay.midiclock import ClockFollower, ticks_per_step
 from liveplay.ports import InputQueue
 from liveplay.sampler import Sampler
 from liveplay.tokens import HOLD, HOLD_ID, REST, REST_ID, RawToken, Vocabulary, describe, make_chord
@@ -61,6 +68,7 @@ log = logging.getLogger(__name__)
 MODES = ("respond", "accompany", "solo")
 HELD_LIMIT_BEATS = 8  # keys down longer than this without a new onset are taken as stuck
 ALL_SOUND_OFF, ALL_NOTES_OFF = 120, 123
+CLOCK_TICK = mido.Message("clock")
 
 
 class NoteWriter:
@@ -137,13 +145,15 @@ class PlayerState:
     since_onset: int = 0  # steps since the musician's last onset
     velocities: deque = field(default_factory=lambda: deque(maxlen=8))
     held: set = field(default_factory=set)  # the musician's keys down
+    muted: bool = False  # CC mute: thinking and listening go on, nothing sounds
 
 
 class Player:
     def __init__(self, engine: Engine, vocab: Vocabulary, sampler: Sampler, live: LiveSettings,
                  controls: ControlSettings, steps_per_beat: int, send: Callable[[mido.Message], None],
                  inputs: InputQueue, prime: Sequence[int] = (), status: bool | None = None,
-                 pet_watchdog: Callable[[], None] | None = None):
+                 pet_watchdog: Callable[[], None] | None = None, follower: ClockFollower | None = None,
+                 send_clock: bool = False):
         self.engine, self.vocab, self.sampler = engine, vocab, sampler
         self.live, self.controls = live, controls
         self.inputs = inputs
@@ -163,6 +173,10 @@ class Player:
         self.errors_seen: set[str] = set()
         self.pet_watchdog = pet_watchdog
         self.last_decided = 0  # the thinker's last decided step (the watchdog's sign of life)
+        self.follower = follower  # None: the internal clock
+        self.thinker_seen = time.monotonic()
+        self.send_clock = send_clock and follower is None
+        self.ticks_sent = 0  # MIDI clock ticks handed to the output
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -173,7 +187,8 @@ class Player:
         log.debug("first boundary at monotonic %.6f", self.first_boundary)
         with self.lock:
             self.decided[0] = self._decide(0)
-        self.threads = [threading.Thread(target=self._sender, name="step", daemon=True),
+        sender = self._follow_sender if self.follower is not None else self._sender
+        self.threads = [threading.Thread(target=sender, name="step", daemon=True),
                         threading.Thread(target=self._thinker, name="engine", daemon=True)]
         for t in self.threads:
             t.start()
@@ -185,6 +200,8 @@ class Player:
             if t.is_alive():
                 log.error("thread %s did not stop within %.1f s", t.name, timeout)
         with self.lock:
+            if self.send_clock:
+                self.writer.send(mido.Message("stop"))
             self.writer.all_notes_off()
         if self.status:
             sys.stderr.write("\n")
@@ -192,37 +209,92 @@ class Player:
     # -- the sender ------------------------------------------------------------------------
 
     def _sender(self) -> None:
+        """Internal clock: wait for each boundary (sending the MIDI clock ticks on the way) and play."""
         k = 0
         while not self.stop_event.is_set():
             with self.lock:
                 due = self.clock.boundary(k)
+                previous = self.clock.boundary(k - 1)  # a tempo change keeps boundary k where it is
+            if self.send_clock and not self._send_ticks(k, previous, due):
+                return
             if not wait_until(due, self.stop_event):
                 return
-            with self.lock:
-                token = self.decided.pop(k, None)
-                if token is None:
-                    self.state.late += 1
-                    token = HOLD
-                self.writer.play(token, self._velocity())
-                if token != HOLD:
-                    self.state.current = token
-                self.played[k] = token if (token != HOLD or self.writer.sounding) else REST
-                self.played.pop(k - 8, None)
-                self.state.step = k
-            self._show(k, token)
-            if self.pet_watchdog is not None and k - self.last_decided <= 8:
-                self.pet_watchdog()  # both threads are alive: a stalled one lets systemd restart us
+            if self.send_clock:
+                if k == 0:
+                    self.writer.send(mido.Message("start"))  # the tick after Start is the downbeat
+                self._tick()
+            self._boundary(k)
             k += 1
+
+    def _send_ticks(self, k: int, previous: float, due: float) -> bool:
+        """The MIDI clock ticks between boundary k-1 and boundary k (not the one on k)."""
+        ticks = ticks_per_step(self.clock.steps_per_beat)
+        for j in range(1, ticks) if k > 0 else ():
+            if not wait_until(previous + (due - previous) * j / ticks, self.stop_event):
+                return False
+            self._tick()
+        return True
+
+    def _tick(self) -> None:
+        errors = self.writer.errors
+        self.writer.send(CLOCK_TICK)
+        self.ticks_sent += self.writer.errors == errors
+
+    def _follow_sender(self) -> None:
+        """MIDI clock: wait for each boundary's tick and play at once; silence at Stop or a lost clock."""
+        follower = self.follower
+        k, silence = 0, 0
+        while not self.stop_event.is_set():
+            what, now_silence = follower.wait(k, silence, self.stop_event)
+            if what == "stop":
+                return
+            if what == "idle":  # the DAW is stopped: no boundaries, but both threads are alive
+                if self.pet_watchdog is not None and self.thinker_alive():
+                    self.pet_watchdog()
+                continue
+            if what == "silence":
+                silence = now_silence
+                with self.lock:
+                    self.writer.release()
+                continue
+            with self.lock:
+                self.clock.tempo_bpm = follower.tempo_bpm()
+            if not self._boundary(k, lambda: follower.silence == silence):
+                continue  # stopped between the tick and now: the next wait silences
+            k += 1
+
+    def _boundary(self, k: int, still: Callable[[], bool] | None = None) -> bool:
+        """Play step k's decided token (HOLD when it is not ready: a late step)."""
+        with self.lock:
+            if still is not None and not still():
+                return False
+            token = self.decided.pop(k, None)
+            if token is None:
+                self.state.late += 1
+                token = HOLD
+            if self.state.muted and token != HOLD:
+                token = REST
+            self.writer.play(token, self._velocity())
+            if token != HOLD:
+                self.state.current = token
+            self.played[k] = token if (token != HOLD or self.writer.sounding) else REST
+            self.played.pop(k - 8, None)
+            self.state.step = k
+        self._show(k, token)
+        if self.pet_watchdog is not None and k - self.last_decided <= 8:
+            self.pet_watchdog()  # both threads are alive: a stalled one lets systemd restart us
+        return True
+
+    def thinker_alive(self) -> bool:
+        """While the transport is stopped the thinker shows life by its idle beats."""
+        return time.monotonic() - self.thinker_seen < 5.0
 
     # -- the thinker -----------------------------------------------------------------------
 
     def _thinker(self) -> None:
         k = 1
         while not self.stop_event.is_set():
-            with self.lock:
-                lookahead = min(self.live.lookahead_ms / 1000.0, self.clock.step_seconds / 2)
-                compute_at = self.clock.boundary(k) - lookahead
-            if not wait_until(compute_at, self.stop_event):
+            if not self._wait_to_compute(k):
                 return
             try:
                 self._handle_input()  # takes the lock only for the writer and the clock
@@ -241,6 +313,28 @@ class Player:
                 k = max(k + 1, self.state.step + 1)
                 for old in [s for s in self.decided if s < k - 1]:
                     del self.decided[old]
+
+    def _wait_to_compute(self, k: int) -> bool:
+        """Sleep until ``lookahead`` before boundary k (False at stop)."""
+        if self.follower is None:
+            with self.lock:
+                lookahead = min(self.live.lookahead_ms / 1000.0, self.clock.step_seconds / 2)
+                compute_at = self.clock.boundary(k) - lookahead
+            return wait_until(compute_at, self.stop_event)
+        while not self.stop_event.is_set():  # the boundary moves with the tempo and the transport
+            due = self.follower.predict(k)
+            self.thinker_seen = time.monotonic()
+            if due is None:  # stopped or lost: controls still act, notes played meanwhile are let go
+                self._guarded(self._handle_input, None)
+                self.onsets = []
+                self.follower.wait_running(self.stop_event, 0.05)
+                continue
+            step = self.follower.tick_seconds() * self.follower.ticks_per_step
+            compute_at = due - min(self.live.lookahead_ms / 1000.0, step / 2)
+            if time.monotonic() >= compute_at:
+                return True
+            wait_until(min(compute_at, time.monotonic() + 0.05), self.stop_event)
+        return False
 
     def _guarded(self, fn, fallback):
         try:
@@ -292,12 +386,33 @@ class Player:
             log.info("temperature %.2f (CC %d = %d)", self.sampler.temperature, msg.control, msg.value)
         elif msg.control == c.mode:
             self.set_mode(MODES[min(2, msg.value * 3 // 128)])
+        elif msg.control == c.mute:
+            muted = msg.value >= 64
+            if muted != self.state.muted:
+                with self.lock:
+                    self.state.muted = muted
+                    if muted:
+                        self.writer.release()
+                log.info("%s (CC %d = %d)", "muted" if muted else "unmuted", msg.control, msg.value)
+        elif msg.control == c.reset_context:
+            if msg.value >= 64:
+                self.history.clear()
+                self.history.append(REST_ID)
+                self.engine.reset([REST_ID])  # the thinker's own thread: the engine is not shared
+                log.info("context reset (CC %d): starting afresh", msg.control)
         elif msg.control == c.tempo:
             bpm = c.tempo_min + (c.tempo_max - c.tempo_min) * msg.value / 127
-            if bpm != self.clock.tempo_bpm:
+            if self.follower is not None:
+                self._once_info("tempo follows the MIDI clock: CC tempo is ignored")
+            elif bpm != self.clock.tempo_bpm:
                 with self.lock:
                     self.clock.set_tempo(bpm, self.state.step + 1)
                 log.info("tempo %.1f BPM (CC %d = %d)", bpm, msg.control, msg.value)
+
+    def _once_info(self, text: str) -> None:
+        if text not in self.errors_seen:
+            self.errors_seen.add(text)
+            log.info("%s", text)
 
     def set_mode(self, mode: str) -> None:
         with self.lock:
@@ -324,7 +439,7 @@ class Player:
         """Settings from a config reload that can change while playing (the rest need a restart)."""
         with self.lock:
             self.sampler.configure(sampler)
-            if live.tempo_bpm != self.live.tempo_bpm:
+            if live.tempo_bpm != self.live.tempo_bpm and self.follower is None:
                 self.clock.set_tempo(live.tempo_bpm, self.state.step + 1)
                 log.info("tempo %.1f BPM", live.tempo_bpm)
             self._set_mode(live.mode)
@@ -383,14 +498,16 @@ class Player:
         tail = " ".join(describe(self.vocab.decode_token(t)) for t in list(self.history)[-16:])
         return (f"step {s.step}, tempo {self.clock.tempo_bpm:.1f} BPM, mode {s.mode}, temperature "
                 f"{self.sampler.temperature:.2f}, late steps {s.late}, dropped input {self.inputs.dropped}, "
-                f"context tail: {tail}")
+                f"context tail: {tail}" + (f"; {self.follower.describe()}" if self.follower else ""))
 
     def _show(self, k: int, token: RawToken) -> None:
         s = self.state
+        position = self.follower.song_step if self.follower is not None else k  # the DAW's song position
         line = (f"{self.clock.tempo_bpm:6.1f} BPM  {s.mode:9} T {self.sampler.temperature:4.2f}  "
-                f"{describe(s.current) if self.writer.sounding else '-':24} late {s.late}")
+                f"{describe(s.current) if self.writer.sounding else '-':24} late {s.late}"
+                f"{'  muted' if s.muted else ''}")
         if self.status:
-            sys.stderr.write(f"\rstep {k:6d}  {line}")
+            sys.stderr.write(f"\rstep {position:6d}  {line}")
             sys.stderr.flush()
-        elif k % (4 * self.clock.steps_per_beat) == 0:
-            log.info("bar %d: %s", k // (4 * self.clock.steps_per_beat) + 1, line.strip())
+        elif position % (4 * self.clock.steps_per_beat) == 0:
+            log.info("bar %d: %s", position // (4 * self.clock.steps_per_beat) + 1, line.strip())

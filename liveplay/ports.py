@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import mido
 
@@ -109,16 +110,29 @@ class Stamped:
     message: mido.Message
 
 
-class InputQueue:
-    """Bounded queue fed by the rtmidi callback: stamp, enqueue, return."""
+REALTIME = frozenset({"clock", "start", "continue", "stop", "songpos", "active_sensing", "reset"})
 
-    def __init__(self, maxsize: int = 4096):
+
+class InputQueue:
+    """Bounded queue fed by the rtmidi callback: stamp, enqueue, return.
+
+    System real-time messages (clock, transport, song position) do not queue: they go
+    at once to ``realtime(message, time)`` when following a MIDI clock, else nowhere.
+    """
+
+    def __init__(self, maxsize: int = 4096, realtime: Callable[[mido.Message, float], None] | None = None):
         self.queue: queue.Queue[Stamped] = queue.Queue(maxsize)
         self.dropped = 0
+        self.realtime = realtime
 
     def callback(self, message: mido.Message) -> None:
         try:
-            self.queue.put_nowait(Stamped(time.monotonic(), message))
+            stamp = time.monotonic()
+            if message.type in REALTIME:
+                if self.realtime is not None:
+                    self.realtime(message, stamp)
+                return
+            self.queue.put_nowait(Stamped(stamp, message))
         except queue.Full:
             self.dropped += 1
         except Exception:  # never raise into the rtmidi thread

@@ -147,9 +147,14 @@ class Recorder:
 
     def __init__(self, source: str, name: str = "recorder"):
         self.events: list[Received] = []
+        self.name = name
         self.lock = threading.Lock()
         self.port = backend().open_input("in", virtual=True, client_name=name, callback=self._on)
         connect(source, f"{name}:in")
+
+    def listen(self, source: str) -> None:
+        """Record another JACK output too (e.g. the clock the daemon follows)."""
+        connect(source, f"{self.name}:in")
 
     def _on(self, msg: mido.Message) -> None:
         stamp = time.monotonic()
@@ -187,7 +192,8 @@ class Daemon:
     def __init__(self, server: JackServer, args: list[str], log_path: Path, virtual_ports: bool = True):
         self.log_path = log_path
         self.logf = open(log_path, "w")
-        env = dict(server.env, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3")
+        env = dict(server.env, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3",
+                   XDG_CONFIG_HOME=str(log_path.parent / "no-user-config"))  # the tester's own file stays out
         self.started = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "liveplay", "run", "--api", "jack", *args], env=env,
                                      stdout=self.logf, stderr=subprocess.STDOUT)
@@ -244,3 +250,50 @@ def grid_fit(times: np.ndarray, step: float) -> tuple[np.ndarray, float]:
     idx = np.round((times - times[0]) / step)
     slope, intercept = np.polyfit(idx, times, 1)
     return (times - (intercept + slope * idx)) * 1000, float(slope)
+
+
+class ClockSource:
+    """A DAW's MIDI clock on a real JACK output: 24 ticks a beat, transport, song position.
+
+    ``ticks(seconds, bpm_from, bpm_to, jitter_ms)`` sends ticks for ``seconds`` with the
+    tempo ramping linearly, each tick sent up to ``jitter_ms`` early or late (uniform) around
+    its exact time; the exact schedule has no jitter, so none accumulates.
+    """
+
+    def __init__(self, destination: str, name: str = "daw", seed: int = 0):
+        self.out = raw_sender(destination, name)
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+
+    def send(self, *data: int) -> None:
+        self.out.send_message(list(data))
+
+    def start(self) -> None:
+        self.send(0xFA)
+
+    def stop(self) -> None:
+        self.send(0xFC)
+
+    def resume(self) -> None:
+        self.send(0xFB)
+
+    def song_position(self, sixteenths: int) -> None:
+        self.send(0xF2, sixteenths & 0x7F, sixteenths >> 7)
+
+    def ticks(self, seconds: float, bpm_from: float, bpm_to: float | None = None, jitter_ms: float = 0.0) -> int:
+        bpm_to = bpm_from if bpm_to is None else bpm_to
+        start = time.monotonic()
+        exact, sent = start, 0
+        while exact - start < seconds:
+            bpm = bpm_from + (bpm_to - bpm_from) * (exact - start) / seconds
+            due = exact + self.rng.uniform(-jitter_ms, jitter_ms) / 1000
+            while (left := due - time.monotonic()) > 0:
+                time.sleep(min(left, 0.002))
+            self.send(0xF8)
+            sent += 1
+            exact += 60.0 / (bpm * 24)
+        return sent
+
+    def close(self) -> None:
+        self.out.close_port()
+        self.out.delete()

@@ -1,0 +1,185 @@
+"""Following and sending MIDI clock on a real JACK server (jackd -d dummy).
+
+The clock comes from a real JACK client of the test (tests/jacktools.ClockSource); one
+recorder hears both that clock and the daemon, so an onset's error is measured against
+the very tick it belongs to, on one time base.
+"""
+
+import re
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from jacktools import PERIOD_MS, ClockSource, Daemon, Recorder, onset_times
+
+pytestmark = pytest.mark.slow
+
+TICKS_PER_STEP = 12  # the tiny model's grid: 2 steps a beat
+
+
+@pytest.fixture
+def daemon(jack_server, tiny_config, tiny_model, tmp_path):
+    started = []
+
+    def start(*args):
+        d = Daemon(jack_server, ["--config", str(tiny_config), "--model", str(tiny_model), "--seed", "1",
+                                 "--mode", "solo", *args], tmp_path / "daemon.log")
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        d.stop()
+
+
+def clock_ticks(rec: Recorder) -> np.ndarray:
+    return np.array([e.time for e in rec.snapshot() if e.message.type == "clock"])
+
+
+def first(rec: Recorder, kind: str) -> float:
+    return next(e.time for e in rec.snapshot() if e.message.type == kind)
+
+
+def onset_errors(onsets: np.ndarray, ticks: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each onset: the ms since the tick before it, and whether that tick is a step boundary."""
+    idx = np.searchsorted(ticks, onsets) - 1
+    assert (idx >= 0).all(), "an onset before any tick"
+    return (onsets - ticks[idx]) * 1000, positions[idx] % TICKS_PER_STEP == 0
+
+
+def test_follows_start_tempo_ramp_with_jitter_stop_continue_and_a_lost_clock(daemon):
+    d = daemon("--clock", "midi")
+    rec = Recorder(d.out_port)
+    daw = ClockSource(d.in_port)
+    rec.listen(f"{daw.name}:out")
+    try:
+        time.sleep(1.0)
+        assert rec.note_ons() == [], "played before Start"
+        daw.start()
+        n1 = daw.ticks(8.0, 100, 140, jitter_ms=3)  # Start, then a ramp with a few ms of jitter
+        daw.stop()
+        n_stopped = daw.ticks(1.5, 140)  # ticks while stopped: they must not play
+        daw.resume()
+        n2 = daw.ticks(3.0, 140, jitter_ms=3)
+        lost_at = time.monotonic()
+        time.sleep(1.5)  # no tick for 3.5 beats at 140 BPM: the clock is lost
+        n3 = daw.ticks(2.0, 140)  # and back
+        d.send_signal(signal.SIGUSR1)
+        time.sleep(0.3)
+        assert d.stop() == 0
+    finally:
+        daw.close()
+        rec.close()
+    log = d.log()
+    ticks = clock_ticks(rec)
+    assert len(ticks) == n1 + n_stopped + n2 + n3
+    stop_t, cont_t = first(rec, "stop"), first(rec, "continue")
+    # song position of each tick: 0.. from Start; none while stopped; on from there at Continue
+    playing = (ticks < stop_t) | (ticks > cont_t)
+    positions = np.where(playing, np.cumsum(playing) - 1, -1)
+
+    onsets = onset_times(rec.note_ons())
+    assert len(onsets) >= 15, log
+    errors, on_boundary = onset_errors(onsets, ticks, positions)
+    assert on_boundary.all(), f"onsets off the step ticks: {errors[~on_boundary]}"
+    assert np.percentile(errors, 95) <= PERIOD_MS + 1, errors
+    assert errors.max() <= 3 * PERIOD_MS + 1, errors
+    # Stop: nothing sounds from Stop to Continue, and what sounded was released at once
+    assert not ((onsets > stop_t + 0.002) & (onsets < cont_t)).any(), "a note after Stop"
+    offs = [e.time for e in rec.snapshot() if e.message.type in ("note_off", "note_on") and e.time > stop_t]
+    assert rec_sounding_at(rec, stop_t + 0.010) == set(), "our notes outlived Stop"
+    # a lost clock: silent within two beats (+ a margin), playing again when the ticks come back
+    beat = 60 / 140
+    assert rec_sounding_at(rec, lost_at + 2 * beat + 0.1) == set(), "notes hang on a lost clock"
+    assert not ((onsets > lost_at + 2 * beat + 0.1) & (onsets < ticks[-n3])).any()
+    assert (onsets > ticks[-n3]).any(), "no music after the clock came back"
+    assert "MIDI clock lost" in log and "MIDI clock is back" in log
+    assert offs and rec.sounding() == set()
+
+
+def rec_sounding_at(rec: Recorder, t: float) -> set[int]:
+    on: set[int] = set()
+    for e in rec.snapshot():
+        if e.time > t:
+            break
+        m = e.message
+        if m.type == "note_on" and m.velocity > 0:
+            on.add(m.note)
+        elif m.type in ("note_on", "note_off"):
+            on.discard(m.note)
+        elif m.type == "control_change" and m.control in (120, 123):
+            on.clear()
+    return on
+
+
+def test_song_position_moves_the_step_grid(daemon):
+    d = daemon("--clock", "midi")
+    rec = Recorder(d.out_port)
+    daw = ClockSource(d.in_port)
+    rec.listen(f"{daw.name}:out")
+    try:
+        daw.stop()
+        daw.song_position(3)  # sixteenth 3 = tick 18: half way through step 1 (12 ticks a step)
+        time.sleep(0.2)
+        daw.resume()
+        daw.ticks(6.0, 120)
+        d.send_signal(signal.SIGUSR1)
+        time.sleep(0.3)
+    finally:
+        daw.close()
+        rec.close()
+    log = d.log()
+    ticks = clock_ticks(rec)
+    positions = 18 + np.arange(len(ticks))  # Continue plays the first tick at the song position
+    onsets = onset_times(rec.note_ons())
+    assert len(onsets) >= 5, log
+    errors, on_boundary = onset_errors(onsets, ticks, positions)
+    assert on_boundary.all(), "the grid did not move with the song position"
+    assert onsets[0] >= ticks[6] - 0.001, "played before the first boundary after the position (tick 24)"
+    assert "song position: sixteenth 3" in log
+    # the state line counts the song's steps: 6 s at 120 BPM from step 1.5 ends at step 25
+    song_step = int(log.rsplit("song step ", 1)[1].split(",")[0])
+    assert song_step == (18 + len(ticks) - 1) // TICKS_PER_STEP
+
+
+def test_sends_a_drift_free_clock_with_start_and_stop(daemon):
+    d = daemon("--send-clock", "--tempo", "125")
+    rec = Recorder(d.out_port)
+    try:
+        time.sleep(32)
+        assert d.stop() == 0
+        time.sleep(0.3)
+    finally:
+        rec.close()
+    events = rec.snapshot()
+    kinds = [e.message.type for e in events]
+    assert "start" in kinds and kinds.count("stop") == 1 and kinds.index("stop") > kinds.index("start")
+    ticks = np.array([e.time for e in events if e.message.type == "clock"])
+    sent = int(re.search(r"(\d+) MIDI clock ticks sent", d.log()).group(1))
+    # every tick the daemon sent arrived (one lost in JACK's dummy transport is tolerated and shows)
+    assert sent - 1 <= len(ticks) <= sent, (sent, len(ticks))
+    nominal = 60 / 125 / 24
+    assert (ticks[-1] - ticks[0]) >= 30, "less than 30 s of clock"
+    # JACK hands a tick over at the next period boundary, so an interval can be off by up to one
+    # period from that alone; the recorder's own wake-ups add a little
+    deviation = np.abs(np.diff(ticks) - nominal) * 1000
+    assert np.median(deviation) <= PERIOD_MS / 2 and np.percentile(deviation, 99) <= PERIOD_MS + 1, deviation
+    # no cumulative drift: tick n stays by tick 0 + n nominal intervals, from the first to the last
+    n = np.round((ticks - ticks[0]) / nominal)
+    offset = (ticks - ticks[0] - n * nominal) * 1000
+    assert np.percentile(np.abs(offset), 99) <= PERIOD_MS + 1 and np.abs(offset).max() <= 3 * PERIOD_MS + 1, offset
+    tenth = len(offset) // 10
+    assert abs(offset[-tenth:].mean() - offset[:tenth].mean()) <= 1.0, "the clock drifted"
+    slope = np.polyfit(n, ticks, 1)[0]
+    assert abs(slope / nominal - 1) <= 1e-4, slope
+    # every onset goes out with a step's tick (counted from the first tick after Start, the downbeat)
+    start_t = first(rec, "start")
+    ticks = ticks[ticks >= start_t]
+    onsets = onset_times(rec.note_ons())
+    assert onsets.size >= 20
+    nearest = np.abs(onsets[:, None] - ticks[None, :]).argmin(axis=1)
+    assert (np.abs(onsets - ticks[nearest]) <= 0.002).all()
+    position = np.round((ticks[nearest] - ticks[0]) / nominal).astype(int)
+    assert (position % TICKS_PER_STEP == 0).all(), position
