@@ -1,6 +1,7 @@
-"""``liveplay`` command line: run / ports / train / generate / evaluate / corpus.
+"""``liveplay`` command line: run / learn / ports / train / generate / evaluate / corpus.
 
-Every command takes ``--config FILE`` (settings on top of the shipped config.yaml);
+Every command takes ``--config FILE`` (settings on top of the shipped config.yaml;
+default: the user's file, $XDG_CONFIG_HOME/liveplay/config.yaml, when it exists);
 its flags override the file, a flag not given leaves the file's value.
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage, config, data or model file.
 """
@@ -12,10 +13,11 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from liveplay import __version__
-from liveplay.config import ENGINES, Settings, load_settings
+from liveplay.config import ENGINES, LEARNABLE, Settings, load_settings, set_keys, user_config_path
 from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError, UsageError
 
 log = logging.getLogger("liveplay")
@@ -34,8 +36,12 @@ def setup_logging(level: str = "info") -> None:
 
 
 def settings_from(args: argparse.Namespace, overrides: dict) -> Settings:
+    if args.config is None and user_config_path().is_file():
+        args.config = str(user_config_path())
     settings = load_settings(args.config).override(overrides)
     setup_logging(settings.log_level)
+    if args.config:
+        log.debug("settings: the shipped config.yaml, then %s", args.config)
     return settings
 
 
@@ -139,7 +145,8 @@ def cmd_corpus(args) -> int:
 def cmd_run(args) -> int:
     flags = {"model.path": args.model, "live.input": args.input, "live.output": args.output, "live.mode": args.mode,
              "live.tempo_bpm": args.tempo, "sampler.temperature": args.temperature, "live.api": args.api,
-             "engine": args.engine, "live.prime": args.prime, "sampler.seed": args.seed}
+             "engine": args.engine, "live.prime": args.prime, "sampler.seed": args.seed,
+             "clock.source": args.clock, "clock.send": args.send_clock or None}
     settings = settings_from(args, flags)
 
     from liveplay.app import run
@@ -148,6 +155,62 @@ def cmd_run(args) -> int:
         return load_settings(args.config).override(flags)
 
     return run(settings, reload if args.config else None)
+
+
+def cmd_learn(args) -> int:
+    """Wait for the next control change on the input and map CONTROL to its CC number in the user's file."""
+    import queue
+
+    import mido
+
+    from liveplay.ports import backend, find_port
+
+    control = args.control.replace("-", "_")
+    path = args.config or str(user_config_path())
+    settings = settings_from(args, {"live.api": args.api, "live.input": args.input})
+    b = backend(settings.live.api)
+    messages: queue.Queue = queue.Queue()
+    wanted = settings.live.input
+    found = find_port([n for n in b.get_input_names() if not n.startswith("liveplay")], wanted) if wanted else None
+    if wanted and not found:
+        raise UsageError(f"no MIDI input matches '{wanted}'; `liveplay ports` lists them")
+    if found:
+        port = b.open_input(found, callback=messages.put)
+        where = f"'{found}'"
+    else:
+        port = b.open_input("in", virtual=True, client_name="liveplay-learn", callback=messages.put)
+        where = "'liveplay-learn:in' (connect your controller to it)"
+    print(f"move the knob, fader or button for {args.control} now: listening on {where}", flush=True)
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    try:
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise UsageError(f"no control change came within {args.timeout:g} s; nothing was changed")
+            try:
+                msg: mido.Message = messages.get(timeout=left)
+            except queue.Empty:
+                continue
+            if msg.type != "control_change":
+                continue
+            if msg.control >= 120:
+                print(f"CC {msg.control} is a channel mode message (always silences); try another control")
+                continue
+            break
+    finally:
+        port.close()
+    current = settings.controls
+    changes: dict = {control: msg.control}
+    for other in LEARNABLE:
+        if other != control and getattr(current, other) == msg.control:
+            changes[other] = None  # a CC drives one control
+            print(f"CC {msg.control} was {other.replace('_', '-')}: that one is now unmapped")
+    set_keys(path, "controls", changes)
+    print(f"CC {msg.control} (channel {msg.channel + 1}) -> {args.control}; saved in {path}")
+    if current.channel and current.channel != msg.channel + 1:
+        print(f"note: controls.channel is {current.channel}, so liveplay listens to controls on that channel only")
+    print("a running liveplay takes it on SIGHUP (systemctl --user reload liveplay) or at its next start")
+    return EXIT_OK
 
 
 def cmd_ports(args) -> int:
@@ -168,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name, func, help_text):
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--config", metavar="FILE", help="settings file on top of the shipped config.yaml")
+        p.add_argument("--config", metavar="FILE", help="settings file on top of the shipped config.yaml (default: "
+                       "$XDG_CONFIG_HOME/liveplay/config.yaml when it exists)")
         p.set_defaults(func=func)
         return p
 
@@ -183,6 +247,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prime", metavar="FILE.mid", help="solo: MIDI file that starts the context (default: live.prime)")
     p.add_argument("--seed", type=int, metavar="S", help="random seed (default: sampler.seed)")
     p.add_argument("--engine", choices=ENGINES, help="runtime (default: engine)")
+    p.add_argument("--clock", choices=("internal", "midi"), help="follow the MIDI clock on the input, or keep "
+                   "our own tempo (default: clock.source)")
+    p.add_argument("--send-clock", action="store_true", help="send MIDI clock and Start/Stop on the output "
+                   "(internal clock; default: clock.send)")
+
+    p = command("learn", cmd_learn, "Map a control to the next knob you move: saved in your config file.")
+    p.add_argument("control", metavar="CONTROL", choices=[c.replace("_", "-") for c in LEARNABLE],
+                   help="one of: " + ", ".join(c.replace("_", "-") for c in LEARNABLE))
+    p.add_argument("--in", dest="input", metavar="PORT", help="input port, name or part of it (default: "
+                   "live.input; none: a virtual port 'liveplay-learn:in')")
+    p.add_argument("--api", choices=("auto", "alsa", "jack"), help="MIDI system (default: live.api)")
+    p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (default: wait)")
 
     p = command("ports", cmd_ports, "List the MIDI inputs and outputs of the chosen API.")
     p.add_argument("--api", choices=("auto", "alsa", "jack"), help="MIDI system (default: live.api)")
