@@ -9,9 +9,11 @@ and an invalid file leaves the running settings as they were.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from typing import Callable
@@ -39,6 +41,19 @@ def how_to_connect(api: str, ports: Ports) -> str:
                 f"a synth: jack_connect '{outs}' '<synth port>' (jack_lsp lists ports)")
     return f"connect a keyboard: aconnect '<keyboard>' '{CLIENT_NAME}'; a synth: aconnect '{CLIENT_NAME}' '<synth>' " \
            f"(aconnect -l lists clients)"
+
+
+def realtime_interpreter() -> None:
+    """Shorter GIL hand-overs and cheap garbage collections for the step threads.
+
+    A thread that wakes for a boundary or a clock tick must get the GIL while the engine's
+    threads compute: the switch interval bounds how long a pure-Python stretch can keep it
+    (5 ms by default). Everything loaded so far (modules, model, vocabulary) is frozen out of
+    the collector, so a full collection in mid-performance only walks what playing allocates.
+    """
+    sys.setswitchinterval(0.0005)
+    gc.collect()
+    gc.freeze()
 
 
 def describe_controls(c) -> str:
@@ -113,6 +128,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
             player = Player(engine, bundle.vocab, sampler, live, settings.controls, steps_per_beat, ports.send,
                             inputs, prime, pet_watchdog=notifier.pet, follower=follower,
                             send_clock=settings.clock.send)
+            realtime_interpreter()
             player.start()
             notifier.ready(f"{live.mode} at {live.tempo_bpm:g} BPM on {ports.api.upper()}")
             timing = ("following the MIDI clock on the input (waiting for Start)" if follower else

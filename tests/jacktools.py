@@ -145,12 +145,13 @@ def flood(out, seconds: float, rate: int, rng, odd: list[list[int]] = ()) -> int
 class Recorder:
     """A JACK MIDI input connected to liveplay's output; stamps arrivals with time.monotonic()."""
 
-    def __init__(self, source: str, name: str = "recorder"):
+    def __init__(self, source: str | None, name: str = "recorder"):
         self.events: list[Received] = []
         self.name = name
         self.lock = threading.Lock()
         self.port = backend().open_input("in", virtual=True, client_name=name, callback=self._on)
-        connect(source, f"{name}:in")
+        if source is not None:  # None: the source connects to us (e.g. liveplay run --out NAME:in)
+            connect(source, f"{name}:in")
 
     def listen(self, source: str) -> None:
         """Record another JACK output too (e.g. the clock the daemon follows)."""

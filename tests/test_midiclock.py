@@ -144,28 +144,31 @@ def test_song_position_moves_the_step_grid(daemon):
     assert song_step == (18 + len(ticks) - 1) // TICKS_PER_STEP
 
 
-def test_sends_a_drift_free_clock_with_start_and_stop(daemon):
-    d = daemon("--send-clock", "--tempo", "125")
-    rec = Recorder(d.out_port)
+def test_sends_a_drift_free_clock_with_start_and_stop(jack_server, tiny_config, tiny_model, tmp_path):
+    rec = Recorder(None, name="clockrec")  # there before liveplay opens its output: it hears Start too
+    d = Daemon(jack_server, ["--config", str(tiny_config), "--model", str(tiny_model), "--seed", "1", "--mode", "solo",
+                             "--send-clock", "--tempo", "125", "--out", "clockrec:in"], tmp_path / "daemon.log",
+               virtual_ports=False)
     try:
         time.sleep(32)
         assert d.stop() == 0
         time.sleep(0.3)
     finally:
+        d.stop()
         rec.close()
     events = rec.snapshot()
     kinds = [e.message.type for e in events]
     assert "start" in kinds and kinds.count("stop") == 1 and kinds.index("stop") > kinds.index("start")
     ticks = np.array([e.time for e in events if e.message.type == "clock"])
     sent = int(re.search(r"(\d+) MIDI clock ticks sent", d.log()).group(1))
-    # every tick the daemon sent arrived (one lost in JACK's dummy transport is tolerated and shows)
-    assert sent - 1 <= len(ticks) <= sent, (sent, len(ticks))
+    assert len(ticks) == sent, "ticks lost on the way"
     nominal = 60 / 125 / 24
     assert (ticks[-1] - ticks[0]) >= 30, "less than 30 s of clock"
     # JACK hands a tick over at the next period boundary, so an interval can be off by up to one
-    # period from that alone; the recorder's own wake-ups add a little
+    # period from that alone (at 125 BPM, 20 ms = 7.5 periods: every interval is off by half a
+    # period); the recorder's own wake-ups add a little
     deviation = np.abs(np.diff(ticks) - nominal) * 1000
-    assert np.median(deviation) <= PERIOD_MS / 2 and np.percentile(deviation, 99) <= PERIOD_MS + 1, deviation
+    assert np.percentile(deviation, 99) <= PERIOD_MS + 1, deviation
     # no cumulative drift: tick n stays by tick 0 + n nominal intervals, from the first to the last
     n = np.round((ticks - ticks[0]) / nominal)
     offset = (ticks - ticks[0] - n * nominal) * 1000
