@@ -170,10 +170,12 @@ class Recorder:
         return [e for e in self.snapshot() if e.message.type == "note_on" and e.message.velocity > 0
                 and e.time >= after]
 
-    def sounding(self) -> set[int]:
-        """Notes still on at the end (note_off, velocity 0 or CC 123 end them)."""
+    def sounding(self, at: float | None = None) -> set[int]:
+        """Notes still on at the end, or at time ``at`` (note_off, velocity 0, CC 120 or 123 end them)."""
         on: set[int] = set()
         for e in self.snapshot():
+            if at is not None and e.time > at:
+                break
             m = e.message
             if m.type == "note_on" and m.velocity > 0:
                 on.add(m.note)

@@ -161,6 +161,32 @@ def test_temperature_and_panic_ccs_take_effect_within_one_step(daemon):
         rec.close()
 
 
+def test_mute_silences_and_unmute_and_reset_context_play_on(daemon):
+    d = daemon("--mode", "solo", "--tempo", "150")
+    step = 60 / 150 / 2
+    rec = Recorder(d.out_port)
+    port = player_port(d)
+    try:
+        time.sleep(1.5)
+        assert rec.note_ons(), "nothing played before mute"
+        muted = time.monotonic()
+        port.send(mido.Message("control_change", control=24, value=127))
+        time.sleep(8 * step)
+        unmuted = time.monotonic()
+        port.send(mido.Message("control_change", control=24, value=0))
+        port.send(mido.Message("control_change", control=25, value=127))
+        time.sleep(8 * step)
+    finally:
+        port.close()
+        rec.close()
+    log = d.log()
+    assert "muted (CC 24 = 127)" in log and "unmuted (CC 24 = 0)" in log and "context reset (CC 25)" in log
+    # from one step after the CC (its input is read at the next decision) until unmute: silence
+    assert not [e for e in rec.note_ons() if muted + step + 0.01 < e.time < unmuted], "a note while muted"
+    assert rec.sounding(muted + step + 0.01) == set(), "a note hung over mute"
+    assert [e for e in rec.note_ons() if e.time > unmuted], "nothing after unmute and a fresh context"
+
+
 def test_unknown_chords_and_a_flood_leave_the_clock_on_the_grid(daemon):
     d = daemon("--mode", "accompany", "--tempo", "150")
     step = 60 / 150 / 2

@@ -89,29 +89,14 @@ def test_follows_start_tempo_ramp_with_jitter_stop_continue_and_a_lost_clock(dae
     # Stop: nothing sounds from Stop to Continue, and what sounded was released at once
     assert not ((onsets > stop_t + 0.002) & (onsets < cont_t)).any(), "a note after Stop"
     offs = [e.time for e in rec.snapshot() if e.message.type in ("note_off", "note_on") and e.time > stop_t]
-    assert rec_sounding_at(rec, stop_t + 0.010) == set(), "our notes outlived Stop"
+    assert rec.sounding(stop_t + 0.010) == set(), "our notes outlived Stop"
     # a lost clock: silent within two beats (+ a margin), playing again when the ticks come back
     beat = 60 / 140
-    assert rec_sounding_at(rec, lost_at + 2 * beat + 0.1) == set(), "notes hang on a lost clock"
+    assert rec.sounding(lost_at + 2 * beat + 0.1) == set(), "notes hang on a lost clock"
     assert not ((onsets > lost_at + 2 * beat + 0.1) & (onsets < ticks[-n3])).any()
     assert (onsets > ticks[-n3]).any(), "no music after the clock came back"
     assert "MIDI clock lost" in log and "MIDI clock is back" in log
     assert offs and rec.sounding() == set()
-
-
-def rec_sounding_at(rec: Recorder, t: float) -> set[int]:
-    on: set[int] = set()
-    for e in rec.snapshot():
-        if e.time > t:
-            break
-        m = e.message
-        if m.type == "note_on" and m.velocity > 0:
-            on.add(m.note)
-        elif m.type in ("note_on", "note_off"):
-            on.discard(m.note)
-        elif m.type == "control_change" and m.control in (120, 123):
-            on.clear()
-    return on
 
 
 def test_song_position_moves_the_step_grid(daemon):
