@@ -130,9 +130,9 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
                             send_clock=settings.clock.send)
             realtime_interpreter()
             player.start()
-            notifier.ready(f"{live.mode} at {live.tempo_bpm:g} BPM on {ports.api.upper()}")
             timing = ("following the MIDI clock on the input (waiting for Start)" if follower else
                       f"at {live.tempo_bpm:.1f} BPM" + (", sending MIDI clock" if settings.clock.send else ""))
+            notifier.ready(f"{live.mode} {timing} on {ports.api.upper()}")
             log.info("playing %s in %s mode %s (%d steps a beat) on channel %d; model %s, engine %s",
                      ports.api.upper(), live.mode, timing, steps_per_beat, live.output_channel,
                      bundle.name, engine.name)

@@ -43,7 +43,6 @@ TICKS_PER_SIXTEENTH = 6  # Song Position Pointer unit
 TEMPO_TICKS = 24  # ticks in the tempo fit: one beat
 LOST_BEATS = 2.0  # no tick for this long while running: the clock is lost
 TRANSPORT = frozenset({"clock", "start", "continue", "stop", "songpos"})
-REALTIME = TRANSPORT | {"active_sensing", "reset"}  # handled without the input queue
 
 
 def ticks_per_step(steps_per_beat: int) -> int:

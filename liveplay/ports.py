@@ -110,6 +110,7 @@ class Stamped:
     message: mido.Message
 
 
+# system real-time and song position: never queued (the clock follower takes the transport ones)
 REALTIME = frozenset({"clock", "start", "continue", "stop", "songpos", "active_sensing", "reset"})
 
 

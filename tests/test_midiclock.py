@@ -34,6 +34,15 @@ def daemon(jack_server, tiny_config, tiny_model, tmp_path):
         d.stop()
 
 
+def following(daemon) -> tuple[Daemon, Recorder, ClockSource]:
+    """liveplay following the clock of a DAW stand-in; one recorder hears both."""
+    d = daemon("--clock", "midi")
+    rec = Recorder(d.out_port)
+    daw = ClockSource(d.in_port)
+    rec.listen(f"{daw.name}:out")
+    return d, rec, daw
+
+
 def clock_ticks(rec: Recorder) -> np.ndarray:
     return np.array([e.time for e in rec.snapshot() if e.message.type == "clock"])
 
@@ -50,10 +59,7 @@ def onset_errors(onsets: np.ndarray, ticks: np.ndarray, positions: np.ndarray) -
 
 
 def test_follows_start_tempo_ramp_with_jitter_stop_continue_and_a_lost_clock(daemon):
-    d = daemon("--clock", "midi")
-    rec = Recorder(d.out_port)
-    daw = ClockSource(d.in_port)
-    rec.listen(f"{daw.name}:out")
+    d, rec, daw = following(daemon)
     try:
         time.sleep(1.0)
         assert rec.note_ons() == [], "played before Start"
@@ -100,10 +106,7 @@ def test_follows_start_tempo_ramp_with_jitter_stop_continue_and_a_lost_clock(dae
 
 
 def test_song_position_moves_the_step_grid(daemon):
-    d = daemon("--clock", "midi")
-    rec = Recorder(d.out_port)
-    daw = ClockSource(d.in_port)
-    rec.listen(f"{daw.name}:out")
+    d, rec, daw = following(daemon)
     try:
         daw.stop()
         daw.song_position(3)  # sixteenth 3 = tick 18: half way through step 1 (12 ticks a step)
@@ -168,6 +171,7 @@ def test_sends_a_drift_free_clock_with_start_and_stop(jack_server, tiny_config, 
     onsets = onset_times(rec.note_ons())
     assert onsets.size >= 20
     nearest = np.abs(onsets[:, None] - ticks[None, :]).argmin(axis=1)
-    assert (np.abs(onsets - ticks[nearest]) <= 0.002).all()
+    # sent together; a JACK period can begin between the tick and the notes
+    assert (np.abs(onsets - ticks[nearest]) <= (PERIOD_MS + 1) / 1000).all()
     position = np.round((ticks[nearest] - ticks[0]) / nominal).astype(int)
     assert (position % TICKS_PER_STEP == 0).all(), position
