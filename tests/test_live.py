@@ -180,6 +180,7 @@ def test_mute_silences_and_unmute_and_reset_context_play_on(daemon):
         port.close()
         rec.close()
     log = d.log()
+    assert "CC 24 mute, CC 25 reset-context" in log  # the map, shown at start
     assert "muted (CC 24 = 127)" in log and "unmuted (CC 24 = 0)" in log and "context reset (CC 25)" in log
     # from one step after the CC (its input is read at the next decision) until unmute: silence
     assert not [e for e in rec.note_ons() if muted + step + 0.01 < e.time < unmuted], "a note while muted"
