@@ -69,6 +69,8 @@ class ClockFollower:
         self.silence = 0  # bumped at Stop and when the clock is lost: the sender silences our notes
         self.ticks: deque[float] = deque(maxlen=TEMPO_TICKS + 1)  # arrival times of recent ticks
         self.default_tick = 60.0 / (tempo_bpm * TICKS_PER_BEAT)
+        self._fit: float | None = None  # the tempo fit of the current ticks (None: not computed yet)
+        self._last_fit = self.default_tick  # the latest fit: the callback's gap test needs no new one
         self.counts = {"clock": 0, "start": 0, "continue": 0, "stop": 0, "songpos": 0}
 
     # -- from the rtmidi thread ------------------------------------------------------------
@@ -106,9 +108,10 @@ class ClockFollower:
         log.info("MIDI clock %s", what)
 
     def _tick(self, t: float) -> None:
-        if self.ticks and t - self.ticks[-1] > LOST_BEATS * TICKS_PER_BEAT * self._tick_seconds():
+        if self.ticks and t - self.ticks[-1] > LOST_BEATS * TICKS_PER_BEAT * self._last_fit:
             self.ticks.clear()  # a gap: the ticks before it say nothing about the tempo now
         self.ticks.append(t)
+        self._fit = None  # fitted when someone asks, not in the rtmidi thread on every tick
         if not self.running:
             if self.transport_seen:
                 return  # stopped: ticks only keep the tempo estimate warm
@@ -127,6 +130,11 @@ class ClockFollower:
 
     def _tick_seconds(self) -> float:
         """Seconds per tick: the least-squares slope of the recent tick times (lock held)."""
+        if self._fit is None:
+            self._fit = self._last_fit = self._least_squares()
+        return self._fit
+
+    def _least_squares(self) -> float:
         n = len(self.ticks)
         if n < 3:
             return self.default_tick
@@ -142,8 +150,12 @@ class ClockFollower:
         with self.cond:
             return self._tick_seconds()
 
+    def _tempo_bpm(self) -> float:
+        return 60.0 / (TICKS_PER_BEAT * self._tick_seconds())
+
     def tempo_bpm(self) -> float:
-        return 60.0 / (TICKS_PER_BEAT * self.tick_seconds())
+        with self.cond:
+            return self._tempo_bpm()
 
     def predict(self, k: int) -> float | None:
         """When performance step ``k``'s boundary tick should arrive; None while stopped or lost."""
@@ -197,6 +209,5 @@ class ClockFollower:
     def describe(self) -> str:
         with self.cond:
             state = "lost" if self.lost else "running" if self.running else "stopped"
-            bpm = 60 / (TICKS_PER_BEAT * self._tick_seconds())
             received = ", ".join(f"{v} {k}" for k, v in self.counts.items())
-            return f"MIDI clock {state}, song step {self.song_step}, {bpm:.1f} BPM; received {received}"
+            return f"MIDI clock {state}, song step {self.song_step}, {self._tempo_bpm():.1f} BPM; received {received}"
