@@ -163,23 +163,16 @@ def cmd_learn(args) -> int:
 
     import mido
 
-    from liveplay.ports import backend, find_port
+    from liveplay.ports import Ports, backend
 
     control = args.control.replace("-", "_")
     path = args.config or str(user_config_path())
     settings = settings_from(args, {"live.api": args.api, "live.input": args.input})
-    b = backend(settings.live.api)
     messages: queue.Queue = queue.Queue()
-    wanted = settings.live.input
-    found = find_port([n for n in b.get_input_names() if not n.startswith("liveplay")], wanted) if wanted else None
-    if wanted and not found:
-        raise UsageError(f"no MIDI input matches '{wanted}'; `liveplay ports` lists them")
-    if found:
-        port = b.open_input(found, callback=messages.put)
-        where = f"'{found}'"
-    else:
-        port = b.open_input("in", virtual=True, client_name="liveplay-learn", callback=messages.put)
-        where = "'liveplay-learn:in' (connect your controller to it)"
+    wanted = settings.live.input  # a named input must be there; none: a virtual port of our own
+    port, found = Ports._open_port(backend(settings.live.api), "input", wanted, not wanted, "in",
+                                   client="liveplay-learn", callback=messages.put)
+    where = f"'{found}'" if found else "'liveplay-learn:in' (connect your controller to it)"
     print(f"move the knob, fader or button for {args.control} now: listening on {where}", flush=True)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     try:

@@ -193,8 +193,9 @@ class Ports:
         return port
 
     @staticmethod
-    def _open_port(b: mido.Backend, kind: str, wanted: str | None, virtual: bool, virtual_name: str, **kw):
-        """(port, name of the port it is connected to, or None for a virtual port)."""
+    def _open_port(b: mido.Backend, kind: str, wanted: str | None, virtual: bool, virtual_name: str,
+                   client: str = CLIENT_NAME, **kw):
+        """(port, name of the port it is connected to, or None for a virtual port ``client:virtual_name``)."""
         names = b.get_output_names() if kind == "output" else b.get_input_names()
         names = [n for n in names if not n.startswith(f"{CLIENT_NAME}:")]  # never our own ports: a loop
         opener = b.open_output if kind == "output" else b.open_input
@@ -212,8 +213,8 @@ class Ports:
                 log.info("%s '%s' not found: opening a virtual port instead", kind, wanted)
             if not virtual:
                 raise PortError(f"no MIDI {kind} given and virtual ports are off")
-            port = opener(virtual_name, virtual=True, client_name=CLIENT_NAME, **kw)
-            log.info("%s: virtual port '%s:%s'", kind, CLIENT_NAME, virtual_name)
+            port = opener(virtual_name, virtual=True, client_name=client, **kw)
+            log.info("%s: virtual port '%s:%s'", kind, client, virtual_name)
             return port, None
         except PortError:
             raise
