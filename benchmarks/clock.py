@@ -20,7 +20,6 @@ import json
 import re
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,14 +28,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jacktools import PERIOD_MS, ClockSource, Daemon, JackServer, Recorder, onset_times  # noqa: E402
+from jacktools import (PERIOD_MS, ClockSource, Daemon, JackServer, Recorder, error_stats, onset_times,  # noqa: E402
+                       private_jack)
 
 TEMPI = (80, 120, 180)
-
-
-def stats(values: np.ndarray) -> dict:
-    return {"p50": float(np.median(values)), "p99": float(np.percentile(values, 99)), "max": float(values.max()),
-            "n": int(values.size)}
 
 
 def follow_case(server: JackServer, model: str, tempo: float, seconds: float, jitter: float, tmp: Path) -> dict:
@@ -57,9 +52,8 @@ def follow_case(server: JackServer, model: str, tempo: float, seconds: float, ji
     finally:
         daw.close()
         rec.close()
-    log = d.log()
-    late = int(re.search(r"stopped.*: every note silenced; (\d+) late step", log).group(1))
-    spb = int(re.search(r"\((\d+) steps a beat\)", log).group(1))
+    late = d.late_steps()
+    spb = int(re.search(r"\((\d+) steps a beat\)", d.log()).group(1))
     tps = 24 // spb
     events = rec.snapshot()
     ticks = np.array([e.time for e in events if e.message.type == "clock"])
@@ -68,7 +62,7 @@ def follow_case(server: JackServer, model: str, tempo: float, seconds: float, ji
     errors = (onsets - ticks[idx]) * 1000
     return {"tempo_bpm": tempo, "jitter_ms": jitter, "seconds": seconds, "exit_code": code,
             "onsets": int(onsets.size), "off_grid_onsets": int((idx % tps != 0).sum()), "late_steps": late,
-            "onset_error_ms": stats(errors), "notes_left_sounding": len(rec.sounding())}
+            "onset_error_ms": error_stats(errors), "notes_left_sounding": len(rec.sounding())}
 
 
 def send_case(server: JackServer, model: str, tempo: float, seconds: float, tmp: Path) -> dict:
@@ -93,7 +87,7 @@ def send_case(server: JackServer, model: str, tempo: float, seconds: float, tmp:
     gaps = np.flatnonzero(np.diff(ticks) > 1.5 * nominal)  # a tick missing here (or very late)
     return {"tempo_bpm": tempo, "seconds": float(ticks[-1] - ticks[0]), "ticks": int(ticks.size), "ticks_sent": sent,
             "gaps_over_1.5_intervals": [[int(i), float(np.diff(ticks)[i] * 1000)] for i in gaps],
-            "interval_deviation_ms": stats(deviation), "max_offset_from_schedule_ms": float(offset.max()),
+            "interval_deviation_ms": error_stats(deviation), "max_offset_from_schedule_ms": float(offset.max()),
             "tick_period_error_ppm": float(1e6 * (slope / nominal - 1))}
 
 
@@ -104,15 +98,9 @@ def main() -> None:
     parser.add_argument("--jitter-ms", type=float, default=3.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = JackServer(Path(tmp))
-        server.activate()
-        try:
-            results = {"follow": [follow_case(server, args.model, t, args.seconds, args.jitter_ms, Path(tmp))
-                                  for t in TEMPI],
-                       "send": send_case(server, args.model, 120, args.seconds, Path(tmp))}
-        finally:
-            server.stop()
+    with private_jack() as (server, tmp):
+        results = {"follow": [follow_case(server, args.model, t, args.seconds, args.jitter_ms, tmp) for t in TEMPI],
+                   "send": send_case(server, args.model, 120, args.seconds, tmp)}
     results["jack_period_ms"] = PERIOD_MS
     if args.json:
         print(json.dumps(results, indent=2))

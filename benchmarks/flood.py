@@ -17,7 +17,6 @@ import random
 import re
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,8 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jacktools import (PERIOD_MS, Daemon, JackServer, Recorder, flood, grid_fit, onset_times,  # noqa: E402
-                       raw_sender, rss_kb)
+from jacktools import (PERIOD_MS, Daemon, Recorder, error_stats, flood, grid_fit, onset_times,  # noqa: E402
+                       private_jack, raw_sender, rss_kb)
 
 ODD = [[0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7], [0xF4], [0xF5], [0xFD], [0xF8], [0xFA], [0xFC], [0xFE], [0xFF]]
 
@@ -40,40 +39,32 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     tempo, spb = 150, 2
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        server = JackServer(tmp)
-        server.activate()
-        try:
-            d = Daemon(server, ["--model", args.model, "--mode", "accompany", "--tempo", str(tempo), "--seed", "1"],
-                       tmp / "daemon.log")
-            rec = Recorder(d.out_port)
-            out = raw_sender(d.in_port)
-            time.sleep(2.0)
-            rss_before = rss_kb(d.proc.pid) / 1024
-            start = time.monotonic()
-            sent = flood(out, args.seconds, args.rate, random.Random(0), ODD)
-            end = time.monotonic()
-            time.sleep(1.0)
-            rss_after = rss_kb(d.proc.pid) / 1024
-            d.send_signal(signal.SIGUSR1)
-            time.sleep(0.5)
-            code = d.stop(signal.SIGTERM)
-            time.sleep(0.3)
-            out.close_port()
-            rec.close()
-        finally:
-            server.stop()
-        log = d.log()
-    dropped = int(re.search(r"dropped input (\d+)", log).group(1))
-    late = int(re.search(r"stopped.*: every note silenced; (\d+) late step", log).group(1))
+    with private_jack() as (server, tmp):
+        d = Daemon(server, ["--model", args.model, "--mode", "accompany", "--tempo", str(tempo), "--seed", "1"],
+                   tmp / "daemon.log")
+        rec = Recorder(d.out_port)
+        out = raw_sender(d.in_port)
+        time.sleep(2.0)
+        rss_before = rss_kb(d.proc.pid) / 1024
+        start = time.monotonic()
+        sent = flood(out, args.seconds, args.rate, random.Random(0), ODD)
+        end = time.monotonic()
+        time.sleep(1.0)
+        rss_after = rss_kb(d.proc.pid) / 1024
+        d.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
+        code = d.stop(signal.SIGTERM)
+        time.sleep(0.3)
+        out.close_port()
+        rec.close()
+        dropped = int(re.search(r"dropped input (\d+)", d.log()).group(1))
+        late = d.late_steps()
     during = [e for e in rec.note_ons() if start <= e.time <= end and e.message.channel == 0]
     residuals, _ = grid_fit(onset_times(during), 60 / tempo / spb)
     err = np.abs(residuals)
     result = {"rate_per_s": args.rate, "seconds": args.seconds, "sent": sent, "dropped": dropped,
               "onsets_during_flood": int(len(onset_times(during))),
-              "onset_error_ms": {"p50": float(np.median(err)), "p99": float(np.percentile(err, 99)),
-                                 "max": float(err.max())},
+              "onset_error_ms": error_stats(err),
               "late_steps": late, "rss_before_mb": rss_before, "rss_after_mb": rss_after,
               "notes_left_sounding": len(rec.sounding()), "exit_code": code, "jack_period_ms": PERIOD_MS}
     if args.json:

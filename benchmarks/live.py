@@ -17,7 +17,6 @@ import json
 import re
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jacktools import PERIOD_MS, Daemon, JackServer, Recorder, grid_fit, onset_times  # noqa: E402
+from jacktools import (PERIOD_MS, Daemon, JackServer, Recorder, error_stats, grid_fit, onset_times,  # noqa: E402
+                       private_jack)
 
 CASES = [("120 BPM eighths", 120, 2), ("240 BPM sixteenths", 240, 4)]
 
@@ -60,15 +60,14 @@ def run_case(server: JackServer, model: str, tempo: float, spb: int, seconds: fl
         rec.close()
     log = d.log()
     first = float(re.search(r"first boundary at monotonic ([\d.]+)", log).group(1))
-    late = int(re.search(r"stopped.*: every note silenced; (\d+) late step", log).group(1))
+    late = d.late_steps()
     step = 60 / tempo / spb
     onsets = onset_times(rec.note_ons())
     residuals, fitted = grid_fit(onsets, step)
     err = np.abs(residuals)
     return {"tempo_bpm": tempo, "steps_per_beat": spb, "seconds": seconds, "exit_code": code,
             "onsets": int(len(onsets)), "steps": int(round((onsets[-1] - onsets[0]) / step)) + 1,
-            "onset_error_ms": {"p50": float(np.median(err)), "p99": float(np.percentile(err, 99)),
-                               "max": float(err.max())},
+            "onset_error_ms": error_stats(err),
             "tempo_error_pct": float(100 * (step / fitted - 1)), "late_steps": late,
             "cpu_percent": float(100 * (cpu1 - cpu0) / (t1 - t0)), "peak_rss_mb": float(rss),
             "startup_to_first_boundary_s": float(first - spawned), "notes_left_sounding": len(rec.sounding())}
@@ -80,14 +79,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = JackServer(Path(tmp))
-        server.activate()
-        try:
-            results = {name: run_case(server, args.model, tempo, spb, args.seconds, Path(tmp))
-                       for name, tempo, spb in CASES}
-        finally:
-            server.stop()
+    with private_jack() as (server, tmp):
+        results = {name: run_case(server, args.model, tempo, spb, args.seconds, tmp) for name, tempo, spb in CASES}
     results["jack_period_ms"] = PERIOD_MS
     if args.json:
         print(json.dumps(results, indent=2))

@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,13 +26,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jacktools import PERIOD_MS, Daemon, JackServer, Recorder, grid_fit, onset_times, open_player  # noqa: E402
+from jacktools import (PERIOD_MS, Daemon, Recorder, error_stats, grid_fit, onset_times, open_player,  # noqa: E402
+                       private_jack, rss_kb)
 
 TEMPO, SPB = 240, 4
-
-
-def rss_mb(pid: int) -> float:
-    return int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1)) / 1024
 
 
 def main() -> None:
@@ -44,55 +39,47 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rng = random.Random(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        server = JackServer(tmp)
-        server.activate()
+    with private_jack() as (server, tmp):
         config = tmp / "soak.yaml"
         config.write_text(f"live:\n  steps_per_beat: {SPB}\n  mode: accompany\nsampler:\n  seed: 1\n")
-        try:
-            d = Daemon(server, ["--config", str(config), "--model", args.model, "--tempo", str(TEMPO)],
-                       tmp / "daemon.log")
-            rec = Recorder(d.out_port)
-            player = open_player(d.in_port)
-            time.sleep(2.0)
-            rss_start = rss_mb(d.proc.pid)
-            end = time.monotonic() + 60 * args.minutes
-            sent = 0
-            while time.monotonic() < end:
-                r = rng.random()
-                if r < 0.6:
-                    notes = rng.sample(range(36, 96), rng.randint(1, 4))
-                    for n in notes:
-                        player.send(mido.Message("note_on", note=n, velocity=rng.randint(30, 120)))
-                    time.sleep(rng.uniform(0.02, 0.4))
-                    for n in notes:
-                        if rng.random() < 0.97:  # a few keys never released
-                            player.send(mido.Message("note_on", note=n, velocity=0))
-                elif r < 0.9:
-                    control = rng.choice([20, 20, 21, 1, 7, 64, 74])
-                    player.send(mido.Message("control_change", control=control, value=rng.randrange(128)))
-                elif r < 0.905:
-                    player.send(mido.Message("control_change", control=23, value=127))  # panic
-                sent += 1
-                time.sleep(rng.uniform(0.01, 0.2))
-            rss_end = rss_mb(d.proc.pid)
-            code = d.stop(signal.SIGTERM)
-            time.sleep(0.5)
-            player.close()
-            rec.close()
-        finally:
-            server.stop()
-        log = d.log()
-    late = int(re.search(r"stopped.*: every note silenced; (\d+) late step", log).group(1))
+        d = Daemon(server, ["--config", str(config), "--model", args.model, "--tempo", str(TEMPO)],
+                   tmp / "daemon.log")
+        rec = Recorder(d.out_port)
+        player = open_player(d.in_port)
+        time.sleep(2.0)
+        rss_start = rss_kb(d.proc.pid) / 1024
+        end = time.monotonic() + 60 * args.minutes
+        sent = 0
+        while time.monotonic() < end:
+            r = rng.random()
+            if r < 0.6:
+                notes = rng.sample(range(36, 96), rng.randint(1, 4))
+                for n in notes:
+                    player.send(mido.Message("note_on", note=n, velocity=rng.randint(30, 120)))
+                time.sleep(rng.uniform(0.02, 0.4))
+                for n in notes:
+                    if rng.random() < 0.97:  # a few keys never released
+                        player.send(mido.Message("note_on", note=n, velocity=0))
+            elif r < 0.9:
+                control = rng.choice([20, 20, 21, 1, 7, 64, 74])
+                player.send(mido.Message("control_change", control=control, value=rng.randrange(128)))
+            elif r < 0.905:
+                player.send(mido.Message("control_change", control=23, value=127))  # panic
+            sent += 1
+            time.sleep(rng.uniform(0.01, 0.2))
+        rss_end = rss_kb(d.proc.pid) / 1024
+        code = d.stop(signal.SIGTERM)
+        time.sleep(0.5)
+        player.close()
+        rec.close()
+        late = d.late_steps()
     step = 60 / TEMPO / SPB
     onsets = onset_times([e for e in rec.note_ons() if e.message.channel == 0])
     residuals, fitted = grid_fit(onsets, step)
     err = np.abs(residuals)
     result = {"minutes": args.minutes, "tempo_bpm": TEMPO, "steps_per_beat": SPB, "player_events": sent,
               "onsets": int(len(onsets)), "late_steps": late,
-              "onset_error_ms": {"p50": float(np.median(err)), "p99": float(np.percentile(err, 99)),
-                                 "max": float(err.max())},
+              "onset_error_ms": error_stats(err),
               "tempo_error_pct": float(100 * (step / fitted - 1)), "rss_start_mb": rss_start, "rss_end_mb": rss_end,
               "notes_left_sounding": len(rec.sounding()), "exit_code": code, "jack_period_ms": PERIOD_MS}
     if args.json:

@@ -13,11 +13,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import mido
 import numpy as np
@@ -63,6 +66,23 @@ class JackServer:
             self.proc.kill()
         if not keep_log:
             self.log.close()
+
+
+@contextmanager
+def private_jack() -> Iterator[tuple[JackServer, Path]]:
+    """A private dummy JACK server for this process, and a scratch folder; both gone afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = JackServer(Path(tmp))
+        server.activate()
+        try:
+            yield server, Path(tmp)
+        finally:
+            server.stop()
+
+
+def error_stats(values: np.ndarray) -> dict:
+    """p50 / p99 / max of a sample (ms), as the benchmarks report them."""
+    return {"p50": float(np.median(values)), "p99": float(np.percentile(values, 99)), "max": float(values.max())}
 
 
 def backend() -> mido.Backend:
@@ -222,6 +242,10 @@ class Daemon:
         if not self.logf.closed:
             self.logf.flush()
         return self.log_path.read_text()
+
+    def late_steps(self) -> int:
+        """The late steps the daemon counted, from its last line (after ``stop``)."""
+        return int(re.search(r"stopped.*: every note silenced; (\d+) late step", self.log()).group(1))
 
     def send_signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
