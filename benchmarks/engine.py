@@ -43,9 +43,9 @@ WINDOW = 128
 
 
 def make_bundle(folder: Path, layers: int, hidden: int) -> Path:
-    from liveplay.bundle import Architecture, save_bundle
-    from liveplay.model import build_model, get_arrays
-    from liveplay.tokens import Vocabulary
+    from liveplay.model.bundle import Architecture, save_bundle
+    from liveplay.model.keras_model import build_model, get_arrays
+    from liveplay.music.tokens import Vocabulary
 
     arch = Architecture(VOCAB, 64, hidden, layers, 0.0)
     model = build_model(arch, seed=0)
@@ -69,10 +69,10 @@ def timed(step, n: int) -> np.ndarray:
 def measure_size(path: Path, steps: int, baseline_steps: int, eager_steps: int, threads: int) -> dict:
     import tensorflow as tf
 
-    from liveplay.bundle import load_bundle
-    from liveplay.engine import NumpyEngine
-    from liveplay.engine_tf import TensorflowEngine
-    from liveplay.model import model_from_bundle
+    from liveplay.model.bundle import load_bundle
+    from liveplay.model.numpy_engine import NumpyEngine
+    from liveplay.model.tf_engine import TensorflowEngine
+    from liveplay.model.keras_model import model_from_bundle
 
     bundle = load_bundle(path)
     rng = np.random.default_rng(0)
@@ -130,8 +130,8 @@ def measure_size(path: Path, steps: int, baseline_steps: int, eager_steps: int, 
 STARTUP = """
 import time, sys
 t0 = time.perf_counter()
-from liveplay.bundle import load_bundle
-from liveplay.engine import make_engine
+from liveplay.model.bundle import load_bundle
+from liveplay.model.runtime import make_engine
 b = load_bundle(sys.argv[1])
 e = make_engine(b, sys.argv[2], int(sys.argv[3]))
 e.reset([0])
@@ -158,10 +158,10 @@ def startup(path: Path, runtime: str, threads: int, runs: int = 5) -> dict:
 
 def trained_deviation(path: Path, steps: int = 1000) -> dict:
     """Streaming vs exact on a trained model, along music it samples itself (seeded)."""
-    from liveplay.bundle import load_bundle
+    from liveplay.model.bundle import load_bundle
     from liveplay.config import load_settings
-    from liveplay.engine import NumpyEngine
-    from liveplay.sampler import Sampler
+    from liveplay.model.numpy_engine import NumpyEngine
+    from liveplay.music.sampler import Sampler
 
     bundle = load_bundle(path)
     exact, streaming = NumpyEngine(bundle), NumpyEngine(bundle, streaming=True)

@@ -31,10 +31,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from liveplay.bundle import load_bundle
+    from liveplay.model.bundle import load_bundle
     from liveplay.config import load_settings
-    from liveplay.engine import NumpyEngine
-    from liveplay.sampler import Sampler
+    from liveplay.model.numpy_engine import NumpyEngine
+    from liveplay.music.sampler import Sampler
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 from liveplay import __version__
-from liveplay.config import ENGINES, LEARNABLE, Settings, load_settings, set_keys, user_config_path
+from liveplay.config import ENGINES, LEARNABLE, MODES, Settings, load_settings
+from liveplay.userconfig import set_keys, user_config_path
 from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError, UsageError
 
 log = logging.getLogger("liveplay")
@@ -49,7 +49,7 @@ def settings_from(args: argparse.Namespace, overrides: dict) -> Settings:
 
 
 def cmd_train(args) -> int:
-    from liveplay.train import train
+    from liveplay.offline.train import train
 
     settings = settings_from(args, {"train.epochs": args.epochs})
     train(args.data, args.out, settings, command=" ".join(["liveplay"] + sys.argv[1:]))
@@ -57,22 +57,22 @@ def cmd_train(args) -> int:
 
 
 def _bundle_and_engine(settings: Settings):
-    from liveplay.bundle import load_bundle
-    from liveplay.engine import make_engine
+    from liveplay.model.bundle import load_bundle
+    from liveplay.model.runtime import make_engine
 
     bundle = load_bundle(settings.model.path)
     return bundle, make_engine(bundle, settings.engine, settings.engine_threads)
 
 
 def cmd_generate(args) -> int:
-    from liveplay.generate import generate, prime_ids, write_generation
-    from liveplay.sampler import Sampler
+    from liveplay.offline.generate import generate, write_generation
+    from liveplay.music.sampler import Sampler
 
     settings = settings_from(args, {"model.path": args.model, "sampler.temperature": args.temperature,
                                     "sampler.seed": args.seed, "generate.steps": args.steps,
                                     "generate.tempo_bpm": args.tempo, "engine": args.engine})
     bundle, engine = _bundle_and_engine(settings)
-    prime = prime_ids(bundle, args.prime, settings.grid.skip_drums)
+    prime = bundle.encode_file(args.prime, settings.grid.skip_drums) if args.prime else []
     gen = generate(bundle, engine, Sampler(settings.sampler), settings.generate.steps, prime)
     path = write_generation(gen, bundle, args.out, settings.generate.tempo_bpm)
     print(f"wrote {path}: {len(gen.ids)} steps ({len(gen.ids) / bundle.grid.steps_per_beat:g} beats "
@@ -84,9 +84,9 @@ def cmd_generate(args) -> int:
 def cmd_evaluate(args) -> int:
     import numpy as np
 
-    from liveplay.evaluate import corpus_index, data_stats, evaluate, generation_stats
-    from liveplay.generate import generate
-    from liveplay.sampler import Sampler
+    from liveplay.offline.evaluate import corpus_index, data_stats, evaluate, generation_stats
+    from liveplay.offline.generate import generate
+    from liveplay.music.sampler import Sampler
 
     settings = settings_from(args, {"model.path": args.model, "sampler.seed": args.seed,
                                     "engine": args.engine})
@@ -132,7 +132,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_corpus(args) -> int:
-    from liveplay.corpus import DEFAULT_SETS, export
+    from liveplay.offline.corpus import DEFAULT_SETS, export
 
     settings_from(args, {})
     manifest = export(args.dest, args.sets or DEFAULT_SETS, jobs=args.jobs)
@@ -149,7 +149,7 @@ def cmd_run(args) -> int:
              "clock.source": args.clock, "clock.send": args.send_clock or None}
     settings = settings_from(args, flags)
 
-    from liveplay.app import run
+    from liveplay.live.app import run
 
     def reload() -> Settings:  # SIGHUP: the same file, the same flags on top
         return load_settings(args.config).override(flags)
@@ -159,37 +159,37 @@ def cmd_run(args) -> int:
 
 def cmd_learn(args) -> int:
     """Wait for the next control change on the input and map CONTROL to its CC number in the user's file."""
-    import queue
-
-    import mido
-
-    from liveplay.ports import Ports, backend
+    from liveplay.errors import PortError
+    from liveplay.live.inputs import InputQueue
+    from liveplay.live.ports import choose_api, open_port
 
     control = args.control.replace("-", "_")
     path = args.config or str(user_config_path())
     settings = settings_from(args, {"live.api": args.api, "live.input": args.input})
-    messages: queue.Queue = queue.Queue()
+    heard = InputQueue()
     wanted = settings.live.input  # a named input must be there; none: a virtual port of our own
-    port, found = Ports._open_port(backend(settings.live.api), "input", wanted, not wanted, "in",
-                                   client="liveplay-learn", callback=messages.put)
-    where = f"'{found}'" if found else "'liveplay-learn:in' (connect your controller to it)"
+    port = open_port(choose_api(settings.live.api), "input", wanted, client="liveplay-learn", port_name="in",
+                     on_bytes=heard.on_bytes)
+    if port is None:
+        raise PortError(f"no MIDI input matches '{wanted}' (`liveplay ports` lists them)")
+    where = f"'{port.target}'" if port.target else f"'{port.name}' (connect your controller to it)"
     print(f"move the knob, fader or button for {args.control} now: listening on {where}", flush=True)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     try:
-        while True:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+        msg = None
+        while msg is None:
+            if deadline is not None and time.monotonic() >= deadline:
                 raise UsageError(f"no control change came within {args.timeout:g} s; nothing was changed")
-            try:
-                msg: mido.Message = messages.get(timeout=left)
-            except queue.Empty:
-                continue
-            if msg.type != "control_change":
-                continue
-            if msg.control >= 120:
-                print(f"CC {msg.control} is a channel mode message (always silences); try another control")
-                continue
-            break
+            time.sleep(0.02)
+            for stamped in heard.drain():
+                m = stamped.message
+                if m.type != "control_change":
+                    continue
+                if m.control >= 120:
+                    print(f"CC {m.control} is a channel mode message (always silences); try another control")
+                    continue
+                msg = m
+                break
     finally:
         port.close()
     current = settings.controls
@@ -207,7 +207,7 @@ def cmd_learn(args) -> int:
 
 
 def cmd_ports(args) -> int:
-    from liveplay.ports import describe_ports
+    from liveplay.live.ports import describe_ports
 
     settings = settings_from(args, {"live.api": args.api})
     print(describe_ports(settings.live.api))
@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="DIR", help="model bundle (default: model.path)")
     p.add_argument("--in", dest="input", metavar="PORT", help="input port, name or part of it (default: live.input)")
     p.add_argument("--out", dest="output", metavar="PORT", help="output port, name or part of it (default: live.output)")
-    p.add_argument("--mode", choices=("respond", "accompany", "solo"), help="default: live.mode")
+    p.add_argument("--mode", choices=MODES, help="default: live.mode")
     p.add_argument("--tempo", type=float, metavar="BPM", help="default: live.tempo_bpm")
     p.add_argument("--temperature", type=float, metavar="T", help="start temperature (default: sampler.temperature)")
     p.add_argument("--api", choices=("auto", "alsa", "jack"), help="MIDI system (default: live.api)")
@@ -292,18 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def single_threaded_blas() -> None:
-    """One BLAS thread per call, set before NumPy loads (BLAS reads it then; config.py does not import NumPy).
-
-    The engine runs its own threads (``engine_threads``), which sleep between steps; idle
-    OpenBLAS workers spin instead: at 2 BLAS threads the daemon burnt a whole core between steps.
-    """
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-
-
 def main(argv: list[str] | None = None) -> int:
-    single_threaded_blas()
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging("info")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from liveplay.config import load_settings
-from liveplay.midifile import write_tokens
-from liveplay.tokens import HOLD, REST
+from liveplay.music.midifile import write_tokens
+from liveplay.music.tokens import HOLD, REST
 
 # One bar (8 eighth-note steps) of a deterministic pattern: four distinct chords split by HOLD
 # and REST, so no tail of 2, 3 or 4 tokens repeats the one before it (no heating).
@@ -67,7 +67,7 @@ def tiny_config(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(pattern_dir, tiny_config, tmp_path_factory) -> Path:
     """A bundle trained by the real trainer on the pattern files (once per session)."""
-    from liveplay.train import train
+    from liveplay.offline.train import train
 
     logging.getLogger().setLevel(logging.INFO)
     out = tmp_path_factory.mktemp("models") / "tiny"

@@ -1,0 +1,260 @@
+"""The threaded player: two named threads around the pure ``Performance``, on one ``Timing``.
+
+- **sender**: waits for boundary k (``timing.wait_boundary``) and sends the chord decided for
+  step k -- or, when it is not ready, HOLDs and counts the step as late. Sending never waits
+  for computing. A Stop or a lost MIDI clock silences our notes at once.
+- **thinker**: ``lookahead`` before boundary k it drains the input queue into the performance
+  (controls act, notes land in the step of their stamp), folds step k-1 into the context, runs
+  the model's step and decides step k.
+
+One lock guards what both touch: the note writer, the decisions, what was played. The model's
+step and the input handling run outside it, so the sender is never held up by computing.
+Every note-on has its note-off: chord changes, REST, mode switch, mute, panic, a lost port, and
+``stop`` (note-offs, then CC 123 on our channel).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from typing import Callable
+
+from liveplay.config import ControlSettings, LiveSettings, SamplerSettings
+from liveplay.live.performance import FORWARD, RELEASE, SILENCE, TEMPO, Effect, Performance
+from liveplay.live.inputs import InputQueue
+from liveplay.live.timing import Beat, Timing
+from liveplay.live.writer import NoteWriter
+from liveplay.music.tokens import HOLD, REST, RawToken, describe
+
+log = logging.getLogger(__name__)
+
+FLUSH_LEAD = 0.008  # s: a few JACK periods for the guard's F7 to come back through the server
+
+
+class Player:
+    def __init__(self, performance: Performance, timing: Timing, writer: NoteWriter, inputs: InputQueue,
+                 live: LiveSettings, status: bool | None = None, pet_watchdog: Callable[[], None] | None = None,
+                 flush: Callable[[], None] | None = None):
+        self.performance, self.timing, self.writer, self.inputs = performance, timing, writer, inputs
+        self.flush = flush  # the sysex guard (ports.Ports.flush): before each step's input is read
+        self.lookahead = live.lookahead_ms / 1000.0
+        self.status = sys.stderr.isatty() if status is None else status
+        self.pet_watchdog = pet_watchdog or (lambda: None)
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.decided: dict[int, RawToken] = {}
+        self.step = 0  # the last step sent
+        self.late = 0
+        self.current: RawToken = REST  # the last chord or REST played (the status line)
+        self.last_decided = 0  # the thinker's last decided step (the watchdog's sign of life)
+        self.thinker_seen = time.monotonic()
+        self.threads: list[threading.Thread] = []
+        self.errors_seen: set[str] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, delay: float = 0.2) -> None:
+        first = time.monotonic() + delay
+        self.timing.start(first)
+        log.debug("first boundary at monotonic %.6f", first)
+        self.decided[0] = self.performance.decide(0)
+        self.threads = [threading.Thread(target=self._sender, name="sender", daemon=True),
+                        threading.Thread(target=self._thinker, name="thinker", daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(timeout)
+            if t.is_alive():
+                log.error("thread %s did not stop within %.1f s", t.name, timeout)
+        with self.lock:
+            self.timing.finish()
+            self.writer.all_notes_off()
+        if self.status:
+            sys.stderr.write("\n")
+
+    # -- the sender ------------------------------------------------------------------------
+
+    def _sender(self) -> None:
+        k = 0
+        while True:
+            beat = self.timing.wait_boundary(k, self.stop_event)
+            if beat.kind == "stop":
+                return
+            if beat.kind == "idle":  # the DAW is stopped: no boundaries, but both threads are alive
+                if time.monotonic() - self.thinker_seen < 5.0:
+                    self.pet_watchdog()
+            elif beat.kind == "silence":
+                with self.lock:
+                    self.writer.release()
+            elif self._boundary(k, beat):
+                k += 1
+
+    def _boundary(self, k: int, beat: Beat) -> bool:
+        """Play step k's decided token (HOLD when it is not ready: a late step)."""
+        with self.lock:
+            if not self.timing.still(beat):
+                return False  # stopped between the tick and now: the next wait silences
+            token = self.decided.pop(k, None)
+            if token is None:
+                self.late += 1
+                token = HOLD
+            token = self.performance.to_play(token)
+            self.writer.play(token, self.performance.velocity)
+            if token != HOLD:
+                self.current = token
+            self.performance.performed(k, token, bool(self.writer.sounding))
+            self.step = k
+        self._show(k)
+        if k - self.last_decided <= 8:
+            self.pet_watchdog()  # both threads are alive: a stalled one lets systemd restart us
+        return True
+
+    # -- the thinker -----------------------------------------------------------------------
+
+    def _thinker(self) -> None:
+        k = 1
+        while self._wait_to_compute(k):
+            self.thinker_seen = time.monotonic()
+            try:
+                token = self._think(k)
+            except Exception as err:  # the loop goes on; the step plays HOLD
+                self._once(err)
+                token = HOLD
+            with self.lock:
+                if self.step < k:  # its boundary has not passed yet
+                    self.decided[k] = token
+                self.last_decided = k
+                # a decision that came after its boundary was counted late by the sender
+                k = max(k + 1, self.step + 1)
+                for old in [s for s in self.decided if s < k - 1]:
+                    del self.decided[old]
+
+    def _wait_to_compute(self, k: int) -> bool:
+        """Until ``lookahead`` before boundary k; the sysex guard's flush ``FLUSH_LEAD`` earlier, so
+        what an unterminated sysex held back arrives before the input is read."""
+        if self.flush is not None:
+            if not self.timing.wait_to_compute(k, self.stop_event, self.lookahead + FLUSH_LEAD, self._idle):
+                return False
+            self.flush()
+        return self.timing.wait_to_compute(k, self.stop_event, self.lookahead, self._idle)
+
+    def _think(self, k: int) -> RawToken:
+        self._hear()
+        with self.lock:  # what was played at k-1 is the sender's
+            token_id = self.performance.fold(k - 1)
+        self.performance.context.push(token_id)  # the model's step, outside the lock
+        return self.performance.decide(k)
+
+    def _hear(self) -> None:
+        lookahead = self.lookahead
+        effects = self.performance.hear(self.inputs.drain(),
+                                        lambda stamp: self.timing.input_step(stamp, lookahead),
+                                        self.timing.step_seconds())
+        if effects:
+            self._carry_out(effects)
+
+    def _idle(self) -> None:
+        """While the DAW is stopped: controls still act, notes played meanwhile are let go."""
+        self.thinker_seen = time.monotonic()
+        try:
+            self._hear()
+        except Exception as err:
+            self._once(err)
+        self.performance.forget_input()
+
+    def _carry_out(self, effects: list[Effect]) -> None:
+        with self.lock:
+            for e in effects:
+                if e.kind == SILENCE:
+                    self.writer.all_notes_off()
+                elif e.kind == RELEASE:
+                    self.writer.release()
+                elif e.kind == FORWARD:
+                    self.writer.send(e.value)
+                elif e.kind == TEMPO:
+                    self._set_tempo(*e.value)
+
+    def _set_tempo(self, bpm: float, why: str) -> None:
+        """With the lock held."""
+        if self.timing.following:
+            self._once_info("tempo follows the MIDI clock: CC tempo is ignored")
+        elif bpm != self.timing.tempo_bpm():
+            self.timing.set_tempo(bpm, self.step + 1)
+            log.info("tempo %.1f BPM (%s)", bpm, why)
+
+    def _once(self, err: Exception) -> None:
+        if type(err).__name__ not in self.errors_seen:
+            self.errors_seen.add(type(err).__name__)
+            log.exception("error in the step loop (logged once per kind): %s", err)
+
+    def _once_info(self, text: str) -> None:
+        if text not in self.errors_seen:
+            self.errors_seen.add(text)
+            log.info("%s", text)
+
+    # -- from the main thread --------------------------------------------------------------
+
+    def port_lost(self, kind: str) -> None:
+        """A port went away: silence our notes where we still can; a lost keyboard lifts its keys."""
+        with self.lock:
+            if kind == "output":
+                self.writer.failed = True  # the port watcher has said it; no second line per note
+            self.writer.release()
+            if kind == "input":
+                self.performance.lost_input()
+
+    def port_event(self, event: str) -> None:
+        """What ``Ports.check`` saw: '<kind> lost', '<kind> back', 'output disconnected' or
+        'output reconnected'. An output that is (re)opened or connected again first gets
+        all-sound-off and all-notes-off on our channel, so nothing is left sounding there."""
+        kind, _, what = event.partition(" ")
+        if what == "lost":
+            self.port_lost(kind)
+        elif kind == "output" and what in ("back", "reconnected"):
+            with self.lock:
+                self.writer.hygiene()
+        elif event == "output disconnected":
+            with self.lock:
+                self.writer.release()  # their note-offs reach the ports still connected
+
+    def apply(self, sampler: SamplerSettings, live: LiveSettings, controls: ControlSettings) -> None:
+        """Settings from a config reload that can change while playing (the rest need a restart)."""
+        with self.lock:
+            self.performance.set_sampler(sampler)
+            if not self.timing.following and live.tempo_bpm != self.timing.tempo_bpm():
+                self.timing.set_tempo(live.tempo_bpm, self.step + 1)
+                log.info("tempo %.1f BPM", live.tempo_bpm)
+            w = self.writer
+            if self.performance.configure(live, controls) or (
+                    (live.output_channel - 1, live.pitch_low, live.pitch_high) != (w.channel, w.low, w.high)):
+                w.release()
+            w.channel, w.low, w.high = live.output_channel - 1, live.pitch_low, live.pitch_high
+            self.lookahead = live.lookahead_ms / 1000.0
+
+    def describe_state(self) -> str:
+        p = self.performance
+        try:
+            tail = " ".join(describe(p.vocab.decode_token(t)) for t in p.context.tail(16))
+        except RuntimeError:  # the thinker pushed meanwhile
+            tail = "(changing)"
+        clock = self.timing.describe()
+        return (f"step {self.step}, tempo {self.timing.tempo_bpm():.1f} BPM, mode {p.mode}, temperature "
+                f"{p.sampler.temperature:.2f}, late steps {self.late}, {self.inputs.describe()}, "
+                f"context tail: {tail}" + (f"; {clock}" if clock else ""))
+
+    def _show(self, k: int) -> None:
+        p = self.performance
+        position = self.timing.song_step(k)  # the DAW's song position when following its clock
+        line = (f"{self.timing.tempo_bpm():6.1f} BPM  {p.mode:9} T {p.sampler.temperature:4.2f}  "
+                f"{describe(self.current) if self.writer.sounding else '-':24} late {self.late}"
+                f"{'  muted' if p.muted else ''}")
+        if self.status:
+            sys.stderr.write(f"\rstep {position:6d}  {line}")
+            sys.stderr.flush()
+        elif position % (4 * self.timing.steps_per_beat) == 0:
+            log.info("bar %d: %s", position // (4 * self.timing.steps_per_beat) + 1, line.strip())

@@ -1,0 +1,83 @@
+"""The engine contract: what every step runtime gives, and the bookkeeping they share.
+
+Contract (every runtime): ``reset(tokens)`` primes with a context, ``push(token)``
+adds one token, ``distribution()`` gives the probabilities (float64, sums to 1)
+that the Keras model gives on the exact last ``context_length`` tokens from a
+zero state -- or on all of them while fewer have been pushed. ``close()`` stops
+whatever threads the runtime holds.
+
+Exact mode keeps ``W = context_length`` staggered LSTM states as one batch. Before
+token t is pushed, slot t mod W restarts from zero; then every slot advances by
+token t in one batched step. After n pushes the slot restarted at n - W (slot 0
+while n < W) has seen exactly the last min(n, W) tokens: its top state gives
+the distribution. One batched step per tick instead of W sequential ones.
+
+Streaming mode carries one state over everything pushed since ``reset``: cheaper
+still, but it remembers beyond the window, so it drifts from the exact answer
+(measured in benchmarks/engine.py).
+
+The runtimes: ``numpy_engine`` (CPU, the daemon's default), ``tf_engine`` (TensorFlow,
+GPU-resident when there is a GPU); ``runtime.make_engine`` picks one.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import numpy as np
+
+
+class Engine(Protocol):
+    vocab_size: int
+    context_length: int
+    name: str
+
+    def reset(self, tokens: Sequence[int] = ()) -> None: ...
+
+    def push(self, token: int) -> None: ...
+
+    def distribution(self) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+class StaggeredWindow:
+    """The bookkeeping both runtimes share: token checks, which slot restarts, which is read.
+
+    Slot t mod W restarts from zero before token t; after n pushes the slot restarted at
+    n - W (slot 0 while n < W) has seen exactly the last min(n, W) tokens.
+    """
+
+    vocab_size: int
+    context_length: int
+    streaming: bool
+    count: int
+
+    def _checked(self, token: int) -> int:
+        token = int(token)
+        if not 0 <= token < self.vocab_size:
+            raise ValueError(f"token id {token} outside the vocabulary (0..{self.vocab_size - 1})")
+        return token
+
+    def restart_slot(self) -> int | None:
+        """The slot that starts over with the next token (None when streaming)."""
+        return None if self.streaming else self.count % self.context_length
+
+    def read_slot(self) -> int:
+        """The batch row whose state has seen exactly the last min(count, W) tokens."""
+        if self.streaming or self.count < self.context_length:
+            return 0
+        return self.count % self.context_length
+
+    def _replay(self, tokens: Sequence[int]) -> None:
+        """``reset``'s second half: push the context (its last W tokens unless streaming)."""
+        keep = list(tokens) if self.streaming else list(tokens)[-self.context_length:]
+        for t in keep:
+            self.push(t)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max()
+    e = np.exp(z)
+    return e / e.sum()

@@ -1,0 +1,167 @@
+"""The NumPy step runtime (CPU): exact staggered window or streaming (``engine`` has the contract).
+
+Step maths: every gate goes through one exp and one reciprocal,
+sigmoid(x) = 1 / (1 + exp(-x)) and tanh(x) = 2 sigmoid(2x) - 1, so the i, f, o
+columns of every weight are negated and the c columns scaled by -2 once at load
+(exp is several times cheaper than tanh in NumPy). Layer 0's input projection
+is a lookup table (V, 4H) = emb @ K0 + b0. Layers above fuse input and recurrent
+weights into one (2H, 4H) matrix. All buffers are allocated once; a step
+allocates nothing that grows.
+
+Threads: the W slots are independent, so exact mode splits them into ``threads``
+row blocks that advance in parallel (NumPy and BLAS release the GIL) on a small
+pool whose workers sleep between steps. Every call of the step runs with BLAS
+limited to one thread (``threadpoolctl``), whoever created the engine: OpenBLAS's
+own threads would otherwise spin against the engine's workers on a small machine.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from liveplay.model.bundle import Bundle
+from liveplay.model.engine import StaggeredWindow, softmax
+
+
+@lru_cache(maxsize=1)
+def _blas() -> ThreadpoolController:
+    """The process's BLAS libraries, looked up once (a few ms); ``limit`` costs ~12 us a call."""
+    return ThreadpoolController()
+
+
+def _exp_form(a: np.ndarray, hidden: int) -> np.ndarray:
+    """Gate columns (Keras order i, f, c, o) scaled for the exp form: i, f, o by -1, c by -2."""
+    out = np.array(a, dtype=np.float32, copy=True)
+    out[..., : 2 * hidden] *= -1.0
+    out[..., 2 * hidden: 3 * hidden] *= -2.0
+    out[..., 3 * hidden:] *= -1.0
+    return out
+
+
+class _Block:
+    """One row block of the batch: views into the engine's state and scratch buffers."""
+
+    def __init__(self, io: list[np.ndarray], cell: list[np.ndarray], gates: np.ndarray, tmp: np.ndarray,
+                 lo: int, hi: int):
+        self.lo, self.hi = lo, hi
+        self.io = [a[lo:hi] for a in io]  # (b, 2H) each
+        self.cell = [a[lo:hi] for a in cell]  # (b, H) each
+        self.gates = gates[lo:hi]  # (b, 4H)
+        self.tmp = tmp[lo:hi]  # (b, H)
+
+
+class NumpyEngine(StaggeredWindow):
+    """The NumPy runtime, exact (``streaming=False``) or streaming; ``threads`` splits exact mode's batch."""
+
+    def __init__(self, bundle: Bundle, streaming: bool = False, threads: int = 1):
+        arch, w = bundle.architecture, bundle.weights
+        if w is None:
+            raise ValueError("the bundle was loaded without weights")
+        self.vocab_size = arch.vocab_size
+        self.context_length = bundle.grid.context_length
+        self.streaming = streaming
+        self.name = "numpy-streaming" if streaming else "numpy"
+        h = self.hidden = arch.hidden
+        self.layers = arch.layers
+        batch = 1 if streaming else self.context_length
+
+        # layer 0: token -> input projection with bias, in exp form  # (V, 4H)
+        self.table = _exp_form(w["embedding"] @ w["lstm0.kernel"] + w["lstm0.bias"], h)
+        self.recurrent0 = _exp_form(w["lstm0.recurrent"], h)  # (H, 4H)
+        self.fused = []  # layers >= 1: [input; recurrent] weights, bias  # (2H, 4H), (4H,)
+        for i in range(1, self.layers):
+            wi = np.concatenate([w[f"lstm{i}.kernel"], w[f"lstm{i}.recurrent"]], axis=0)
+            self.fused.append((_exp_form(wi, h), _exp_form(w[f"lstm{i}.bias"], h)))
+        self.dense_kernel = np.ascontiguousarray(w["dense.kernel"])  # (H, V)
+        self.dense_bias = w["dense.bias"]  # (V,)
+
+        # state: for layer i, io[i] = [input from the layer below | own h]  # (B, 2H)
+        # (layer 0 takes its input from the table, so its left half stays unused)
+        self.io = [np.zeros((batch, 2 * h), dtype=np.float32) for _ in range(self.layers)]
+        self.cell = [np.zeros((batch, h), dtype=np.float32) for _ in range(self.layers)]
+        gates = np.empty((batch, 4 * h), dtype=np.float32)  # (B, 4H)
+        tmp = np.empty((batch, h), dtype=np.float32)  # (B, H)
+        self.threads = max(1, min(int(threads), batch // 8 or 1))  # blocks of at least 8 rows
+        bounds = np.linspace(0, batch, self.threads + 1).astype(int)
+        self.blocks = [_Block(self.io, self.cell, gates, tmp, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        self._pool = (ThreadPoolExecutor(self.threads - 1, thread_name_prefix="engine")
+                      if self.threads > 1 else None)
+        self.count = 0  # tokens pushed since reset
+        self._probs: np.ndarray | None = None
+
+    def close(self) -> None:
+        """Stop the worker threads (the daemon does it at stop; idle workers only sleep)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def reset(self, tokens: Sequence[int] = ()) -> None:
+        for a in self.io + self.cell:
+            a.fill(0.0)
+        self.count = 0
+        self._probs = None
+        self._replay(tokens)
+
+    def push(self, token: int) -> None:
+        token = self._checked(token)
+        slot = self.restart_slot()
+        if slot is not None:  # this slot starts over with this token
+            for i in range(self.layers):
+                self.io[i][slot] = 0.0
+                self.cell[i][slot] = 0.0
+        with _blas().limit(limits=1, user_api="blas"):  # our own threads split the batch, not BLAS's
+            if self._pool is None:
+                self._advance(self.blocks[0], token)
+            else:
+                pending = [self._pool.submit(self._advance, block, token) for block in self.blocks[1:]]
+                self._advance(self.blocks[0], token)
+                for future in pending:
+                    future.result()
+        self.count += 1
+        self._probs = None
+
+    def _advance(self, block: _Block, token: int) -> None:
+        """Advance one row block by one token through every layer."""
+        h, g, t = self.hidden, block.gates, block.tmp
+        with np.errstate(over="ignore"):  # exp(large) = inf -> 1/inf = 0: the right limit
+            for i in range(self.layers):
+                io, c = block.io[i], block.cell[i]
+                if i == 0:
+                    np.matmul(io[:, h:], self.recurrent0, out=g)  # (b, H) @ (H, 4H) -> (b, 4H)
+                    g += self.table[token]
+                else:
+                    weights, bias = self.fused[i - 1]
+                    np.matmul(io, weights, out=g)  # (b, 2H) @ (2H, 4H) -> (b, 4H)
+                    g += bias
+                np.exp(g, out=g)
+                g += 1.0
+                np.divide(1.0, g, out=g)  # i, f, o = sigmoid; c column holds sigmoid(2x)
+                cand = g[:, 2 * h: 3 * h]
+                cand *= 2.0
+                cand -= 1.0  # tanh(x) = 2 sigmoid(2x) - 1
+                np.multiply(c, g[:, h: 2 * h], out=c)  # f * c
+                np.multiply(g[:, :h], cand, out=t)  # i * tanh(x)
+                c += t
+                np.multiply(c, -2.0, out=t)
+                np.exp(t, out=t)
+                t += 1.0
+                np.divide(2.0, t, out=t)
+                t -= 1.0  # tanh(c)
+                new_h = io[:, h:]
+                np.multiply(g[:, 3 * h:], t, out=new_h)  # h = o * tanh(c)  (b, H)
+                if i + 1 < self.layers:
+                    block.io[i + 1][:, :h] = new_h
+
+    def distribution(self) -> np.ndarray:
+        if self.count == 0:
+            raise ValueError("push at least one token before asking for a distribution")
+        if self._probs is None:
+            top = self.io[-1][self.read_slot(), self.hidden:]  # (H,)
+            with _blas().limit(limits=1, user_api="blas"):
+                self._probs = softmax(top @ self.dense_kernel + self.dense_bias)  # (V,)
+        return self._probs

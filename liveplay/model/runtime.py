@@ -1,0 +1,56 @@
+"""Choosing a step runtime: ``engine: auto | numpy | numpy-streaming | tensorflow``.
+
+``auto`` is NumPy unless a CUDA device node exists and is not hidden; only then is
+TensorFlow imported, and used if it lists a GPU. So a machine without a GPU never
+imports TensorFlow at start.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+
+from liveplay.model.bundle import Bundle
+from liveplay.model.engine import Engine
+from liveplay.model.numpy_engine import NumpyEngine
+
+log = logging.getLogger(__name__)
+
+
+def gpu_possible() -> bool:
+    """Cheap test, without importing TensorFlow: could a CUDA GPU be visible at all?"""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return bool(glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/dxg"))
+
+
+def choose_runtime(requested: str) -> str:
+    """``auto`` -> 'tensorflow' when TensorFlow sees a GPU, else 'numpy' (TF not imported then)."""
+    if requested != "auto":
+        return requested
+    if not gpu_possible():
+        return "numpy"
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return "numpy"
+    return "tensorflow" if tf.config.list_physical_devices("GPU") else "numpy"
+
+
+def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1) -> Engine:
+    """The runtime asked for; ``threads`` = CPU threads of a NumPy exact step (capped at the cores)."""
+    chosen = choose_runtime(runtime)
+    if chosen == "numpy":
+        engine: Engine = NumpyEngine(bundle, threads=min(threads, os.cpu_count() or 1))
+    elif chosen == "numpy-streaming":
+        engine = NumpyEngine(bundle, streaming=True)
+    elif chosen == "tensorflow":
+        from liveplay.model.tf_engine import TensorflowEngine
+
+        engine = TensorflowEngine(bundle)
+    else:
+        raise ValueError(f"unknown engine {runtime!r}")
+    log.info("engine: %s%s (asked for %s)", engine.name,
+             f", {engine.threads} threads" if getattr(engine, "threads", 1) > 1 else "", runtime)
+    return engine

@@ -1,0 +1,228 @@
+"""MIDI files <-> step tokens, with mido.
+
+Reading: all tracks are merged; positions are taken in ticks and divided by
+``ticks_per_beat``, so the grid is in beats and tempo changes do not move it.
+A note_on with velocity 0 is a note_off; a note_on of a pitch already sounding
+on the same channel ends the earlier note there (re-strike); notes never ended
+last until the end of the file. Channel 10 (drums) is skipped unless asked.
+
+Quantising a note to the grid: onset step = round(onset_beats * steps_per_beat),
+end step = max(onset step + 1, round(end_beats * steps_per_beat)). The token of
+step k is the chord of the pitches whose onset step is k; else HOLD if a note
+started earlier still sounds past k; else REST.
+
+Writing: a chord sounds from its step until the next chord or REST (HOLD keeps
+it: ``tokens.note_changes``, the live note writer's rule too); every note_on gets
+its note_off; track 0 holds the tempo.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import mido
+
+from liveplay.errors import DataError, MidiFileError
+from liveplay.music.tokens import HOLD, REST, Chord, RawToken, make_chord, note_changes
+
+log = logging.getLogger(__name__)
+
+DRUM_CHANNEL = 9  # channel 10, counted from 0
+MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
+
+
+@dataclass(frozen=True)
+class Note:
+    pitch: int
+    start: float  # beats
+    end: float  # beats
+    velocity: int
+    channel: int
+
+
+def read_notes(path: str | Path, skip_drums: bool = True) -> tuple[list[Note], float]:
+    """All notes of a MIDI file, in beats, and the file's length in beats."""
+    path = Path(path)
+    try:
+        midi = mido.MidiFile(path)
+    except Exception as err:  # mido raises OSError, EOFError, KeyError, ValueError... on bad files
+        raise MidiFileError(path, _reason(err)) from err
+    if midi.type == 2:
+        log.debug("%s: type-2 MIDI file, its tracks are merged as if played together", path)
+    tpb = midi.ticks_per_beat
+    if not isinstance(tpb, int) or tpb <= 0:
+        raise MidiFileError(path, f"unsupported time division {tpb!r} (SMPTE timing)")
+
+    notes: list[Note] = []
+    sounding: dict[tuple[int, int], tuple[int, int]] = {}  # (channel, pitch) -> (start tick, velocity)
+    tick = 0
+    for msg in mido.merge_tracks(midi.tracks):
+        tick += msg.time
+        if msg.type not in ("note_on", "note_off"):
+            continue
+        if skip_drums and msg.channel == DRUM_CHANNEL:
+            continue
+        key = (msg.channel, msg.note)
+        started = sounding.pop(key, None)
+        if started is not None:
+            notes.append(Note(msg.note, started[0] / tpb, tick / tpb, started[1], msg.channel))
+        if msg.type == "note_on" and msg.velocity > 0:
+            sounding[key] = (tick, msg.velocity)
+    for (channel, pitch), (start, velocity) in sounding.items():  # never ended: last to the end
+        notes.append(Note(pitch, start / tpb, tick / tpb, velocity, channel))
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return notes, tick / tpb
+
+
+def notes_to_tokens(notes: Sequence[Note], length_beats: float, steps_per_beat: int,
+                    max_notes: int) -> list[RawToken]:
+    """Quantise notes onto the grid (module docstring)."""
+    if not notes:
+        return []
+    spans = []
+    for n in notes:
+        on = round(n.start * steps_per_beat)
+        off = max(on + 1, round(n.end * steps_per_beat))
+        spans.append((on, off, n.pitch))
+    total = max(max(off for _, off, _ in spans), round(length_beats * steps_per_beat))
+    onsets: list[list[int]] = [[] for _ in range(total)]
+    last_end = [0] * total  # furthest end step of the notes started at each step
+    for on, off, pitch in spans:
+        onsets[on].append(pitch)
+        last_end[on] = max(last_end[on], off)
+    tokens: list[RawToken] = []
+    sounding_until = 0
+    for k in range(total):
+        if onsets[k]:
+            tokens.append(make_chord(onsets[k], max_notes))
+        elif sounding_until > k:
+            tokens.append(HOLD)
+        else:
+            tokens.append(REST)
+        sounding_until = max(sounding_until, last_end[k])
+    return tokens
+
+
+def read_tokens(path: str | Path, steps_per_beat: int, max_notes: int,
+                skip_drums: bool = True) -> list[RawToken]:
+    """A MIDI file as raw step tokens; raises MidiFileError naming the file."""
+    notes, length = read_notes(path, skip_drums)
+    if not notes:
+        raise MidiFileError(path, "no notes" + (" (outside channel 10)" if skip_drums else ""))
+    return notes_to_tokens(notes, length, steps_per_beat, max_notes)
+
+
+def find_midi_files(paths: Iterable[str | Path]) -> list[Path]:
+    """MIDI files named directly or found (recursively) in folders, sorted, without repeats."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.suffix.lower() in MIDI_SUFFIXES and f.is_file())
+        elif p.exists():
+            found.append(p)
+        else:
+            raise DataError(f"{p}: no such file or folder")
+    seen, unique = set(), []
+    for f in found:
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            unique.append(f)
+    return unique
+
+
+def load_token_files(paths: Iterable[str | Path], steps_per_beat: int, max_notes: int,
+                     skip_drums: bool = True) -> list[tuple[Path, list[RawToken]]]:
+    """Every readable MIDI file under ``paths`` as tokens; bad files are skipped with one warning."""
+    files = find_midi_files(paths)
+    loaded = []
+    for f in files:
+        try:
+            loaded.append((f, read_tokens(f, steps_per_beat, max_notes, skip_drums)))
+        except MidiFileError as err:
+            log.warning("skipping %s: %s", err.path, err.reason)
+    if not loaded:
+        names = ", ".join(map(str, paths))
+        raise DataError(f"no usable MIDI file in {names} ({len(files)} file(s) found, none readable)")
+    return loaded
+
+
+def tokens_to_midi(tokens: Sequence[RawToken], steps_per_beat: int, tempo_bpm: float,
+                   velocity: int = 80, channel: int = 0, ticks_per_beat: int = 480,
+                   program: int | None = None) -> mido.MidiFile:
+    """A type-1 MIDI file: track 0 the tempo, track 1 the notes (module docstring)."""
+    step_ticks = ticks_per_beat // steps_per_beat
+    head = []
+    if program is not None:
+        head.append(mido.Message("program_change", channel=channel, program=program, time=0))
+    events: list[tuple[int, int, mido.Message]] = []  # (tick, order: offs before ons, message)
+    sounding: Chord = ()
+    for k, tok in enumerate(tokens):
+        tick = k * step_ticks
+        offs, ons = note_changes(sounding, tok)
+        for p in offs:
+            events.append((tick, 0, mido.Message("note_off", channel=channel, note=p, velocity=0)))
+        for p in ons:
+            events.append((tick, 1, mido.Message("note_on", channel=channel, note=p, velocity=velocity)))
+        if offs or ons:
+            sounding = ons
+    end = len(tokens) * step_ticks
+    for p in sounding:
+        events.append((end, 0, mido.Message("note_off", channel=channel, note=p, velocity=0)))
+    return _midi_file(events, tempo_bpm, ticks_per_beat, end, head)
+
+
+def notes_to_midi(notes: Sequence[Note], tempo_bpm: float, ticks_per_beat: int = 480) -> mido.MidiFile:
+    """A type-1 MIDI file of notes (beats): track 0 the tempo, track 1 the notes."""
+    events = []
+    for n in notes:
+        on, off = round(n.start * ticks_per_beat), round(n.end * ticks_per_beat)
+        if off <= on:
+            continue
+        events.append((on, 1, mido.Message("note_on", channel=n.channel, note=n.pitch, velocity=n.velocity)))
+        events.append((off, 0, mido.Message("note_off", channel=n.channel, note=n.pitch, velocity=0)))
+    return _midi_file(events, tempo_bpm, ticks_per_beat, max([e[0] for e in events], default=0))
+
+
+def _midi_file(events: list[tuple[int, int, mido.Message]], tempo_bpm: float, ticks_per_beat: int,
+               end: int, head: Sequence[mido.Message] = ()) -> mido.MidiFile:
+    """Events (tick, order: offs 0 before ons 1, message) -> a type-1 file; track 0 the tempo."""
+    meta = mido.MidiTrack([
+        mido.MetaMessage("track_name", name="liveplay", time=0),
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm), time=0),
+        mido.MetaMessage("end_of_track", time=0),
+    ])
+    track = mido.MidiTrack(head)
+    events.sort(key=lambda e: (e[0], e[1]))
+    now = 0
+    for tick, _, msg in events:
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
+    midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
+    midi.tracks += [meta, track]
+    return midi
+
+
+def write_tokens(tokens: Sequence[RawToken], path: str | Path, steps_per_beat: int, tempo_bpm: float,
+                 **kwargs) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tokens_to_midi(tokens, steps_per_beat, tempo_bpm, **kwargs).save(path)
+    return path
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, EOFError):
+        return "truncated or empty MIDI file"
+    if isinstance(err, FileNotFoundError):
+        return "no such file"
+    text = str(err) or type(err).__name__
+    if "MThd" in text:
+        return "not a MIDI file (no MThd header)"
+    return f"corrupt MIDI file ({type(err).__name__}: {text})"
+
+
+

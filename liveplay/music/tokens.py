@@ -1,0 +1,252 @@
+"""The step grid's tokens and the chord vocabulary.
+
+Every grid step holds one token (DESIGN.md):
+
+- a chord onset: the sorted absolute MIDI pitches that start in the step, at most
+  ``max_notes`` of them (the highest are kept) -- a single note is a one-note chord;
+- ``HOLD``: whatever sounds keeps sounding;
+- ``REST``: silence.
+
+Before a vocabulary exists a token is ``REST``, ``HOLD`` or a tuple of pitches
+("raw" tokens). The vocabulary turns them into integer ids: 0 = REST, 1 = HOLD,
+2.. = chords, most frequent first. A chord outside the vocabulary maps to the
+nearest vocabulary chord by ``chord_distance`` (below); it never raises.
+
+Nearest-chord distance, in semitones: every pitch of one chord is charged its
+distance to the nearest pitch of the other, both ways round, plus 3 per note of
+difference in size::
+
+    d(a, b) = sum_{p in a} min_{q in b} |p - q| + sum_{q in b} min_{p in a} |p - q|
+              + 3 * | |a| - |b| |
+
+It is 0 only for equal chords, symmetric, and keeps register (a C major triad two
+octaves up is far from the one in the middle). Ties go to the more frequent
+chord (lower id), so the mapping is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Sequence, Union
+
+import numpy as np
+
+REST = "REST"
+HOLD = "HOLD"
+REST_ID = 0
+HOLD_ID = 1
+FIRST_CHORD_ID = 2
+SIZE_PENALTY = 3
+
+Chord = tuple[int, ...]
+RawToken = Union[str, Chord]
+
+VOCAB_FORMAT = 1
+
+
+def make_chord(pitches: Iterable[int], max_notes: int) -> Chord:
+    """Sorted unique pitches, keeping the highest ``max_notes``."""
+    unique = sorted({int(p) for p in pitches if 0 <= int(p) <= 127})
+    return tuple(unique[-max_notes:])
+
+
+def chord_distance(a: Sequence[int], b: Sequence[int]) -> int:
+    """The documented nearest-chord distance (module docstring)."""
+    if not a or not b:
+        raise ValueError("chords have at least one pitch")
+    one = sum(min(abs(p - q) for q in b) for p in a)
+    two = sum(min(abs(p - q) for p in a) for q in b)
+    return one + two + SIZE_PENALTY * abs(len(a) - len(b))
+
+
+def describe(token: RawToken) -> str:
+    """A short human name: 'REST', 'HOLD', 'C4', 'C4-E4-G4'."""
+    if token in (REST, HOLD):
+        return token
+    return "-".join(pitch_name(p) for p in token)
+
+
+NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def pitch_name(pitch: int) -> str:
+    return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a token sequence the vocabulary holds exactly."""
+
+    chords: int  # chord onsets seen
+    chords_in_vocab: int  # of those, exactly in the vocabulary
+    tokens: int  # all tokens (REST/HOLD always covered)
+
+    @property
+    def chord_share(self) -> float:
+        return self.chords_in_vocab / self.chords if self.chords else 1.0
+
+    @property
+    def token_share(self) -> float:
+        missing = self.chords - self.chords_in_vocab
+        return 1.0 - missing / self.tokens if self.tokens else 1.0
+
+    def __add__(self, other: "Coverage") -> "Coverage":
+        return Coverage(self.chords + other.chords, self.chords_in_vocab + other.chords_in_vocab,
+                        self.tokens + other.tokens)
+
+
+class Vocabulary:
+    """Chords <-> ids, with nearest mapping for chords it does not hold."""
+
+    def __init__(self, chords: Sequence[Chord], max_notes: int, counts: Sequence[int] | None = None):
+        self.chords: list[Chord] = [tuple(int(p) for p in c) for c in chords]
+        self.max_notes = int(max_notes)
+        self.counts = list(counts) if counts is not None else [0] * len(self.chords)
+        self._ids = {c: i + FIRST_CHORD_ID for i, c in enumerate(self.chords)}
+        if len(self._ids) != len(self.chords):
+            raise ValueError("vocabulary chords must be distinct")
+        width = max([len(c) for c in self.chords] + [1])
+        # (V, width) pitches padded with -1, for the vectorised nearest search
+        self._pitches = np.full((len(self.chords), width), -1, dtype=np.int32)
+        for i, c in enumerate(self.chords):
+            self._pitches[i, : len(c)] = c
+        self._nearest = lru_cache(maxsize=8192)(self._nearest_uncached)
+
+    def __len__(self) -> int:
+        """Number of token ids (REST and HOLD included)."""
+        return len(self.chords) + FIRST_CHORD_ID
+
+    @classmethod
+    def build(cls, sequences: Iterable[Sequence[RawToken]], size: int, max_notes: int) -> "Vocabulary":
+        """The ``size`` most frequent chords of ``sequences`` (ties: lower pitches first)."""
+        counts: Counter = Counter()
+        for seq in sequences:
+            counts.update(t for t in seq if t not in (REST, HOLD))
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
+        return cls([c for c, _ in ranked], max_notes, [n for _, n in ranked])
+
+    # -- mapping ---------------------------------------------------------------------------
+
+    def encode_token(self, token: RawToken) -> int:
+        """Id of a raw token; a chord outside the vocabulary maps to the nearest one."""
+        if token == REST:
+            return REST_ID
+        if token == HOLD:
+            return HOLD_ID
+        chord = make_chord(token, self.max_notes)
+        if not chord:
+            return REST_ID
+        found = self._ids.get(chord)
+        return found if found is not None else self._nearest(chord)
+
+    def encode(self, tokens: Iterable[RawToken]) -> list[int]:
+        return [self.encode_token(t) for t in tokens]
+
+    def decode_token(self, token_id: int) -> RawToken:
+        if token_id == REST_ID:
+            return REST
+        if token_id == HOLD_ID:
+            return HOLD
+        return self.chords[token_id - FIRST_CHORD_ID]
+
+    def decode(self, ids: Iterable[int]) -> list[RawToken]:
+        return [self.decode_token(int(i)) for i in ids]
+
+    def contains(self, token: RawToken) -> bool:
+        if token in (REST, HOLD):
+            return True
+        return make_chord(token, self.max_notes) in self._ids
+
+    def coverage(self, tokens: Sequence[RawToken]) -> Coverage:
+        chords = [t for t in tokens if t not in (REST, HOLD)]
+        inside = sum(1 for c in chords if self.contains(c))
+        return Coverage(len(chords), inside, len(tokens))
+
+    def _nearest_uncached(self, chord: Chord) -> int:
+        if not self.chords:
+            return REST_ID
+        a = np.asarray(chord, dtype=np.int32)  # (k,)
+        valid = self._pitches >= 0  # (V, W)
+        diff = np.abs(self._pitches[:, :, None] - a[None, None, :])  # (V, W, k)
+        big = np.iinfo(np.int32).max // 4
+        from_a = np.where(valid[:, :, None], diff, big).min(axis=1).sum(axis=1)  # (V,)
+        from_b = np.where(valid, diff.min(axis=2), 0).sum(axis=1)  # (V,)
+        size = SIZE_PENALTY * np.abs(valid.sum(axis=1) - len(a))  # (V,)
+        return int(np.argmin(from_a + from_b + size)) + FIRST_CHORD_ID
+
+    # -- as data ---------------------------------------------------------------------------
+
+    def to_json(self) -> dict:
+        return {
+            "format": VOCAB_FORMAT,
+            "special": [REST, HOLD],
+            "max_notes": self.max_notes,
+            "chords": [list(c) for c in self.chords],
+            "counts": self.counts,
+        }
+
+    @classmethod
+    def from_json(cls, data) -> "Vocabulary":
+        """The vocabulary of ``to_json``'s data; ValueError says what is wrong."""
+        try:
+            if data.get("format") != VOCAB_FORMAT:
+                raise ValueError(f"vocabulary format {data.get('format')!r}, expected {VOCAB_FORMAT}")
+            if data.get("special") != [REST, HOLD]:
+                raise ValueError("special tokens must be ['REST', 'HOLD']")
+            chords = data["chords"]
+            for c in chords:
+                if not c or any(not isinstance(p, int) or not 0 <= p <= 127 for p in c):
+                    raise ValueError(f"chord {c!r} is not a list of MIDI pitches")
+                if list(c) != sorted(set(c)):
+                    raise ValueError(f"chord {c!r} is not sorted and distinct")
+            return cls([tuple(c) for c in chords], int(data["max_notes"]), data.get("counts"))
+        except (KeyError, TypeError, AttributeError) as err:
+            raise ValueError(f"bad vocabulary: {err}") from err
+
+
+# -- tokens as notes ---------------------------------------------------------------------------
+
+
+def note_changes(sounding: Chord, token: RawToken) -> tuple[Chord, Chord]:
+    """(pitches to end, pitches to start) when ``token`` comes while ``sounding`` sounds.
+
+    HOLD changes nothing; REST ends what sounds; a chord ends what sounds and starts its own
+    pitches (a repeated pitch is re-struck: its note-off comes before its note-on). The one rule
+    for both the live note writer and the MIDI-file writer.
+    """
+    if token == HOLD:
+        return (), ()
+    if token == REST:
+        return tuple(sounding), ()
+    return tuple(sounding), tuple(token)
+
+
+# -- transposition -----------------------------------------------------------------------------
+
+
+def transpose(tokens: Sequence[RawToken], semitones: int) -> list[RawToken] | None:
+    """The tokens moved by ``semitones``; None when a pitch would leave 0..127."""
+    out: list[RawToken] = []
+    for t in tokens:
+        if t in (REST, HOLD):
+            out.append(t)
+            continue
+        moved = tuple(p + semitones for p in t)
+        if moved[0] < 0 or moved[-1] > 127:
+            return None
+        out.append(moved)
+    return out
+
+
+def augment(sequences: Sequence[Sequence[RawToken]], semitones: Sequence[int]) -> list[list[RawToken]]:
+    """Every sequence at every transposition from min(semitones) to max(semitones) that fits."""
+    lo, hi = (min(semitones), max(semitones)) if semitones else (0, 0)
+    out = []
+    for seq in sequences:
+        for s in range(lo, hi + 1):
+            moved = transpose(seq, s)
+            if moved is not None:
+                out.append(moved)
+    return out

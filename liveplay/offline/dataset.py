@@ -1,0 +1,74 @@
+"""The training data set: a by-file split and the windows the model learns from.
+
+- Files are split **by file** into train / validation / test (seeded); no window is shared
+  across splits, and the split is recorded in the manifest.
+- Windows of ``length + 1`` token ids, every ``stride`` steps, are cut from each file (whose
+  ids start with REST: ``music.context.with_start``); the model learns the next token at every
+  position of a window, and padding at a file's end carries zero weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from liveplay.errors import DataError
+from liveplay.music.tokens import REST_ID
+
+
+@dataclass
+class Split:
+    train: list[str]
+    validation: list[str]
+    test: list[str]
+
+    def as_dict(self) -> dict:
+        return {"train": self.train, "validation": self.validation, "test": self.test}
+
+
+def split_files(names: Sequence[str], validation_fraction: float, test_fraction: float,
+                seed: int) -> Split:
+    """Seeded split by file; at least one validation file whenever there are three or more."""
+    names = sorted(names)
+    order = np.random.default_rng(seed).permutation(len(names))
+    shuffled = [names[i] for i in order]
+    n = len(names)
+    n_test = round(n * test_fraction)
+    n_val = round(n * validation_fraction)
+    if n >= 3 and validation_fraction > 0:
+        n_val = max(n_val, 1)
+    if n - n_test - n_val < 1:
+        raise DataError(f"{n} usable file(s) cannot be split into train, validation and test")
+    return Split(sorted(shuffled[n_test + n_val:]), sorted(shuffled[n_test: n_test + n_val]),
+                 sorted(shuffled[:n_test]))
+
+
+def make_windows(sequences: Sequence[Sequence[int]], length: int, stride: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of ``length + 1`` ids (inputs + shifted targets) and the targets' weights.
+
+    Returns ids (N, length + 1) int32 and weights (N, length) float32, where the
+    weight is 0 on padding past a file's end.
+    """
+    rows, weights = [], []
+    for seq in sequences:
+        seq = np.asarray(seq, dtype=np.int32)
+        if len(seq) < 2:
+            continue
+        last_start = max(0, len(seq) - length - 1)
+        starts = list(range(0, last_start + 1, stride))
+        if starts[-1] != last_start:
+            starts.append(last_start)  # the file's end is always covered
+        for s in starts:
+            chunk = seq[s: s + length + 1]
+            row = np.full(length + 1, REST_ID, dtype=np.int32)
+            row[: len(chunk)] = chunk
+            w = np.zeros(length, dtype=np.float32)
+            w[: len(chunk) - 1] = 1.0
+            rows.append(row)
+            weights.append(w)
+    if not rows:
+        return np.zeros((0, length + 1), np.int32), np.zeros((0, length), np.float32)
+    return np.stack(rows), np.stack(weights)

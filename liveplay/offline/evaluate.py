@@ -1,0 +1,225 @@
+"""Held-out figures for a bundle, side by side with n-gram baselines, and generation statistics.
+
+Prediction figures are over every next-token prediction in the given files,
+tokenised the model's way (its grid, its vocabulary with nearest mapping, a
+REST first): accuracy, top-5 accuracy, perplexity = exp(mean negative log
+probability). The model's distributions come from the exact engine (the
+daemon's own path). Baselines are fit on the training files (the manifest's by
+default) with the bundle's transposition augmentation, for a like-for-like
+comparison.
+
+Generation statistics describe a sampled continuation: distinct-n ratio
+(distinct n-grams / n-grams), repetition rate (share of steps where the
+sampler's repetition test fires), REST and HOLD shares, and the longest run
+of tokens copied verbatim from the training data.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from liveplay.offline.baselines import NGram
+from liveplay.model.bundle import Bundle
+from liveplay.model.engine import Engine
+from liveplay.music.midifile import load_token_files
+from liveplay.music.sampler import is_repeating
+from liveplay.music.context import Context, with_start
+from liveplay.music.tokens import HOLD_ID, REST_ID, Coverage, augment
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Scores:
+    predictions: int
+    accuracy: float
+    top5: float
+    perplexity: float
+
+
+def tally(predictions: Iterable[tuple[np.ndarray, int]]) -> Scores:
+    """Figures over (P(next), the token that came) pairs."""
+    n = correct = top5 = 0
+    nll = 0.0
+    for p, target in predictions:
+        n += 1
+        correct += int(np.argmax(p) == target)
+        top5 += int(target in np.argpartition(p, -5)[-5:])
+        nll -= math.log(max(float(p[target]), 1e-12))
+    if n == 0:
+        return Scores(0, float("nan"), float("nan"), float("nan"))
+    return Scores(n, correct / n, top5 / n, math.exp(nll / n))
+
+
+def score(predict: Callable[[Sequence[int]], np.ndarray], sequences: Sequence[Sequence[int]]) -> Scores:
+    """Figures of a predictor ``predict(history) = P(next | history)`` over every next token."""
+    return tally((predict(seq[: i + 1]), seq[i + 1]) for seq in sequences for i in range(len(seq) - 1))
+
+
+def score_engine(engine: Engine, sequences: Sequence[Sequence[int]]) -> Scores:
+    """The model's figures through the daemon's own path: a ``Context`` on the exact engine.
+
+    The sequences start with REST (``with_start``), as every context does.
+    """
+    context = Context(engine)
+
+    def predictions():
+        for seq in sequences:
+            if not seq or seq[0] != REST_ID:
+                raise ValueError("a scored sequence starts with REST (music.context.with_start)")
+            context.reset()
+            for i in range(1, len(seq)):
+                yield context.distribution(), seq[i]
+                if i + 1 < len(seq):
+                    context.push(seq[i])
+
+    return tally(predictions())
+
+
+def distinct_ratio(ids: Sequence[int], n: int) -> float:
+    grams = [tuple(ids[i: i + n]) for i in range(len(ids) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else float("nan")
+
+
+class _Grams:
+    """Hashes of every n-gram of a sequence for any n, vectorised (wrapping uint64 arithmetic).
+
+    With odd base B and its inverse B' modulo 2**64, S_i = sum_{j<i} v_j B'^j, and the
+    n-gram at i hashes to B^(i+n-1) * (S_{i+n} - S_i) = sum_j v_j B^(i+n-1-j).
+    Positions holding -1 separate sequences; n-grams across them are left out.
+    """
+
+    BASE = 1_000_003
+
+    def __init__(self, seq: np.ndarray):
+        n = len(seq)
+        with np.errstate(over="ignore"):
+            vals = (seq.astype(np.int64) + 2).astype(np.uint64)  # (N,)
+            inv = np.uint64(pow(self.BASE, -1, 2**64))
+            ones = np.ones(1, dtype=np.uint64)
+            self.powers = np.concatenate([ones, np.cumprod(np.full(max(n - 1, 0), self.BASE,
+                                                                   dtype=np.uint64))])  # B^j  (N,)
+            inv_powers = np.concatenate([ones, np.cumprod(np.full(max(n - 1, 0), inv,
+                                                                  dtype=np.uint64))])  # B'^j  (N,)
+            self.sums = np.concatenate([[np.uint64(0)], np.cumsum(vals * inv_powers, dtype=np.uint64)])
+        self.seps = np.concatenate([[0], np.cumsum(seq < 0)])
+        self.n = n
+
+    def hashes(self, length: int) -> np.ndarray:
+        if length > self.n:
+            return np.zeros(0, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            h = self.powers[length - 1:] * (self.sums[length:] - self.sums[:-length])  # (N - length + 1,)
+        clean = (self.seps[length:] - self.seps[:-length]) == 0
+        return h[clean]
+
+
+def corpus_index(corpus: Sequence[Sequence[int]]) -> _Grams:
+    """The training sequences end to end (a -1 between two), indexed once for ``longest_copy``."""
+    return _Grams(np.concatenate([np.append(np.asarray(s, dtype=np.int64), -1) for s in corpus]))
+
+
+def longest_copy(generated: Sequence[int], index: _Grams) -> int:
+    """Length of the longest run of ``generated`` found verbatim in one indexed corpus sequence."""
+    if len(generated) == 0:
+        return 0
+    gen = _Grams(np.asarray(generated, dtype=np.int64))
+
+    def found(length: int) -> bool:
+        return length == 0 or bool(np.isin(gen.hashes(length), index.hashes(length)).any())
+
+    lo, hi = 0, len(generated)  # found(lo) holds; binary search the largest length found
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if found(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def generation_stats(ids: Sequence[int], index: _Grams | None,
+                     repeat_lengths: Sequence[int] = (2, 3, 4)) -> dict:
+    ids = list(ids)
+    repeats = sum(1 for i in range(1, len(ids) + 1) if is_repeating(ids[:i], repeat_lengths))
+    stats = {f"distinct_{n}": round(distinct_ratio(ids, n), 4) for n in (1, 2, 3, 4)}
+    stats.update({
+        "steps": len(ids),
+        "repetition_rate": round(repeats / len(ids), 4) if ids else float("nan"),
+        "rest_share": round(ids.count(REST_ID) / len(ids), 4) if ids else float("nan"),
+        "hold_share": round(ids.count(HOLD_ID) / len(ids), 4) if ids else float("nan"),
+    })
+    if index is not None:
+        stats["longest_copy"] = longest_copy(ids, index)
+    return stats
+
+
+def data_stats(sequences: Sequence[Sequence[int]], chunk: int,
+               repeat_lengths: Sequence[int] = (2, 3, 4), most: int = 400) -> dict:
+    """Generation statistics of real data: the files end to end, cut into pieces as long as a
+    generation (most pieces are several short songs, as a long generation is), averaged over at
+    most ``most`` evenly spaced pieces."""
+    stream = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
+    starts = list(range(0, max(1, len(stream) - chunk + 1), chunk))
+    if len(starts) > most:
+        starts = [starts[i] for i in np.linspace(0, len(starts) - 1, most).astype(int)]
+    rows = [generation_stats(stream[i: i + chunk].tolist(), None, repeat_lengths) for i in starts]
+    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+
+
+def load_sequences(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool = True,
+                   transpose: Sequence[int] = ()) -> tuple[list[list[int]], Coverage]:
+    """Files tokenised the model's way, with the vocabulary's exact coverage before mapping."""
+    g = bundle.grid
+    loaded = load_token_files(paths, g.steps_per_beat, g.max_notes, skip_drums)
+    raw = [toks for _, toks in loaded]
+    cov = Coverage(0, 0, 0)
+    for toks in raw:
+        cov = cov + bundle.vocab.coverage(toks)
+    if transpose:
+        raw = augment(raw, transpose)
+    return [with_start(bundle.vocab.encode(toks)) for toks in raw], cov
+
+
+def training_files(bundle: Bundle) -> list[str]:
+    """The manifest's training files that still exist on disk."""
+    names = bundle.manifest.get("training", {}).get("files", {}).get("train", [])
+    return [n for n in names if Path(n).exists()]
+
+
+def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
+             train_data: Sequence[str | Path] | None, orders: Sequence[int] = (2, 3, 4),
+             skip_drums: bool = True) -> dict:
+    test, coverage = load_sequences(bundle, data, skip_drums)
+    report: dict = {
+        "model": str(bundle.path),
+        "files": len(test),
+        "vocabulary_coverage": {"chords": round(coverage.chord_share, 4),
+                                "tokens": round(coverage.token_share, 4)},
+    }
+    log.info("scoring the model on %d file(s)", len(test))
+    report["model_scores"] = asdict(score_engine(engine, test))
+    if train_data is None:
+        train_data = training_files(bundle)
+    if not train_data:
+        log.warning("no training data on disk: baselines skipped (give --train-data)")
+        report["baselines"] = {}
+        report["train_sequences"] = []
+        return report
+    transpose = bundle.manifest.get("training", {}).get("transpose", [])
+    train_seqs, _ = load_sequences(bundle, train_data, skip_drums, transpose)
+    baselines = {}
+    for order in (1, *orders):
+        model = NGram(order, bundle.architecture.vocab_size).fit(train_seqs)
+        name = "unigram" if order == 1 else f"{order}-gram"
+        baselines[name] = asdict(score(model.distribution, test))
+        log.info("%s: perplexity %.3f", name, baselines[name]["perplexity"])
+    report["baselines"] = baselines
+    report["train_sequences"] = train_seqs
+    return report

@@ -1,0 +1,227 @@
+"""The offline trainer: a folder of MIDI files -> a model bundle.
+
+- Files are split **by file** into train / validation / test (seeded); no window
+  is shared across splits, and the split is recorded in the manifest. Resuming
+  from an existing bundle keeps its split and vocabulary.
+- Transposition augmentation (``train.transpose`` semitones) on training files only.
+- Every file's tokens start with REST (the "silence before the music" the live
+  context also starts from). Windows of ``context_length + 1`` tokens, every
+  ``window_stride`` steps, are cut from each file; the model learns the next
+  token at every position of a window (so contexts of 1..W tokens from a zero
+  state are all trained), padding at a file's end carries zero weight.
+- tf.data pipeline; sparse categorical cross-entropy from logits; Adam; the
+  best-validation weights are kept; early stopping after ``patience`` epochs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from liveplay.config import Settings, to_dict
+from liveplay.errors import DataError
+from liveplay.model import bundle as bundle_files
+from liveplay.model.bundle import Architecture, Grid
+from liveplay.music.context import with_start
+from liveplay.music.midifile import load_token_files
+from liveplay.music.tokens import Coverage, Vocabulary, augment
+from liveplay.offline.dataset import Split, make_windows, split_files
+
+log = logging.getLogger(__name__)
+
+
+def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epochs: int | None = None,
+          command: str | None = None) -> dict:
+    """Train (or resume) a bundle in ``out``; returns the manifest written."""
+    import tensorflow as tf
+
+    from liveplay.model.keras_model import build_model, get_arrays, set_arrays
+
+    started = time.monotonic()
+    out = Path(out)
+    g, t = settings.grid, settings.train
+    epochs = epochs if epochs is not None else t.epochs
+    resumed = None
+    if (out / bundle_files.MANIFEST).exists():
+        resumed = bundle_files.load_bundle(out)
+        log.info("resuming from %s (its grid, vocabulary and split are kept)", out)
+        grid, arch = resumed.grid, resumed.architecture
+    else:
+        grid = Grid(g.steps_per_beat, g.max_notes, g.context_length)
+        arch = None
+
+    loaded = load_token_files(data, grid.steps_per_beat, grid.max_notes, g.skip_drums)
+    by_name = {str(p): toks for p, toks in loaded}
+    if resumed is not None:
+        old = resumed.manifest["training"]["files"]
+        known = set(old["validation"]) | set(old["test"])
+        split = Split(sorted(n for n in by_name if n not in known),
+                      [n for n in old["validation"] if n in by_name], [n for n in old["test"] if n in by_name])
+        if not split.train:
+            raise DataError("resuming: none of the given files is a training file of this bundle")
+    else:
+        split = split_files(list(by_name), t.validation_fraction, t.test_fraction, t.split_seed)
+    log.info("files: %d train, %d validation, %d test", len(split.train), len(split.validation),
+             len(split.test))
+
+    train_seqs = augment([by_name[n] for n in split.train], t.transpose)
+    vocab = resumed.vocab if resumed else Vocabulary.build(train_seqs, g.vocab_size, grid.max_notes)
+    if arch is None:
+        m = settings.model
+        arch = Architecture(len(vocab), m.embedding, m.hidden, m.layers, m.dropout)
+
+    def coverage(names):
+        total = Coverage(0, 0, 0)
+        for n in names:
+            total = total + vocab.coverage(by_name[n])
+        return total
+
+    cov = {k: coverage(v) for k, v in split.as_dict().items()}
+    for k, c in cov.items():
+        if c.tokens:
+            log.info("vocabulary coverage, %s: %.1f%% of chords, %.1f%% of tokens", k,
+                     100 * c.chord_share, 100 * c.token_share)
+
+    train_ids = [with_start(vocab.encode(s)) for s in train_seqs]
+    val_ids = [with_start(vocab.encode(by_name[n])) for n in split.validation]
+    x_train, w_train = make_windows(train_ids, grid.context_length, t.window_stride)
+    x_val, w_val = make_windows(val_ids, grid.context_length, t.window_stride)
+    if len(x_train) == 0:
+        raise DataError("no training window could be made (files too short?)")
+    log.info("windows: %d train (%d tokens after augmentation), %d validation", len(x_train),
+             sum(len(s) for s in train_ids), len(x_val))
+
+    tf.keras.utils.set_random_seed(t.seed)
+
+    def dataset(x, w, shuffle):
+        ds = tf.data.Dataset.from_tensor_slices((x[:, :-1], x[:, 1:], w))
+        if shuffle:
+            ds = ds.shuffle(len(x), seed=t.seed, reshuffle_each_iteration=True)
+        return ds.batch(t.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    train_ds = dataset(x_train, w_train, True)
+    val_ds = dataset(x_val, w_val, False) if len(x_val) else None
+
+    model = build_model(arch, seed=t.seed)
+    if resumed is not None:
+        set_arrays(model, arch, resumed.weights)
+    model.compile(optimizer=tf.keras.optimizers.Adam(t.learning_rate),
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  weighted_metrics=["accuracy"])
+
+    history_path = out / bundle_files.HISTORY
+    history = json.loads(history_path.read_text()) if resumed and history_path.exists() else []
+    keeper, epoch_log = _callbacks("val_loss" if val_ds is not None else "loss", t.patience, len(history))
+    interactive = sys.stderr.isatty()
+    callbacks = [keeper] if interactive else [keeper, epoch_log]
+    try:
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=1 if interactive else 0, shuffle=False,
+                  callbacks=callbacks)
+    except KeyboardInterrupt:
+        if not keeper.rows:
+            raise
+        log.warning("interrupted: writing the bundle with the best of %d finished epoch(s)", len(keeper.rows))
+    keeper.restore(model)
+    offset = len(history)
+    history += [dict(epoch=offset + i + 1, **{k: float(v) for k, v in row.items()})
+                for i, row in enumerate(keeper.rows)]
+
+    wall = time.monotonic() - started
+    previous = resumed.manifest["training"] if resumed else {}
+    manifest = {
+        "name": out.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "grid": {"steps_per_beat": grid.steps_per_beat, "max_notes": grid.max_notes,
+                 "context_length": grid.context_length},
+        "training": {
+            "command": command,
+            "files": split.as_dict(),
+            "transpose": list(t.transpose),
+            "settings": to_dict(settings.train),
+            "windows": {"train": int(len(x_train)), "validation": int(len(x_val))},
+            "tokens": {k: c.tokens for k, c in cov.items()},
+            "vocabulary_coverage": {k: {"chords": round(c.chord_share, 4), "tokens": round(c.token_share, 4)}
+                                    for k, c in cov.items() if c.tokens},
+            "epochs_run": offset + len(keeper.rows),
+            "best_epoch": offset + keeper.best_epoch + 1,
+            "best": keeper.best_row,
+            "wall_time_s": round(previous.get("wall_time_s", 0.0) + wall, 1),
+            "tensorflow": tf.__version__,
+        },
+        "files": {"weights": bundle_files.WEIGHTS, "vocab": bundle_files.VOCAB, "keras": bundle_files.KERAS,
+                  "history": bundle_files.HISTORY, "curves": bundle_files.CURVES},
+    }
+    bundle_files.save_bundle(out, manifest, vocab, get_arrays(model, arch), arch)
+    model.save(out / bundle_files.KERAS)
+    history_path.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
+    plot_curves(history, out / bundle_files.CURVES)
+    log.info("wrote %s (best epoch %d, %s) in %.0f s", out, manifest["training"]["best_epoch"],
+             ", ".join(f"{k} {v:.4f}" for k, v in keeper.best_row.items()), wall)
+    return manifest
+
+
+def _callbacks(monitor: str, patience: int, epochs_before: int):
+    """The best-weights keeper (with early stopping) and the plain per-epoch log line.
+
+    Defined here so that importing this module does not import Keras.
+    """
+    import keras
+
+    class BestKeeper(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.rows: list[dict] = []
+            self.best = np.inf
+            self.best_epoch = -1
+            self.best_row: dict = {}
+            self.best_weights = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {k: float(v) for k, v in (logs or {}).items()}
+            self.rows.append(row)
+            value = row.get(monitor, np.inf)
+            if value < self.best:
+                self.best, self.best_epoch, self.best_row = value, epoch, row
+                self.best_weights = self.model.get_weights()
+            elif epoch - self.best_epoch >= patience:
+                log.info("no %s improvement for %d epochs: stopping", monitor, patience)
+                self.model.stop_training = True
+
+        def restore(self, model):
+            if self.best_weights is not None:
+                model.set_weights(self.best_weights)
+
+    class EpochLog(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            log.info("epoch %d: %s", epochs_before + epoch + 1,
+                     " ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items()))
+
+    return BestKeeper(), EpochLog()
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    """Loss and accuracy per epoch, train and validation, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, ax in (("loss", ax1), ("accuracy", ax2)):
+        ax.plot(epochs, [r.get(key) for r in history], label=f"train {key}")
+        if any(f"val_{key}" in r for r in history):
+            ax.plot(epochs, [r.get(f"val_{key}") for r in history], label=f"validation {key}")
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -1,0 +1,83 @@
+"""The step loop survives faults in the engine and sampler; start-up errors exit 2 naming the file."""
+
+import logging
+import time
+
+import numpy as np
+
+from liveplay import cli
+from liveplay.config import load_settings
+from liveplay.live.inputs import InputQueue
+from liveplay.live.performance import Performance
+from liveplay.live.player import Player
+from liveplay.live.timing import InternalTiming
+from liveplay.live.writer import NoteWriter
+from liveplay.music.context import Context
+from liveplay.music.sampler import Sampler
+from liveplay.music.tokens import Vocabulary
+
+
+class FlakyEngine:
+    """Every third distribution raises; the rest are uniform."""
+
+    name = "flaky"
+    context_length = 16
+    vocab_size = 6
+
+    def __init__(self):
+        self.calls = 0
+
+    def reset(self, tokens=()):
+        pass
+
+    def push(self, token):
+        if token == 4:
+            raise FloatingPointError("push blew up")
+
+    def distribution(self):
+        self.calls += 1
+        if self.calls % 3 == 0:
+            raise RuntimeError("the engine blew up")
+        return np.full(self.vocab_size, 1 / self.vocab_size)
+
+
+def test_engine_faults_are_logged_once_per_kind_and_the_clock_goes_on(caplog):
+    settings = load_settings().override({"live.mode": "solo", "live.tempo_bpm": 300.0})
+    vocab = Vocabulary([(60,), (62,), (64,), (65,)], 4)  # ids 2..5; pushing id 4 raises
+    sent = []
+    live = settings.live
+    performance = Performance(vocab, Context(FlakyEngine()), Sampler(settings.sampler, seed=0), live,
+                              settings.controls, 4)
+    writer = NoteWriter(sent.append, live.output_channel - 1, live.pitch_low, live.pitch_high)
+    player = Player(performance, InternalTiming(live.tempo_bpm, 4), writer, InputQueue(), live, status=False)
+    with caplog.at_level(logging.ERROR):
+        player.start(delay=0.05)
+        time.sleep(1.5)
+        player.stop()
+    step = 60 / 300 / 4
+    assert player.step >= 0.8 * 1.5 / step  # the sender kept going
+    errors = [r for r in caplog.records if "logged once per kind" in r.getMessage()]
+    assert sorted(r.exc_info[0].__name__ for r in errors) == ["FloatingPointError", "RuntimeError"]
+    assert sent and sent[-1].type == "control_change" and sent[-1].control == 123
+    on = set()
+    for m in sent:
+        if m.type == "note_on":
+            on.add(m.note)
+        elif m.type == "note_off":
+            on.discard(m.note)
+    assert not on  # every note-on has its note-off
+
+
+def test_run_with_a_corrupt_model_exits_2_naming_the_file(tmp_path, caplog):
+    bundle = tmp_path / "broken"
+    bundle.mkdir()
+    (bundle / "manifest.json").write_text("{")
+    assert cli.main(["run", "--model", str(bundle), "--api", "jack"]) == 2
+    assert "manifest.json" in caplog.text and "not readable JSON" in caplog.text
+
+
+def test_run_with_a_bad_config_exits_2_naming_the_key(tmp_path, caplog):
+    config = tmp_path / "bad.yaml"
+    config.write_text("live:\n  mode: jam\n")
+    assert cli.main(["run", "--config", str(config)]) == 2
+    assert "live.mode: must be one of respond, accompany, solo" in caplog.text

@@ -1,0 +1,93 @@
+"""A bad bundle fails with a message that names the file and the problem; nothing is unpickled."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from liveplay import cli
+from liveplay.model.bundle import load_bundle
+from liveplay.errors import BundleError
+
+
+@pytest.fixture
+def copy(tiny_model, tmp_path):
+    dest = tmp_path / "bundle"
+    shutil.copytree(tiny_model, dest)
+    return dest
+
+
+def edit_manifest(path, change):
+    m = json.loads((path / "manifest.json").read_text())
+    change(m)
+    (path / "manifest.json").write_text(json.dumps(m))
+
+
+def test_loads(copy):
+    b = load_bundle(copy)
+    assert b.architecture.parameter_count() == sum(a.size for a in b.weights.values())
+
+
+def test_missing_folder_and_manifest(tmp_path):
+    with pytest.raises(BundleError, match="no such model bundle folder"):
+        load_bundle(tmp_path / "nope")
+    with pytest.raises(BundleError, match=r"manifest.json: missing"):
+        load_bundle(tmp_path)
+
+
+def test_wrong_format_version(copy):
+    edit_manifest(copy, lambda m: m.update(format=99))
+    with pytest.raises(BundleError, match=r"manifest.json: bundle format 99"):
+        load_bundle(copy)
+
+
+def test_shape_mismatch_names_array(copy):
+    edit_manifest(copy, lambda m: m["architecture"].update(hidden=m["architecture"]["hidden"] + 1))
+    with pytest.raises(BundleError, match=r"weights.npz: array 'embedding'|weights.npz: array 'lstm0"):
+        load_bundle(copy)
+
+
+def test_vocab_size_mismatch(copy):
+    edit_manifest(copy, lambda m: m["architecture"].update(vocab_size=3))
+    with pytest.raises(BundleError, match=r"vocab.json: holds \d+ tokens but the manifest says vocab_size 3"):
+        load_bundle(copy)
+
+
+def test_corrupt_and_truncated_weights(copy):
+    data = (copy / "weights.npz").read_bytes()
+    (copy / "weights.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError, match=r"weights.npz: not a readable .npz"):
+        load_bundle(copy)
+    (copy / "weights.npz").write_bytes(b"garbage")
+    with pytest.raises(BundleError, match=r"weights.npz"):
+        load_bundle(copy)
+
+
+def test_pickled_arrays_are_refused(copy):
+    arrays = dict(np.load(copy / "weights.npz"))
+    arrays["embedding"] = np.array([{"evil": 1}], dtype=object)
+    np.savez(copy / "weights.npz", **arrays)
+    with pytest.raises(BundleError, match=r"weights.npz: not a readable .npz.*pickle"):
+        load_bundle(copy)
+
+
+def test_nan_weights(copy):
+    arrays = dict(np.load(copy / "weights.npz"))
+    arrays["dense.bias"][0] = np.nan
+    np.savez(copy / "weights.npz", **arrays)
+    with pytest.raises(BundleError, match=r"array 'dense.bias' holds NaN"):
+        load_bundle(copy)
+
+
+def test_bad_vocab_json(copy):
+    (copy / "vocab.json").write_text("{not json")
+    with pytest.raises(BundleError, match=r"vocab.json: cannot read the vocabulary"):
+        load_bundle(copy)
+
+
+def test_cli_exits_2_naming_the_file(copy, tmp_path, caplog):
+    (copy / "manifest.json").write_text("[]")
+    code = cli.main(["generate", "--model", str(copy), "--out", str(tmp_path / "x.mid")])
+    assert code == 2
+    assert "manifest.json" in caplog.text

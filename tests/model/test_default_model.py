@@ -1,0 +1,39 @@
+"""The shipped bundle loads with the NumPy engine and answers sanely (CI does not retrain it)."""
+
+from pathlib import Path
+
+import numpy as np
+
+from liveplay.model.bundle import load_bundle
+from liveplay.config import load_settings
+from liveplay.model.numpy_engine import NumpyEngine
+from liveplay.music.tokens import HOLD_ID, REST_ID
+
+DEFAULT = Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+def test_config_points_at_the_shipped_model():
+    assert Path(load_settings().model.path) == DEFAULT
+
+
+def test_shipped_bundle_gives_sane_distributions():
+    b = load_bundle(DEFAULT)
+    engine = NumpyEngine(b)
+    c_major, a_minor = b.vocab.encode_token((60, 64, 67)), b.vocab.encode_token((57, 60, 64))
+    answers = []
+    for context in ([REST_ID], [REST_ID, c_major, HOLD_ID, c_major], [REST_ID, a_minor, HOLD_ID, REST_ID]):
+        engine.reset(context)
+        p = engine.distribution()
+        assert p.shape == (b.architecture.vocab_size,)
+        assert abs(p.sum() - 1) < 1e-9 and (p >= 0).all()
+        assert p.max() < 0.99 and (p > 1e-3).sum() >= 3  # not one-hot
+        answers.append(p)
+    assert np.abs(answers[1] - answers[2]).max() > 0.01  # different contexts, different answers
+    assert np.abs(answers[0] - answers[1]).max() > 0.01
+
+
+def test_shipped_bundle_has_a_fixed_test_split_never_trained_on():
+    files = load_bundle(DEFAULT, weights=False).manifest["training"]["files"]
+    assert len(files["test"]) > 100
+    assert not set(files["test"]) & set(files["train"])
+    assert not set(files["test"]) & set(files["validation"])

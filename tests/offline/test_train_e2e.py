@@ -1,0 +1,83 @@
+"""End to end: the real trainer learns a deterministic pattern; generate and evaluate use it."""
+
+import json
+
+import numpy as np
+
+from liveplay import cli
+from liveplay.model.bundle import load_bundle
+from liveplay.model.numpy_engine import NumpyEngine
+from liveplay.offline.evaluate import score_engine
+from liveplay.music.midifile import read_tokens
+from liveplay.music.context import with_start
+
+from conftest import PATTERN, pattern_tokens, shifted
+
+
+def test_tiny_model_learns_the_pattern(tiny_model, pattern_dir):
+    b = load_bundle(tiny_model)
+    files = b.manifest["training"]["files"]
+    assert files["validation"] and files["test"] and files["train"]
+    assert not set(files["train"]) & (set(files["validation"]) | set(files["test"]))
+    # accuracy on the validation files, scored through the exact engine (the daemon's path)
+    seqs = [with_start(b.vocab.encode(read_tokens(f, 2, b.grid.max_notes))) for f in files["validation"]]
+    scores = score_engine(NumpyEngine(b), seqs)
+    assert scores.accuracy >= 0.95, scores
+    assert b.manifest["training"]["best"]["val_accuracy"] >= 0.95
+
+
+def test_bundle_has_every_file(tiny_model):
+    names = {p.name for p in tiny_model.iterdir()}
+    assert {"manifest.json", "vocab.json", "weights.npz", "model.keras", "history.json", "curves.png"} <= names
+    history = json.loads((tiny_model / "history.json").read_text())
+    assert history and {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(history[0])
+    assert (tiny_model / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_generate_continues_the_pattern_at_low_temperature(tiny_model, tiny_config, tmp_path, capsys):
+    from liveplay.music.midifile import write_tokens
+
+    prime = write_tokens(pattern_tokens(1, 3), tmp_path / "prime.mid", 2, 120)
+    out = tmp_path / "out.mid"
+    code = cli.main(["generate", "--config", str(tiny_config), "--model", str(tiny_model), "--out", str(out),
+                     "--prime", str(prime), "--steps", "32", "--temperature", "0.2", "--seed", "4"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert str(out) in printed and "temperature 0.200..0.200" in printed
+    got = read_tokens(out, 2, 4)
+    expected = shifted(PATTERN, 1) * 4
+    same = sum(a == b for a, b in zip(got, expected))
+    assert len(got) == 32 and same >= 30, (got, expected)
+
+
+def test_resume_keeps_split_and_vocabulary(tiny_model, pattern_dir, tiny_config, tmp_path):
+    import shutil
+
+    from liveplay.config import load_settings
+    from liveplay.offline.train import train
+
+    copy = tmp_path / "resumed"
+    shutil.copytree(tiny_model, copy)
+    before = load_bundle(copy)
+    manifest = train([pattern_dir], copy, load_settings(tiny_config), epochs=1)
+    after = load_bundle(copy)
+    assert manifest["training"]["files"] == before.manifest["training"]["files"]
+    assert after.vocab.chords == before.vocab.chords
+    assert manifest["training"]["epochs_run"] == before.manifest["training"]["epochs_run"] + 1
+    assert len(json.loads((copy / "history.json").read_text())) == manifest["training"]["epochs_run"]
+
+
+def test_evaluate_reports_model_and_baselines(tiny_model, tiny_config, pattern_dir, capsys):
+    b = load_bundle(tiny_model)
+    code = cli.main(["evaluate", "--config", str(tiny_config), "--model", str(tiny_model), "--json",
+                     "--train-data", str(pattern_dir), "--steps", "64", "--generations", "2", "--split", "test"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["baselines"]) == {"unigram", "2-gram", "3-gram", "4-gram"}
+    model, unigram = report["model_scores"], report["baselines"]["unigram"]
+    assert model["accuracy"] >= 0.95 and model["perplexity"] < unigram["perplexity"]
+    assert report["files"] == len(b.manifest["training"]["files"]["test"])
+    assert report["vocabulary_coverage"]["chords"] == 1.0
+    gen = report["generation"]["median"]
+    assert 0 < gen["distinct_4"] <= 1 and gen["longest_copy"] >= 4
+    assert np.isclose(report["training_data"]["rest_share"], 2 / 8, atol=0.02)
