@@ -112,12 +112,11 @@ class Performance:
                 if self.live.passthrough:
                     effects.append(Effect(FORWARD, msg))
                 if msg.type == "note_on" and msg.velocity > 0:
-                    step = input_step(stamped.time)
-                    if step is None:  # the DAW is stopped: notes played meanwhile are let go
-                        continue
-                    self.onsets.setdefault(step, []).append(msg.note)
                     self.held.add(msg.note)
                     self._velocities.append(msg.velocity)
+                    step = input_step(stamped.time)
+                    if step is not None:  # None: the DAW is stopped, notes played meanwhile are let go
+                        self.onsets.setdefault(step, []).append(msg.note)
                 else:
                     self.held.discard(msg.note)
             # anything else (sysex, aftertouch, bend...) is not ours to act on

@@ -1,0 +1,268 @@
+"""The pure performance core: every mode and every control, without threads, ports or a clock."""
+
+import dataclasses
+import math
+
+import mido
+import numpy as np
+import pytest
+
+from liveplay.config import load_settings
+from liveplay.live.inputs import Stamped
+from liveplay.live.performance import (FORWARD, HELD_LIMIT_BEATS, MAX_ONSETS, RELEASE, SILENCE, TEMPO, Effect,
+                                       Performance)
+from liveplay.music.context import Context
+from liveplay.music.sampler import Sampler
+from liveplay.music.tokens import HOLD, HOLD_ID, REST, REST_ID, Vocabulary
+
+CHORDS = [(60, 64, 67), (62, 65, 69), (64, 67, 71), (65, 69, 72)]  # ids 2..5
+
+
+class FixedEngine:
+    """Always puts most of its weight on one chord (id 3), the rest spread evenly."""
+
+    context_length = 16
+    vocab_size = 6
+
+    def __init__(self):
+        self.pushed: list[int] = []
+
+    def reset(self, tokens=()):
+        self.pushed = list(tokens)
+
+    def push(self, token):
+        self.pushed.append(int(token))
+
+    def distribution(self):
+        p = np.full(self.vocab_size, 0.02)
+        p[3] = 1 - 0.02 * (self.vocab_size - 1)
+        return p
+
+
+def make(mode="respond", **overrides):
+    flags = {"live.mode": mode, "live.silence_steps": 2, "live.max_response_steps": 3,
+             "sampler.min_temperature": 0.05, "sampler.temperature": 0.05}
+    flags.update(overrides)
+    s = load_settings().override(flags)
+    engine = FixedEngine()
+    ours = set()
+    p = Performance(Vocabulary(CHORDS, 4), Context(engine), Sampler(s.sampler, seed=0), s.live, s.controls, 2,
+                    is_ours=lambda msg, window, stamp: msg.note in ours)
+    return p, engine, ours
+
+
+def note(pitch, velocity=90, at=0.0, channel=0):
+    return Stamped(at, mido.Message("note_on", note=pitch, velocity=velocity, channel=channel))
+
+
+def off(pitch, at=0.0):
+    return Stamped(at, mido.Message("note_off", note=pitch, channel=0))
+
+
+def cc(control, value, channel=0):
+    return Stamped(0.0, mido.Message("control_change", control=control, value=value, channel=channel))
+
+
+def every_step_is(step):
+    return lambda stamp: step
+
+
+def step(p, k, heard=(), input_step=None):
+    """One thinker round for step k: hear, fold k-1 into the context, decide k."""
+    effects = p.hear(heard, input_step or every_step_is(k - 1), 0.25)
+    p.context.push(p.fold(k - 1))
+    return p.decide(k), effects
+
+
+# -- modes ----------------------------------------------------------------------------------------
+
+
+def test_respond_is_silent_while_the_musician_plays_then_answers_at_most_max_response_steps():
+    p, _, _ = make("respond")
+    assert step(p, 1, [note(60)])[0] == REST  # playing
+    assert step(p, 2, [off(60)])[0] == REST  # 1 quiet step < silence_steps (2)
+    answers = [step(p, k)[0] for k in range(3, 9)]
+    assert answers[:3] == [CHORDS[1]] * 3  # the model's choice (id 3), for max_response_steps (3)
+    assert answers[3:] == [REST] * 3  # then quiet again until the musician plays
+    assert step(p, 9, [note(62)])[0] == REST and p.responding == 0
+
+
+def test_respond_stops_at_the_next_decision_when_the_musician_plays_again():
+    p, _, _ = make("respond", **{"live.max_response_steps": 50})
+    step(p, 1, [note(60), off(60)])
+    assert [step(p, k)[0] for k in (2, 3, 4)] == [REST, CHORDS[1], CHORDS[1]]
+    assert step(p, 5, [note(64)])[0] == REST
+
+
+def test_accompany_plays_every_step_and_the_musicians_chord_replaces_ours_in_the_context():
+    p, engine, _ = make("accompany")
+    p.performed(0, CHORDS[0], sounding=True)
+    token, _ = step(p, 1, [note(62), note(65), note(69), off(62), off(65), off(69)])  # D minor: id 3
+    assert token == CHORDS[1]
+    assert engine.pushed[-1] == 3  # the musician's chord, not ours (id 2), entered the context
+    p.performed(1, CHORDS[2], sounding=True)
+    step(p, 2)  # the musician is silent: our own token for step 1 enters
+    assert engine.pushed[-1] == 4
+
+
+def test_solo_keeps_its_own_context_and_only_listens_to_controls():
+    p, engine, _ = make("solo")
+    p.performed(0, CHORDS[0], sounding=True)
+    assert p.hear([note(62), note(65), note(69), cc(20, 127)], every_step_is(0), 0.25) == []
+    assert p.sampler.temperature == pytest.approx(p.sampler.settings.max_temperature)
+    p.context.push(p.fold(0))
+    assert engine.pushed[-1] == 2  # ours, not the musician's chord
+    assert p.decide(1) in CHORDS
+
+
+def test_a_held_key_sustains_the_musicians_chord_until_it_is_taken_as_stuck():
+    p, engine, _ = make("respond", **{"live.silence_steps": 1})
+    step(p, 1, [note(60)])  # the key stays down: no note-off ever
+    limit = HELD_LIMIT_BEATS * 2
+    tokens = [step(p, k)[0] for k in range(2, limit + 2)]
+    assert tokens == [REST] * limit and engine.pushed[-1] == HOLD_ID  # a held chord keeps respond quiet
+    assert step(p, limit + 2)[0] == CHORDS[1]  # past the limit the key is stuck: it answers
+
+
+def test_a_player_folds_the_chord_of_all_onsets_of_its_step_keeping_the_highest_notes():
+    p, engine, _ = make("accompany")
+    step(p, 1, [note(n) for n in (40, 60, 64, 67, 72, 76)])
+    assert p.vocab.decode_token(engine.pushed[-1]) in CHORDS  # (64, 67, 72, 76) maps to the nearest
+
+
+# -- quantisation by the stamp ----------------------------------------------------------------------
+
+
+def test_a_note_belongs_to_the_step_its_stamp_falls_in_however_late_it_is_read():
+    p, engine, _ = make("accompany")
+    by_stamp = lambda stamp: int(stamp)  # noqa: E731 (step k's window: stamps in [k, k+1))
+    # the thinker is late: when it reads the input for step 5 a note of step 6 has already come
+    early, late = note(62, at=5.5), note(65, at=6.2)
+    p.hear([early, late], by_stamp, 0.25)
+    assert p.fold(5) == p.vocab.encode_token((62,))  # only the note stamped in step 5's window
+    assert p.fold(6) == p.vocab.encode_token((65,))  # the late one waited for its own step
+    # a note stamped in a step that was folded already joins the next fold (it is not lost)
+    p.hear([note(67, at=3.1)], by_stamp, 0.25)
+    assert p.fold(7) == p.vocab.encode_token((67,))
+
+
+def test_notes_while_the_transport_is_stopped_are_let_go_but_keys_still_tracked():
+    p, _, _ = make("accompany")
+    p.hear([note(60)], lambda stamp: None, 0.25)
+    assert p.onsets == {} and p.held == {60}
+
+
+# -- our own notes, passthrough, velocity, a flood ------------------------------------------------
+
+
+def test_our_own_notes_coming_back_are_ignored():
+    p, engine, ours = make("accompany")
+    ours.add(64)
+    step(p, 1, [note(64)])
+    assert engine.pushed[-1] == REST_ID and p.quiet == 1
+
+
+def test_passthrough_forwards_the_musicians_notes():
+    p, _, _ = make("accompany", **{"live.passthrough": True})
+    _, effects = step(p, 1, [note(60), off(60)])
+    assert [e.kind for e in effects] == [FORWARD, FORWARD]
+    assert effects[0].value.type == "note_on" and effects[1].value.type == "note_off"
+
+
+def test_velocity_follows_the_last_eight_notes_or_stays_fixed():
+    p, _, _ = make("accompany")
+    assert p.velocity == p.live.velocity
+    p.hear([note(60, velocity=v) for v in (10, 20, 30, 40, 50, 60, 70, 80, 120)], every_step_is(0), 0.25)
+    assert p.velocity == round(sum((20, 30, 40, 50, 60, 70, 80, 120)) / 8)
+    fixed, _, _ = make("accompany", **{"live.follow_velocity": False})
+    fixed.hear([note(60, velocity=10)], every_step_is(0), 0.25)
+    assert fixed.velocity == fixed.live.velocity
+
+
+def test_a_flood_of_onsets_in_one_step_is_capped():
+    p, _, _ = make("accompany")
+    p.hear([note(i % 128) for i in range(10_000)], every_step_is(3), 0.25)
+    assert len(p.onsets[3]) == MAX_ONSETS
+
+
+def test_hold_over_silence_is_remembered_as_rest():
+    p, _, _ = make("solo")
+    p.performed(4, HOLD, sounding=False)
+    p.performed(5, HOLD, sounding=True)
+    assert p.played[4] == REST and p.played[5] == HOLD
+    p.performed(13, CHORDS[0], sounding=True)
+    assert 5 not in p.played  # only recent steps are kept
+
+
+# -- controls ------------------------------------------------------------------------------------
+
+
+def test_temperature_cc_maps_0_127_onto_the_clamp_on_a_log_scale():
+    p, _, _ = make("solo", **{"sampler.min_temperature": 0.5, "sampler.max_temperature": 2.0})
+    p.control(cc(20, 0).message)
+    assert p.sampler.temperature == pytest.approx(0.5)
+    p.control(cc(20, 127).message)
+    assert p.sampler.temperature == pytest.approx(2.0)
+    p.control(cc(20, 64).message)
+    assert p.sampler.temperature == pytest.approx(math.exp(math.log(0.5) + math.log(4) * 64 / 127))
+
+
+@pytest.mark.parametrize("value,mode", [(0, "respond"), (42, "respond"), (43, "accompany"), (85, "accompany"),
+                                        (86, "solo"), (127, "solo")])
+def test_mode_cc_thirds_and_a_switch_releases_our_notes(value, mode):
+    p, _, _ = make("respond" if mode != "respond" else "solo")
+    assert p.control(cc(21, value).message) == [Effect(RELEASE)]
+    assert p.mode == mode
+    assert p.control(cc(21, value).message) == []  # no switch, nothing to release
+
+
+def test_tempo_cc_asks_for_a_tempo_between_min_and_max():
+    p, _, _ = make("solo")
+    (effect,) = p.control(cc(22, 127).message)
+    assert effect.kind == TEMPO and effect.value[0] == p.controls.tempo_max
+    assert p.control(cc(22, 0).message)[0].value[0] == p.controls.tempo_min
+
+
+def test_panic_cc_and_all_notes_off_silence():
+    p, _, _ = make("solo")
+    assert p.control(cc(23, 127).message) == [Effect(SILENCE)]
+    assert p.control(cc(23, 10).message) == []  # a button's release does nothing
+    assert p.control(cc(120, 0).message) == [Effect(SILENCE)]
+    assert p.control(cc(123, 0).message) == [Effect(SILENCE)]
+
+
+def test_mute_releases_and_turns_decisions_into_rest_until_unmute():
+    p, _, _ = make("solo")
+    assert p.control(cc(24, 127).message) == [Effect(RELEASE)] and p.muted
+    assert p.to_play(CHORDS[0]) == REST and p.to_play(HOLD) == HOLD
+    assert p.control(cc(24, 127).message) == []  # already muted
+    assert p.control(cc(24, 0).message) == [] and not p.muted
+    assert p.to_play(CHORDS[0]) == CHORDS[0]
+
+
+def test_reset_context_cc_starts_afresh_from_rest():
+    p, engine, _ = make("solo")
+    for k in range(1, 6):
+        step(p, k)
+    assert len(p.context) > 1
+    p.control(cc(25, 127).message)
+    assert list(p.context) == [REST_ID] and engine.pushed == [REST_ID]
+    p.control(cc(25, 0).message)
+    assert list(p.context) == [REST_ID]
+
+
+def test_the_control_channel_filters_and_unmapped_controls_do_nothing():
+    p, _, _ = make("solo", **{"controls.channel": 2})
+    p.configure(p.live, dataclasses.replace(p.controls, panic=None))
+    assert p.control(cc(120, 0, channel=0).message) == []  # channel 1: not ours
+    assert p.control(cc(120, 0, channel=1).message) == [Effect(SILENCE)]
+    assert p.control(cc(23, 127, channel=1).message) == []  # panic unmapped
+    assert p.control(cc(77, 127, channel=1).message) == []
+
+
+def test_a_reload_remaps_the_controls_and_switches_mode():
+    p, _, _ = make("respond")
+    s = load_settings().override({"controls.panic": 77, "live.mode": "solo"})
+    assert p.configure(s.live, s.controls) == [Effect(RELEASE)] and p.mode == "solo"
+    assert p.control(cc(77, 127).message) == [Effect(SILENCE)]
+    assert p.control(cc(23, 127).message) == []
