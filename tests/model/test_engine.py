@@ -180,3 +180,33 @@ def test_memory_does_not_grow_over_many_pushes(bundle, threads):
     tracemalloc.stop()
     grown = sum(s.size_diff for s in after.compare_to(before, "filename") if s.size_diff > 0)
     assert grown < 64 * 1024, f"{grown} bytes grew over 20 000 steps"
+
+
+def test_the_engine_limits_blas_to_one_thread_for_its_own_calls(tiny_model):
+    """Library use (no environment variables set first) runs BLAS one thread a call inside the
+    engine, as the daemon does, and leaves the process's setting as it was outside it."""
+    code = f"""
+import os
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.pop(var, None)
+from threadpoolctl import threadpool_info, threadpool_limits
+threadpool_limits(2, user_api="blas")  # as a library user's process may be set
+from liveplay.model.bundle import load_bundle
+from liveplay.model.numpy_engine import NumpyEngine
+engine = NumpyEngine(load_bundle({str(tiny_model)!r}), threads=2)
+seen = []
+advance = engine._advance
+def spy(block, token):
+    seen.append(max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+    advance(block, token)
+engine._advance = spy
+engine.push(1)
+engine.distribution()
+after = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+engine.close()
+print(sorted(set(seen)), after)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "2" and out.stdout.strip().startswith("[1]"), out.stdout
