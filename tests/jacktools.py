@@ -212,7 +212,8 @@ class Recorder:
 class Daemon:
     """``liveplay run`` as a subprocess on the test's JACK server."""
 
-    def __init__(self, server: JackServer, args: list[str], log_path: Path, virtual_ports: bool = True):
+    def __init__(self, server: JackServer, args: list[str], log_path: Path, virtual_ports: bool = True,
+                 ready: str = "playing JACK"):
         self.log_path = log_path
         self.logf = open(log_path, "w")
         env = dict(server.env, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3",
@@ -226,7 +227,7 @@ class Daemon:
                 self.out_port = wait_for_port("input", "liveplay out")
                 self.in_port = wait_for_port("output", "liveplay in")
             else:
-                self.wait_for_log("playing JACK")
+                self.wait_for_log(ready)
         except TimeoutError:
             self.stop()
             raise RuntimeError(f"daemon did not open its ports:\n{self.log_path.read_text()}")

@@ -25,6 +25,8 @@ def _library():
     lib.jack_port_by_name.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     lib.jack_port_get_all_connections.restype = ctypes.POINTER(ctypes.c_char_p)
     lib.jack_port_get_all_connections.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
+    lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
     lib.jack_free.argtypes = [ctypes.c_void_p]
     lib.jack_client_close.argtypes = [ctypes.c_void_p]
     return lib
@@ -52,20 +54,27 @@ class JackGraph:
     def exists(self, port: str) -> bool:
         return bool(self._lib.jack_port_by_name(self._client, port.encode()))
 
+    def ports(self, pattern: str) -> list[str]:
+        """Full names of the ports whose name matches the regular expression ``pattern``."""
+        return self._names(self._lib.jack_get_ports(self._client, pattern.encode(), None, 0))
+
     def connections(self, port: str) -> list[str]:
         """Full names of the ports ``port`` is connected to ([] when it has none or is not there)."""
         handle = self._lib.jack_port_by_name(self._client, port.encode())
         if not handle:
             return []
-        names = self._lib.jack_port_get_all_connections(self._client, handle)
-        if not names:
+        return self._names(self._lib.jack_port_get_all_connections(self._client, handle))
+
+    def _names(self, array) -> list[str]:
+        """A NULL-terminated array of C strings from libjack, freed."""
+        if not array:
             return []
         out = []
         i = 0
-        while names[i]:
-            out.append(names[i].decode(errors="replace"))
+        while array[i]:
+            out.append(array[i].decode(errors="replace"))
             i += 1
-        self._lib.jack_free(names)
+        self._lib.jack_free(array)
         return out
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 from typing import Callable
@@ -121,6 +122,11 @@ def find_port(names: list[str], wanted: str) -> str | None:
     return None
 
 
+def is_ours(name: str) -> bool:
+    """A port of a liveplay client ('liveplay', or 'liveplay-01' when JACK renamed a second one)."""
+    return re.match(rf"{CLIENT_NAME}(-\d+|-guard)?:", name) is not None
+
+
 def _rtmidi(api: str, kind: str, client: str):
     import rtmidi
 
@@ -146,9 +152,10 @@ class Port:
 
 
 def open_port(api: str, kind: str, wanted: str | None, client: str = CLIENT_NAME,
-              port_name: str | None = None, on_bytes: Callable | None = None) -> Port | None:
+              port_name: str | None = None, on_bytes: Callable | None = None, own: bool = False) -> Port | None:
     """Our port, connected to the port named like ``wanted`` (None when it is not there now), or a
-    virtual one (``wanted`` None). An input delivers its raw bytes to ``on_bytes``."""
+    virtual one (``wanted`` None). An input delivers its raw bytes to ``on_bytes``. Our own ports
+    are never matched (a loop), unless ``own`` (the sysex guard's target)."""
     port_name = port_name or PORT_NAMES[kind]
     rt = _rtmidi(api, kind, client)
     try:
@@ -160,7 +167,7 @@ def open_port(api: str, kind: str, wanted: str | None, client: str = CLIENT_NAME
             rt.open_virtual_port(port_name)
             return Port(rt, kind, f"{client}:{port_name}", None)
         names = [n for n in rt.get_ports()]
-        found = find_port([n for n in names if not n.startswith(f"{CLIENT_NAME}:")], wanted)  # never ours
+        found = find_port(names if own else [n for n in names if not is_ours(n)], wanted)
         if found is None:
             rt.delete()
             return None
@@ -229,6 +236,8 @@ class Ports:
 
     def _open(self, kind: str) -> bool:
         wanted = self.wanted[kind]
+        pattern = rf"^{CLIENT_NAME}(-[0-9]+)?:{re.escape(PORT_NAMES[kind])}$"
+        before = set(self.graph.ports(pattern)) if self.graph else set()
         port = open_port(self.api, kind, wanted, on_bytes=self.on_bytes if kind == "input" else None)
         if port is None:
             if kind not in self.announced:
@@ -236,6 +245,10 @@ class Ports:
                 self.announced.add(kind)
             return False
         self.announced.discard(kind)
+        if self.graph:  # JACK renames a second client 'liveplay' to 'liveplay-01': ask what we got
+            new = set(self.graph.ports(pattern)) - before
+            if len(new) == 1:
+                port.name = new.pop()
         with self.lock:
             old, self.ports[kind] = self.ports[kind], port
         if old is not None:
@@ -254,7 +267,8 @@ class Ports:
             self.guard.close()
             self.guard = None
         try:
-            self.guard = open_port(self.api, "output", port.name, client=f"{CLIENT_NAME}-guard", port_name="flush")
+            self.guard = open_port(self.api, "output", port.name, client=f"{CLIENT_NAME}-guard", port_name="flush",
+                                   own=True)
         except PortError as err:
             log.debug("no sysex guard: %s", err)
         if self.guard is None:
@@ -328,7 +342,7 @@ class Ports:
 
     @staticmethod
     def _others(names: list[str]) -> list[str]:
-        return [n for n in names if not n.startswith(f"{CLIENT_NAME}:")]
+        return [n for n in names if not is_ours(n)]
 
     def _server_gone(self) -> list[str]:
         log.warning("the JACK server is gone: waiting for it to come back (the clock goes on)")
@@ -377,6 +391,12 @@ class Ports:
         self._connections = now
         return events
 
+    def _peers(self, kind: str) -> list[str]:
+        """What others connected to our port (JACK; not our own guard)."""
+        if self.graph is None or self.ports[kind] is None:
+            return []
+        return [n for n in self.graph.connections(self.ports[kind].name) if not is_ours(n)]
+
     def hint(self) -> str:
         """What to connect, for the kinds that need it; nothing for what is connected already."""
         parts = []
@@ -386,7 +406,7 @@ class Ports:
                 parts.append(f"{'listening to' if kind == 'input' else 'playing to'} '{port.target}'")
             elif wanted is not None:
                 parts.append(f"waiting for {kind} '{wanted}'")
-            elif self.api == "jack" and not (self.graph and self.graph.connections(self.name(kind))):
+            elif self.api == "jack" and not self._peers(kind):
                 pair = (f"'<{example} port>' '{self.name(kind)}'" if kind == "input"
                         else f"'{self.name(kind)}' '<{example} port>'")
                 parts.append(f"connect {what}: jack_connect {pair}")

@@ -84,3 +84,53 @@ def test_jack_server_restart_is_survived(jack_server, tiny_config, tiny_model, t
     assert code == 0, log
     assert len(onset_times(rec.note_ons())) >= 2, log  # it plays on the new server
     assert rec.sounding() == set()
+
+
+def test_a_named_output_absent_at_start_is_waited_for(jack_server, tiny_config, tiny_model, tmp_path):
+    """No synth yet (it starts after liveplay): liveplay waits, keeps its clock, and plays into it
+    within 2 s of its appearing -- no exit, no restart."""
+    d = Daemon(jack_server, ["--config", str(tiny_config), "--model", str(tiny_model), "--mode", "solo",
+                             "--out", "latesynth:in", "--tempo", "150"], tmp_path / "daemon.log",
+               virtual_ports=False, ready="playing JACK")
+    rec = None
+    try:
+        d.wait_for_log("output 'latesynth:in' not there (yet): waiting for it", timeout=30)
+        time.sleep(3.0)
+        assert d.proc.poll() is None, d.log()
+        rec = Recorder(None, name="latesynth")  # the synth comes up
+        appeared = time.monotonic()
+        assert wait_for(d, "output 'latesynth:in' is back", appeared, 5) <= 2.0
+        time.sleep(1.5)
+        code = d.stop()
+        time.sleep(0.3)
+    finally:
+        if rec is not None:
+            rec.close()
+    log = d.log()
+    assert code == 0, log
+    assert "bar 2:" in log.split("not there (yet)")[1].split("is back")[0], "the clock did not run while waiting"
+    assert len(onset_times(rec.note_ons())) >= 3, log
+    assert rec.sounding() == set()
+
+
+def test_no_midi_system_at_start_is_waited_for(jack_server, tiny_config, tiny_model, tmp_path):
+    """The JACK server comes up after liveplay (a user session starting): it waits, then opens."""
+    jack_server.stop(keep_log=True)
+    d = Daemon(jack_server, ["--config", str(tiny_config), "--model", str(tiny_model), "--mode", "solo"],
+               tmp_path / "daemon.log", virtual_ports=False, ready="no JACK MIDI system yet; waiting for one")
+    time.sleep(2.0)
+    assert d.proc.poll() is None, d.log()
+    jack_server.start()
+    up = time.monotonic()
+    assert wait_for(d, "JACK is here: ports opened", up, 5) <= 2.5
+    rec = Recorder("liveplay:liveplay out")
+    try:
+        time.sleep(2.0)
+        code = d.stop(signal.SIGTERM)
+        time.sleep(0.3)
+    finally:
+        rec.close()
+    log = d.log()
+    assert code == 0, log
+    assert len(onset_times(rec.note_ons())) >= 2, log
+    assert rec.sounding() == set()
