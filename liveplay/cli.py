@@ -161,7 +161,8 @@ def cmd_learn(args) -> int:
     """Wait for the next control change on the input and map CONTROL to its CC number in the user's file."""
     from liveplay.errors import PortError
     from liveplay.live.inputs import InputQueue
-    from liveplay.live.ports import choose_api, open_port
+    from liveplay.live.ports import open_port
+    from liveplay.live.system import choose_api
 
     control = args.control.replace("-", "_")
     path = args.config or str(user_config_path())
@@ -207,7 +208,7 @@ def cmd_learn(args) -> int:
 
 
 def cmd_ports(args) -> int:
-    from liveplay.live.ports import describe_ports
+    from liveplay.live.system import describe_ports
 
     settings = settings_from(args, {"live.api": args.api})
     print(describe_ports(settings.live.api))

@@ -188,7 +188,7 @@ class Performance:
     def _tempo(self, cc: int, value: int) -> list[Effect]:
         c = self.controls
         bpm = c.tempo_min + (c.tempo_max - c.tempo_min) * value / 127
-        return [Effect(TEMPO, (bpm, f"CC {cc} = {value}"))]
+        return [Effect(TEMPO, (bpm, f"CC {cc} = {value}"))]  # the player's timing decides
 
     def set_mode(self, mode: str) -> list[Effect]:
         if mode == self.mode:

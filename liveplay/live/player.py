@@ -16,7 +16,6 @@ Every note-on has its note-off: chord changes, REST, mode switch, mute, panic, a
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from typing import Callable
@@ -24,9 +23,10 @@ from typing import Callable
 from liveplay.config import ControlSettings, LiveSettings, SamplerSettings
 from liveplay.live.performance import FORWARD, RELEASE, SILENCE, TEMPO, Effect, Performance
 from liveplay.live.inputs import InputQueue
+from liveplay.live.status import StatusLine
 from liveplay.live.timing import Beat, Timing
 from liveplay.live.writer import NoteWriter
-from liveplay.music.tokens import HOLD, REST, RawToken, describe
+from liveplay.music.tokens import HOLD, REST, RawToken
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Player:
         self.performance, self.timing, self.writer, self.inputs = performance, timing, writer, inputs
         self.flush = flush  # the sysex guard (ports.Ports.flush): before each step's input is read
         self.lookahead = live.lookahead_ms / 1000.0
-        self.status = sys.stderr.isatty() if status is None else status
+        self.status = StatusLine(performance, timing, writer, inputs, status)
         self.pet_watchdog = pet_watchdog or (lambda: None)
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
@@ -74,8 +74,7 @@ class Player:
         with self.lock:
             self.timing.finish()
             self.writer.all_notes_off()
-        if self.status:
-            sys.stderr.write("\n")
+        self.status.end()
 
     # -- the sender ------------------------------------------------------------------------
 
@@ -109,7 +108,7 @@ class Player:
                 self.current = token
             self.performance.performed(k, token, bool(self.writer.sounding))
             self.step = k
-        self._show(k)
+        self.status.show(k, self.current, self.late)
         if k - self.last_decided <= 8:
             self.pet_watchdog()  # both threads are alive: a stalled one lets systemd restart us
         return True
@@ -179,23 +178,20 @@ class Player:
                 elif e.kind == TEMPO:
                     self._set_tempo(*e.value)
 
-    def _set_tempo(self, bpm: float, why: str) -> None:
-        """With the lock held."""
+    def _set_tempo(self, bpm: float, source: str) -> None:
+        """With the lock held: from the next boundary on (a DAW's clock keeps its own)."""
         if self.timing.following:
-            self._once_info("tempo follows the MIDI clock: CC tempo is ignored")
+            if bpm != self.timing.tempo_bpm() and "following" not in self.errors_seen:
+                self.errors_seen.add("following")
+                log.info("tempo follows the MIDI clock: %s tempo changes are ignored", source)
         elif bpm != self.timing.tempo_bpm():
             self.timing.set_tempo(bpm, self.step + 1)
-            log.info("tempo %.1f BPM (%s)", bpm, why)
+            log.info("tempo %.1f BPM (%s)", bpm, source)
 
     def _once(self, err: Exception) -> None:
         if type(err).__name__ not in self.errors_seen:
             self.errors_seen.add(type(err).__name__)
             log.exception("error in the step loop (logged once per kind): %s", err)
-
-    def _once_info(self, text: str) -> None:
-        if text not in self.errors_seen:
-            self.errors_seen.add(text)
-            log.info("%s", text)
 
     # -- from the main thread --------------------------------------------------------------
 
@@ -222,39 +218,13 @@ class Player:
             with self.lock:
                 self.writer.release()  # their note-offs reach the ports still connected
 
+    def describe_state(self) -> str:
+        return self.status.describe(self.step, self.late)
+
     def apply(self, sampler: SamplerSettings, live: LiveSettings, controls: ControlSettings) -> None:
         """Settings from a config reload that can change while playing (the rest need a restart)."""
         with self.lock:
             self.performance.set_sampler(sampler)
-            if not self.timing.following and live.tempo_bpm != self.timing.tempo_bpm():
-                self.timing.set_tempo(live.tempo_bpm, self.step + 1)
-                log.info("tempo %.1f BPM", live.tempo_bpm)
-            w = self.writer
-            if self.performance.configure(live, controls) or (
-                    (live.output_channel - 1, live.pitch_low, live.pitch_high) != (w.channel, w.low, w.high)):
-                w.release()
-            w.channel, w.low, w.high = live.output_channel - 1, live.pitch_low, live.pitch_high
+            self.writer.configure(live.output_channel - 1, live.pitch_low, live.pitch_high)
             self.lookahead = live.lookahead_ms / 1000.0
-
-    def describe_state(self) -> str:
-        p = self.performance
-        try:
-            tail = " ".join(describe(p.vocab.decode_token(t)) for t in p.context.tail(16))
-        except RuntimeError:  # the thinker pushed meanwhile
-            tail = "(changing)"
-        clock = self.timing.describe()
-        return (f"step {self.step}, tempo {self.timing.tempo_bpm():.1f} BPM, mode {p.mode}, temperature "
-                f"{p.sampler.temperature:.2f}, late steps {self.late}, {self.inputs.describe()}, "
-                f"context tail: {tail}" + (f"; {clock}" if clock else ""))
-
-    def _show(self, k: int) -> None:
-        p = self.performance
-        position = self.timing.song_step(k)  # the DAW's song position when following its clock
-        line = (f"{self.timing.tempo_bpm():6.1f} BPM  {p.mode:9} T {p.sampler.temperature:4.2f}  "
-                f"{describe(self.current) if self.writer.sounding else '-':24} late {self.late}"
-                f"{'  muted' if p.muted else ''}")
-        if self.status:
-            sys.stderr.write(f"\rstep {position:6d}  {line}")
-            sys.stderr.flush()
-        elif position % (4 * self.timing.steps_per_beat) == 0:
-            log.info("bar %d: %s", position // (4 * self.timing.steps_per_beat) + 1, line.strip())
+        self._carry_out(self.performance.configure(live, controls) + [Effect(TEMPO, (live.tempo_bpm, "config"))])

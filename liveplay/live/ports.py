@@ -1,7 +1,7 @@
-"""MIDI ports: pick the API, open by name or as virtual ports, and keep them while they come and go.
+"""MIDI ports: open by name or as virtual ports, and keep them while they come and go.
 
-python-rtmidi under the ports (mido for the messages). ``api: auto`` takes the ALSA sequencer
-when this machine has one (/dev/snd/seq), else a running JACK server. Our ports always carry
+python-rtmidi under the ports (mido for the messages); ``system.py`` says which MIDI system is
+there. Our ports always carry
 liveplay's name (client ``liveplay``, ports ``liveplay in`` / ``liveplay out``): a named port
 (``--in`` / ``--out``) is reached through a port of ours connected to it.
 
@@ -25,8 +25,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import threading
+import time
 from typing import Callable
 
 import mido
@@ -34,81 +34,18 @@ import mido
 from liveplay.errors import PortError
 from liveplay.live.inputs import END_OF_SYSEX
 from liveplay.live.jackgraph import JackGraph
+from liveplay.live.system import HOW_TO, find_api, jack_alive
 
 log = logging.getLogger(__name__)
 
 CLIENT_NAME = "liveplay"
 KINDS = ("output", "input")  # opened in this order; closed in this order too (outputs first)
 PORT_NAMES = {"input": "liveplay in", "output": "liveplay out"}
-BACKENDS = {"alsa": "mido.backends.rtmidi/LINUX_ALSA", "jack": "mido.backends.rtmidi/UNIX_JACK"}
-HOW_TO = ("no MIDI system found: neither the ALSA sequencer (/dev/snd/seq; load snd-seq) nor a running JACK "
-          "server. Start one, e.g. `jackd -d dummy &` for a headless machine, or `jackd -d alsa` with a sound card.")
-
+CLOSE_GRACE = 0.05  # s between the last message sent and closing the output
 # Ports whose JACK client died with its server. Closing or freeing one segfaults inside libjack
 # (seen with python-rtmidi 1.5), so they are kept here, never closed, and a process that has
 # any leaves with os._exit after its own clean-up (see app.run).
 DEAD_PORTS: list = []
-
-
-def alsa_present() -> bool:
-    return os.path.exists("/dev/snd/seq")
-
-
-def jack_socket() -> str:
-    """Where the JACK server (jackd2 on Linux) takes requests."""
-    name = os.environ.get("JACK_DEFAULT_SERVER") or "default"
-    return f"/dev/shm/jack_{name}_{os.getuid()}_0"
-
-
-def jack_alive() -> bool:
-    """True when a JACK server answers on its request socket (0.2 ms; opens no JACK client)."""
-    path = jack_socket()
-    if not os.path.exists(path):
-        return False
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(0.05)
-    try:
-        probe.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
-
-
-def find_api(api: str) -> str | None:
-    """The MIDI system to use now, or None when the one asked for (or any, for auto) is not there."""
-    if api == "alsa":
-        return api if alsa_present() else None
-    if api == "jack":
-        return api if jack_alive() else None
-    if alsa_present():
-        return "alsa"
-    return "jack" if jack_alive() else None
-
-
-def choose_api(api: str) -> str:
-    """``find_api`` for commands that cannot wait (``ports``, ``learn``): PortError when absent."""
-    os.environ.setdefault("JACK_NO_START_SERVER", "1")
-    found = find_api(api)
-    if found is not None:
-        return found
-    if api == "alsa":
-        raise PortError("api 'alsa': this machine has no ALSA sequencer (/dev/snd/seq)")
-    if api == "jack":
-        raise PortError("api 'jack': no JACK server is running (start one, e.g. `jackd -d dummy &`)")
-    raise PortError(HOW_TO)
-
-
-def describe_ports(api: str) -> str:
-    chosen = choose_api(api)
-    b = mido.Backend(BACKENDS[chosen], load=True)
-    ins, outs = b.get_input_names(), b.get_output_names()
-    lines = [f"API: {chosen}", "inputs (liveplay can listen to):"]
-    lines += [f"  {n}" for n in ins] or ["  (none)"]
-    lines += ["outputs (liveplay can play to):"]
-    lines += [f"  {n}" for n in outs] or ["  (none)"]
-    return "\n".join(lines)
 
 
 def find_port(names: list[str], wanted: str) -> str | None:
@@ -419,7 +356,14 @@ class Ports:
         return "; ".join(parts) + (listing if any("connect " in p for p in parts) else "")
 
     def close(self) -> None:
-        """Outputs before inputs (nothing can be triggered into a closed output); the guard last."""
+        """Outputs before inputs (nothing can be triggered into a closed output); the guard last.
+
+        The last messages sent (the stop's note-offs and CC 123) wait in the output's ring buffer
+        for the server's next cycles: closing at once could drop them, so the output gets
+        ``CLOSE_GRACE`` first (two periods of a 1024-frame JACK server).
+        """
+        if self.ports["output"] is not None:
+            time.sleep(CLOSE_GRACE)
         for port in [self.ports[k] for k in KINDS] + [self.guard]:
             if port is None:
                 continue

@@ -37,6 +37,12 @@ class NoteWriter:
         self.failed = False
         self.errors = 0
 
+    def configure(self, channel: int, low: int, high: int) -> None:
+        """A new channel or range (a reload): our notes end first, on the old channel."""
+        if (channel, low, high) != (self.channel, self.low, self.high):
+            self.release()
+            self.channel, self.low, self.high = channel, low, high
+
     def send(self, msg: mido.Message) -> bool:
         """Send one message; False (logged once until it works again) when the output fails."""
         try:
