@@ -29,6 +29,12 @@ SYSEX, END_OF_SYSEX = 0xF0, 0xF7
 REALTIME = frozenset({"clock", "start", "continue", "stop", "songpos", "active_sensing", "reset"})
 
 
+# one byte and nothing of ours: the sysex guard's lone F7 (nothing to end), active sensing, reset
+QUIET = frozenset({END_OF_SYSEX, 0xFE, 0xFF})
+# one-byte system real-time messages, built once and shared (only their type is read)
+SYSTEM_REALTIME = {status: mido.Message.from_bytes([status]) for status in (0xF8, 0xFA, 0xFB, 0xFC)}
+
+
 @dataclass(frozen=True)
 class Stamped:
     time: float  # time.monotonic() at arrival
@@ -51,8 +57,13 @@ class InputQueue:
         stamp = time.monotonic()
         try:
             data = event[0]
-            if len(data) == 1 and data[0] == END_OF_SYSEX:
-                return  # the sysex guard's flush, with nothing to end
+            if len(data) == 1 and data[0] >= END_OF_SYSEX:
+                if data[0] in SYSTEM_REALTIME:
+                    if self.realtime is not None:
+                        self.realtime(SYSTEM_REALTIME[data[0]], stamp)  # a clock tick: no parse, no allocation
+                elif data[0] not in QUIET:
+                    self.lost += 1  # an undefined status byte
+                return
             try:
                 self._take(mido.Message.from_bytes(data), stamp)
             except ValueError:
