@@ -70,7 +70,8 @@ def test_solo_keeps_time_and_leaves_no_note_after_sigterm(daemon):
     assert err.max() <= 3 * PERIOD_MS + 1, err
     assert abs(fitted / step - 1) <= 0.001, fitted  # tempo within 0.1 %
     assert rec.sounding() == set()
-    assert any(e.message.type == "control_change" and e.message.control == 123 for e in rec.snapshot())
+    assert any(e.message.type == "control_change" and e.message.control == 123 for e in rec.snapshot()), \
+        (rec.snapshot()[-6:], d.log()[-1500:])
 
 
 def test_respond_waits_answers_and_stops_when_the_player_resumes(daemon):
