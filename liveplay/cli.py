@@ -135,7 +135,7 @@ def cmd_corpus(args) -> int:
     from liveplay.offline.corpus import DEFAULT_SETS, export
 
     settings_from(args, {})
-    manifest = export(args.dest, args.sets or DEFAULT_SETS, jobs=args.jobs)
+    manifest = export(args.dest, args.sets or DEFAULT_SETS, jobs=args.jobs, limit=args.limit)
     for name, info in manifest["sets"].items():
         print(f"{name}: {info['pieces']} piece(s) written to {Path(args.dest) / info['folder']}, "
               f"{info['skipped']} skipped")
@@ -218,6 +218,12 @@ def cmd_ports(args) -> int:
 # -- parser -----------------------------------------------------------------------------------
 
 
+# the corpus sets, named here so that `--help` does not import music21 (offline.corpus.SETS; a test
+# keeps the two in step)
+CORPUS_SETS = ("bach", "essen", "oneills", "beethoven", "mozart", "haydn", "monteverdi", "trecento", "josquin",
+               "schumann_robert", "schumann_clara", "chopin", "joplin", "schubert", "handel", "corelli", "cpebach")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liveplay", description="Real-time MIDI improvisation with an LSTM.")
     parser.add_argument("--version", action="version", version=f"liveplay {__version__}")
@@ -287,9 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("corpus", cmd_corpus, "Export music21's public-domain collections to MIDI (needs music21).")
     p.add_argument("dest", metavar="DEST", help="folder to write SET/*.mid and corpus.json into")
-    p.add_argument("--set", dest="sets", action="append", choices=("bach", "essen", "oneills"),
-                   help="collection to export (repeatable; default: bach and essen)")
+    p.add_argument("--set", dest="sets", action="append", choices=CORPUS_SETS, metavar="SET",
+                   help="collection to export (repeatable; default: all of " + ", ".join(CORPUS_SETS) + ")")
     p.add_argument("--jobs", type=int, default=2, metavar="N", help="parallel workers (2)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N source files of each set")
     return parser
 
 

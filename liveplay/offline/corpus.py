@@ -1,23 +1,25 @@
 """Export music21's bundled public-domain collections to MIDI files (the ``corpus`` extra).
 
-Sets:
+Sets (``SETS``; ``liveplay corpus --set NAME``), each written to ``DEST/NAME/*.mid``:
 
-- ``bach``: J. S. Bach's chorales (the corpus' BWV files with four to six parts), one file each;
-- ``essen``: the Essen Folksong Collection (monophonic German, Chinese and other folk songs);
-- ``oneills``: O'Neill's Music of Ireland (1850 tunes, monophonic).
+- melody: ``essen`` (the Essen Folksong Collection: German, Chinese and other folk songs) and
+  ``oneills`` (O'Neill's Music of Ireland, 1850 tunes), both monophonic;
+- harmony: ``bach`` (the chorales and the other Bach works), the string quartets and piano
+  music of ``beethoven``, ``mozart``, ``haydn``, ``schubert``, ``schumann_robert``,
+  ``schumann_clara``, ``chopin``, ``joplin``, ``cpebach``, the madrigals of ``monteverdi``, the
+  ``trecento`` and ``josquin`` polyphony, ``handel`` and ``corelli``.
 
-The compositions are centuries old and in the public domain; the encodings come
-with music21 (BSD licensed), which distributes its corpus with the encoders'
-permission (music21's ``corpus/license.txt``). A piece that fails to parse or
-write is skipped with a warning. ``DEST/corpus.json`` lists what was written.
+The compositions are centuries old and in the public domain; the encodings come with music21
+(BSD licensed), which distributes its corpus with the encoders' permission (music21's
+``corpus/license.txt``). Roman-numeral analyses (``.rntxt``) are analyses, not the music, and are
+left out. A piece that fails to parse or write is skipped with a warning. ``DEST/corpus.json``
+lists, for every set, its title, kind, license and every piece written with its source file.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -28,52 +30,58 @@ from liveplay.music.midifile import Note, notes_to_midi
 
 log = logging.getLogger(__name__)
 
+ENCODINGS = "music21 corpus encodings, distributed with music21 by the encoders' permission (music21 corpus/license.txt)"
 SETS = {
-    "bach": {"composer": "bach", "title": "J. S. Bach, four-part chorales",
-             "license": "public domain compositions; music21 corpus encodings (see music21 corpus/license.txt)"},
-    "essen": {"composer": "essenFolksong", "title": "Essen Folksong Collection (Schaffrath et al.)",
-              "license": "traditional melodies, public domain; EsAC encodings as distributed with music21"},
-    "oneills": {"composer": "oneills1850", "title": "O'Neill's Music of Ireland (1850)",
-                "license": "published 1903, public domain; ABC transcriptions as distributed with music21"},
+    "bach": ("bach", "harmony", "J. S. Bach: four-part chorales and other works"),
+    "essen": ("essenFolksong", "melody", "Essen Folksong Collection (Schaffrath et al.)"),
+    "oneills": ("oneills1850", "melody", "O'Neill's Music of Ireland (1850 tunes, published 1903)"),
+    "beethoven": ("beethoven", "harmony", "L. van Beethoven: string quartets and piano sonatas"),
+    "mozart": ("mozart", "harmony", "W. A. Mozart: string quartets"),
+    "haydn": ("haydn", "harmony", "J. Haydn: string quartets"),
+    "monteverdi": ("monteverdi", "harmony", "C. Monteverdi: madrigals"),
+    "trecento": ("trecento", "harmony", "Italian trecento polyphony (ballate, madrigals)"),
+    "josquin": ("josquin", "harmony", "Josquin des Prez: masses and motets"),
+    "schumann_robert": ("schumann_robert", "harmony", "R. Schumann: piano and chamber music"),
+    "schumann_clara": ("schumann_clara", "harmony", "C. Schumann: piano music and songs"),
+    "chopin": ("chopin", "harmony", "F. Chopin: a mazurka"),
+    "joplin": ("joplin", "harmony", "S. Joplin: a rag"),
+    "schubert": ("schubert", "harmony", "F. Schubert: a song"),
+    "handel": ("handel", "harmony", "G. F. Handel: a piece from an oratorio"),
+    "corelli": ("corelli", "harmony", "A. Corelli: a trio sonata movement"),
+    "cpebach": ("cpebach", "harmony", "C. P. E. Bach: a keyboard piece"),
 }
-DEFAULT_SETS = ("bach", "essen")
-CHORALE = re.compile(r"^bwv\d+")  # BWV-numbered chorale files (variants like -a, -lpz included)
+DEFAULT_SETS = tuple(SETS)  # the training mix of the listening model (models/default)
+MUSIC = {".mxl", ".xml", ".musicxml", ".krn", ".abc", ".mid", ".midi"}  # not .rntxt (analyses)
 
 T = TypeVar("T")
 
 
+def license_of(name: str) -> str:
+    return f"public domain composition(s); {ENCODINGS}"
+
+
 def progress(items: Iterable[T], total: int, label: str) -> Iterator[T]:
-    """A progress bar on a terminal; a log line every tenth otherwise."""
-    tty = sys.stderr.isatty()
-    start = time.monotonic()
+    """A progress bar on a terminal (tqdm), a log line every tenth otherwise."""
+    from tqdm import tqdm
+
+    bar = tqdm(items, total=total, desc=label, unit="file", disable=None, leave=False)  # None: tty only
     step = max(1, total // 10)
-    for i, item in enumerate(items, 1):
+    for i, item in enumerate(bar, 1):
         yield item
-        if tty:
-            filled = int(30 * i / max(total, 1))
-            sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {i}/{total} "
-                             f"{time.monotonic() - start:.0f}s")
-            sys.stderr.flush()
-        elif i % step == 0 or i == total:
+        if bar.disable and (i % step == 0 or i == total):
             log.info("%s: %d/%d", label, i, total)
-    if tty:
-        sys.stderr.write("\n")
 
 
 def sources(name: str) -> list[Path]:
-    """The music21 corpus files of one set (one chorale per bach file, many tunes per folk file)."""
+    """The music21 corpus files of one set (a folk file holds many tunes), sorted."""
     from music21 import corpus
 
-    paths = [Path(p) for p in corpus.getComposer(SETS[name]["composer"])]
-    if name == "bach":
-        by_stem: dict[str, Path] = {}
-        for p in sorted(paths, key=lambda p: (p.suffix != ".mxl", p.name)):  # prefer MusicXML
-            if CHORALE.match(p.stem) and p.stem not in by_stem:
-                by_stem[p.stem] = p
-        paths = [by_stem[s] for s in sorted(by_stem)]
-    else:
-        paths = sorted(p for p in paths if p.suffix == ".abc")
-    return paths
+    composer = SETS[name][0]
+    paths = sorted(Path(p) for p in corpus.getComposer(composer) if Path(p).suffix.lower() in MUSIC)
+    by_stem: dict[str, Path] = {}
+    for p in sorted(paths, key=lambda p: (p.suffix != ".mxl", p.name)):  # one encoding per work: MusicXML first
+        by_stem.setdefault(p.stem, p)
+    return [by_stem[s] for s in sorted(by_stem)]
 
 
 def score_notes(score) -> list[Note]:
@@ -94,8 +102,8 @@ def score_notes(score) -> list[Note]:
     return notes
 
 
-def _export_one(job: tuple[str, str, str]) -> tuple[list[str], list[str]]:
-    """Worker: parse one corpus file, write its piece(s) as MIDI. Returns (written, warnings)."""
+def _export_one(job: tuple[str, str, str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Worker: parse one corpus file, write its piece(s) as MIDI. Returns ((file, source)s, warnings)."""
     name, src, dest = job
     from music21 import corpus, stream
 
@@ -109,10 +117,7 @@ def _export_one(job: tuple[str, str, str]) -> tuple[list[str], list[str]]:
         pieces = [(f"{src_path.stem}-{i + 1:04d}", s) for i, s in enumerate(parsed.scores)]
     else:
         pieces = [(src_path.stem, parsed)]
-    if name == "bach":
-        pieces = [(stem, s) for stem, s in pieces if 4 <= len(s.parts) <= 6]
-        if not pieces:
-            return [], [f"{src_path.name}: not a four-part chorale setting"]
+    source = _relative(src_path)
     for stem, score in pieces:
         out = Path(dest) / name / f"{stem}.mid"
         try:
@@ -121,14 +126,23 @@ def _export_one(job: tuple[str, str, str]) -> tuple[list[str], list[str]]:
                 warnings.append(f"{src_path.name} ({stem}): no notes")
                 continue
             notes_to_midi(notes, 100).save(out)
-            written.append(str(out))
+            written.append((f"{name}/{out.name}", source))
         except Exception as err:
             warnings.append(f"{src_path.name} ({stem}): cannot write MIDI ({type(err).__name__}: {err})")
     return written, warnings
 
 
-def export(dest: str | Path, sets: Iterable[str] = DEFAULT_SETS, jobs: int = 2) -> dict:
-    """Write the sets' pieces as MIDI under ``dest``/SET/ and a ``corpus.json`` manifest."""
+def _relative(path: Path) -> str:
+    """A corpus file's path inside music21's corpus folder (as music21 names it)."""
+    parts = path.parts
+    return "/".join(parts[parts.index("corpus") + 1:]) if "corpus" in parts else path.name
+
+
+def export(dest: str | Path, sets: Iterable[str] = DEFAULT_SETS, jobs: int = 2, limit: int | None = None) -> dict:
+    """Write the sets' pieces as MIDI under ``dest``/SET/ and a ``corpus.json`` manifest.
+
+    ``limit`` takes only the first N source files of each set (a quick look, or a test).
+    """
     try:
         import music21
     except ImportError as err:
@@ -139,8 +153,9 @@ def export(dest: str | Path, sets: Iterable[str] = DEFAULT_SETS, jobs: int = 2) 
     for name in sets:
         if name not in SETS:
             raise DataError(f"unknown corpus set {name!r}; known: {', '.join(SETS)}")
+        composer, kind, title = SETS[name]
         (dest / name).mkdir(parents=True, exist_ok=True)
-        files = sources(name)
+        files = sources(name)[:limit]
         log.info("%s: %d source file(s) from music21", name, len(files))
         written, skipped = [], []
         work = [(name, str(f), str(dest)) for f in files]
@@ -150,8 +165,10 @@ def export(dest: str | Path, sets: Iterable[str] = DEFAULT_SETS, jobs: int = 2) 
                 for w in warnings:
                     log.warning("skipping %s", w)
                 skipped += warnings
-        manifest["sets"][name] = {**SETS[name], "pieces": len(written), "skipped": len(skipped),
-                                  "source_files": len(files), "folder": name}
+        manifest["sets"][name] = {"title": title, "kind": kind, "music21_composer": composer,
+                                  "license": license_of(name), "pieces": len(written), "skipped": len(skipped),
+                                  "source_files": len(files), "folder": name,
+                                  "files": {f: s for f, s in written}}
         log.info("%s: wrote %d piece(s), skipped %d", name, len(written), len(skipped))
     (dest / "corpus.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
