@@ -3,7 +3,7 @@ ports, no clock reading -- values in, values out, so every mode and control is u
 
 The threaded player (``player.py``) calls, for each step k, in this order:
 
-1. ``hear(messages, input_step, step_seconds)`` with the input drained since the last call
+1. ``hear(messages, input_step)`` with the input drained since the last call
    (each message stamped in the rtmidi callback). Controls act; the musician's notes are put
    in the step their stamp falls in (``timing.py``'s rule), however late they are read. It
    returns the ``Effect``s the player carries out on the note writer and the clock.
@@ -23,8 +23,8 @@ A key held down sustains the musician's chord (HOLD in the context) for at most
 ``HELD_LIMIT_BEATS`` beats after their last onset; past that it is taken as a stuck key (a lost
 note-off) and no longer keeps respond mode quiet.
 
-Our notes coming back on the input (a loop through a DAW): ``is_ours(message, window, stamp)``
-(the note writer's test) drops them before they count.
+Our notes coming back on the input (a loop through a DAW): ``is_ours(message, stamp)`` (the note
+writer's echo test) drops them before they count.
 
 Controls come from one table, CC number -> handler, built from ``ControlSettings``; CC 120 (all
 sound off) and 123 (all notes off) always silence our notes, on the controls' channel.
@@ -72,7 +72,7 @@ class Stamped(Protocol):
 class Performance:
     def __init__(self, vocab: Vocabulary, context: Context, sampler: Sampler, live: LiveSettings,
                  controls: ControlSettings, steps_per_beat: int,
-                 is_ours: Callable[[mido.Message, float, float], bool] = lambda msg, window, stamp: False):
+                 is_ours: Callable[[mido.Message, float], bool] = lambda msg, stamp: False):
         self.vocab, self.context, self.sampler = vocab, context, sampler
         self.steps_per_beat = steps_per_beat
         self.is_ours = is_ours
@@ -98,17 +98,21 @@ class Performance:
     # -- 1. hearing -----------------------------------------------------------------------
 
     def hear(self, messages: Iterable[Stamped], input_step: Callable[[float], int | None],
-             step_seconds: float) -> list[Effect]:
-        """Take one drain of stamped input; returns what the player must do now."""
+             listen: Callable[[Stamped], None] | None = None) -> list[Effect]:
+        """Take one drain of stamped input; returns what the player must do now. ``listen`` is
+        given every message taken as the musician's (not our own notes coming back)."""
         effects: list[Effect] = []
-        window = 2 * step_seconds  # our own note sent this recently and coming back is ours
         for stamped in messages:
             msg = stamped.message
+            if msg.type in ("note_on", "note_off") and self.is_ours(msg, stamped.time):
+                is_off = msg.type == "note_off" or msg.velocity == 0
+                if not (is_off and msg.note in self.held):  # an echo's note-off still lifts a key
+                    continue  # that went down before the loop was recognised
+            if listen is not None:
+                listen(stamped)
             if msg.type == "control_change":
                 effects += self.control(msg)
             elif msg.type in ("note_on", "note_off"):
-                if self.is_ours(msg, window, stamped.time):
-                    continue
                 if self.live.passthrough:
                     effects.append(Effect(FORWARD, msg))
                 if msg.type == "note_on" and msg.velocity > 0:

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 
 import mido
 
+from liveplay.live.echo import EchoDetector
 from liveplay.music.tokens import HOLD, RawToken, note_changes
 
 log = logging.getLogger(__name__)
@@ -26,14 +27,14 @@ ALL_SOUND_OFF, ALL_NOTES_OFF = 120, 123
 
 
 class NoteWriter:
-    """Sends our notes; ``sounding`` and ``sent_at`` say what is ours (the loopback filter)."""
+    """Sends our notes; ``sounding`` says what sounds, ``echo`` knows our notes if they come back."""
 
     def __init__(self, send: Callable[[mido.Message], None], channel: int, low: int, high: int):
         self._send = send
         self.channel = channel
         self.low, self.high = low, high
         self.sounding: tuple[int, ...] = ()
-        self.sent_at: dict[int, float] = {}  # pitch -> last note_on time (monotonic)
+        self.echo = EchoDetector()
         self.failed = False
         self.errors = 0
 
@@ -43,10 +44,12 @@ class NoteWriter:
             self.release()
             self.channel, self.low, self.high = channel, low, high
 
-    def send(self, msg: mido.Message) -> bool:
+    def send(self, msg: mido.Message, now: float | None = None) -> bool:
         """Send one message; False (logged once until it works again) when the output fails."""
         try:
             self._send(msg)
+            if msg.type in ("note_on", "note_off"):
+                self.echo.sent(msg, time.monotonic() if now is None else now)
         except Exception as err:  # a vanished port must not stop the clock
             self.errors += 1
             if not self.failed:
@@ -76,11 +79,9 @@ class NoteWriter:
             return
         offs, ons = note_changes(self.sounding, token if isinstance(token, str) else self.clamp(token))
         for p in offs:
-            self.send(mido.Message("note_off", channel=self.channel, note=p, velocity=0))
-        now = time.monotonic() if now is None else now
+            self.send(mido.Message("note_off", channel=self.channel, note=p, velocity=0), now)
         for p in ons:
-            self.send(mido.Message("note_on", channel=self.channel, note=p, velocity=velocity))
-            self.sent_at[p] = now
+            self.send(mido.Message("note_on", channel=self.channel, note=p, velocity=velocity), now)
         self.sounding = ons
 
     def release(self) -> None:
@@ -99,10 +100,6 @@ class NoteWriter:
         for control in (ALL_SOUND_OFF, ALL_NOTES_OFF):
             self.send(mido.Message("control_change", channel=self.channel, control=control, value=0))
 
-    def is_ours(self, msg: mido.Message, window: float, stamp: float | None = None) -> bool:
-        """A note message on our channel whose pitch sounds, or was sent within ``window`` seconds
-        before ``stamp`` (its arrival; default now), is our own coming back (a loop through a DAW)."""
-        if msg.channel != self.channel:
-            return False
-        stamp = time.monotonic() if stamp is None else stamp
-        return msg.note in self.sounding or stamp - self.sent_at.get(msg.note, -1e9) < window
+    def is_ours(self, msg: mido.Message, stamp: float | None = None) -> bool:
+        """Our own note coming back through a loop (``echo.EchoDetector``), arrived at ``stamp``."""
+        return self.echo.is_echo(msg, time.monotonic() if stamp is None else stamp)

@@ -97,12 +97,18 @@ def test_writer_survives_a_vanished_port():
 
 
 def test_our_own_notes_coming_back_are_recognised():
+    """A loop through a DAW returns every note we send: once that is seen, the echoes are ours."""
     port = FakePort()
     w = NoteWriter(port.send, 0, 0, 127)
-    w.play((60,), 80)
-    assert w.is_ours(mido.Message("note_on", note=60, channel=0), 0.5)
-    assert not w.is_ours(mido.Message("note_on", note=60, channel=1), 0.5)
-    assert not w.is_ours(mido.Message("note_on", note=62, channel=0), 0.5)
+    for i in range(12):  # our notes, each coming back 5 ms later
+        w.play((60 + i % 3,), 80, now=10.0 + i)
+        assert not w.is_ours(mido.Message("note_on", note=60 + i % 3, velocity=80, channel=0), 10.005 + i) \
+            or i >= 8  # the first echoes teach the detector; then they are ours
+    w.play((60,), 80, now=30.0)
+    assert w.is_ours(mido.Message("note_on", note=60, velocity=80, channel=0), 30.005)
+    w.play((61,), 80, now=31.0)
+    assert not w.is_ours(mido.Message("note_on", note=61, velocity=80, channel=1), 31.005)
+    assert not w.is_ours(mido.Message("note_on", note=62, velocity=80, channel=0), 31.005)
 
 
 def test_input_queue_never_blocks_and_counts_drops():
@@ -126,3 +132,15 @@ def test_cli_import_leaves_numpy_unloaded_so_the_blas_thread_count_can_be_set():
     code = "import sys; import liveplay.cli, liveplay.config; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_musician_in_unison_on_the_beat_is_never_taken_for_an_echo():
+    """Same channel, same velocity, on the beat, a pitch of our chord: still the musician's."""
+    port = FakePort()
+    w = NoteWriter(port.send, 0, 0, 127)
+    theirs = 0
+    for i in range(200):
+        w.play((60, 64, 67) if i % 2 else (62, 65, 69), 90, now=10.0 + 0.25 * i)
+        pitch = 64 if i % 2 else 65
+        theirs += not w.is_ours(mido.Message("note_on", note=pitch, velocity=90, channel=0), 10.01 + 0.25 * i)
+    assert theirs == 200 and not w.echo.loop
