@@ -146,7 +146,8 @@ def cmd_run(args) -> int:
     flags = {"model.path": args.model, "live.input": args.input, "live.output": args.output, "live.mode": args.mode,
              "live.tempo_bpm": args.tempo, "sampler.temperature": args.temperature, "live.api": args.api,
              "engine": args.engine, "live.prime": args.prime, "sampler.seed": args.seed,
-             "clock.source": args.clock, "clock.send": args.send_clock or None}
+             "clock.source": args.clock, "clock.send": args.send_clock or None, "live.record": args.record,
+             "live.synth": args.synth or None}
     settings = settings_from(args, flags)
 
     from liveplay.live.app import run
@@ -251,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "our own tempo (default: clock.source)")
     p.add_argument("--send-clock", action="store_true", help="send MIDI clock and Start/Stop on the output "
                    "(internal clock; default: clock.send)")
+    p.add_argument("--record", metavar="FILE.mid", help="write the session to a MIDI file: your notes and "
+                   "liveplay's on their own tracks, saved every bar (default: live.record)")
+    p.add_argument("--synth", action="store_true", help="start FluidSynth on the same MIDI system and play "
+                   "into it, so you hear liveplay at once (default: live.synth)")
 
     p = command("learn", cmd_learn, "Map a control to the next knob you move: saved in your config file.")
     p.add_argument("control", metavar="CONTROL", choices=[c.replace("_", "-") for c in LEARNABLE],

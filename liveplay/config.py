@@ -138,6 +138,8 @@ class LiveSettings:
     passthrough: bool = setting()
     prime: str | None = setting(path=True)
     queue_size: int = setting(between(16, 1_000_000))
+    record: str | None = setting(path=True)
+    synth: bool = setting()
 
 
 @dataclass(frozen=True)

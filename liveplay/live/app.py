@@ -23,13 +23,17 @@ from contextlib import ExitStack, closing
 from typing import Callable
 
 from liveplay.config import LEARNABLE, Settings, to_dict
-from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError
+from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError, UsageError
 from liveplay.live.inputs import InputQueue
 from liveplay.live.midiclock import ClockFollower
 from liveplay.live.performance import Performance
 from liveplay.live.player import Player
 from liveplay.live.ports import DEAD_PORTS, Ports
+from liveplay.live.recording import SessionRecording
 from liveplay.live.sdnotify import Notifier
+from liveplay.live.synth import CLIENT as SYNTH_CLIENT
+from liveplay.live.synth import Synth
+from liveplay.live.system import find_api
 from liveplay.live.timing import InternalTiming, MidiClockTiming, Timing
 from liveplay.live.writer import NoteWriter
 from liveplay.model.bundle import load_bundle
@@ -63,7 +67,8 @@ def describe_controls(c) -> str:
 
 # settings a reload cannot change while playing: they take effect at the next start
 RESTART_ONLY = ("model", "grid", "engine", "engine_threads", "clock", "live.api", "live.input", "live.output",
-                "live.virtual", "live.steps_per_beat", "live.queue_size", "live.prime")
+                "live.virtual", "live.steps_per_beat", "live.queue_size", "live.prime", "live.record", "live.synth")
+START_DELAY = 0.2  # s from start to the first boundary: the threads are up, the first chord decided
 
 
 def reload_into(player: Player, running: Settings, reload: Callable[[], Settings]) -> Settings:
@@ -124,21 +129,28 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         steps_per_beat = live.steps_per_beat or bundle.grid.steps_per_beat
         follower = ClockFollower(steps_per_beat, live.tempo_bpm) if settings.clock.source == "midi" else None
         inputs = InputQueue(live.queue_size, follower.on_message if follower else None)
-        ports = Ports(live.api, live.input, live.output, live.virtual, inputs.on_bytes)
-        stack.callback(ports.close)  # outputs before inputs
-        writer = NoteWriter(ports.send, live.output_channel - 1, live.pitch_low, live.pitch_high)
+        output = _synth(stack, live) or live.output
+        ports = Ports(live.api, live.input, output, live.virtual, inputs.on_bytes)
+        stack.callback(ports.close)  # outputs before inputs (and before the synth stops)
+        first_boundary = time.monotonic() + START_DELAY
+        recording = SessionRecording(live.record, live.tempo_bpm, first_boundary) if live.record else None
+        if recording is not None:
+            stack.callback(lambda: recording.close(time.monotonic()))  # after the player's last note-offs
+        writer = NoteWriter(_recorded(ports.send, recording), live.output_channel - 1, live.pitch_low,
+                            live.pitch_high)
         timing: Timing = (MidiClockTiming(follower, steps_per_beat) if follower else
                           InternalTiming(live.tempo_bpm, steps_per_beat, writer.send if settings.clock.send else None))
         if "output" not in ports.missing:
             writer.hygiene()  # notes a killed predecessor left sounding stop before our first one
         performance = Performance(bundle.vocab, Context(engine, prime), Sampler(settings.sampler), live,
                                   settings.controls, steps_per_beat, writer.is_ours)
-        player = Player(performance, timing, writer, inputs, live, pet_watchdog=notifier.pet, flush=ports.flush)
+        player = Player(performance, timing, writer, inputs, live, pet_watchdog=notifier.pet, flush=ports.flush,
+                        recording=recording)
         for kind in ports.missing:
             player.port_lost(kind)
         signals.usr1 = lambda: log.info("state: %s", player.describe_state())
         realtime_interpreter()
-        player.start()
+        player.start(first_boundary)
         stack.callback(_stopped, player, signals, timing)  # before the ports close: every note silenced
         stack.callback(notifier.stopping)
         how = ("following the MIDI clock on the input (waiting for Start)" if follower else
@@ -156,6 +168,8 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
                 for event in ports.check():
                     player.port_event(event)
             timing.report()
+            if recording is not None and recording.due(time.monotonic()):
+                recording.flush(time.monotonic())
             if signals.hup.is_set():
                 signals.hup.clear()
                 if reload is None:
@@ -170,6 +184,32 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         logging.shutdown()
         os._exit(code)
     return code
+
+
+def _synth(stack: ExitStack, live) -> str | None:
+    """--synth: FluidSynth on the MIDI system there is now; returns the output to play into."""
+    if not live.synth:
+        return None
+    if live.output:
+        raise UsageError("--synth plays into FluidSynth and --out names another port: give one of them")
+    api = find_api(live.api)
+    if api is None:
+        log.warning("--synth: no MIDI system yet, so no FluidSynth; liveplay waits for '%s'", SYNTH_CLIENT)
+    else:
+        stack.callback(Synth(api).stop)
+    return SYNTH_CLIENT
+
+
+def _recorded(send: Callable, recording: SessionRecording | None) -> Callable:
+    """The output's send, also writing each message sent into the recording."""
+    if recording is None:
+        return send
+
+    def send_and_record(message) -> None:
+        send(message)
+        recording.played(message, time.monotonic())
+
+    return send_and_record
 
 
 def _stopped(player: Player, signals: Signals, timing: Timing) -> None:

@@ -23,6 +23,7 @@ from typing import Callable
 from liveplay.config import ControlSettings, LiveSettings, SamplerSettings
 from liveplay.live.performance import FORWARD, RELEASE, SILENCE, TEMPO, Effect, Performance
 from liveplay.live.inputs import InputQueue
+from liveplay.live.recording import SessionRecording
 from liveplay.live.status import StatusLine
 from liveplay.live.timing import Beat, Timing
 from liveplay.live.writer import NoteWriter
@@ -36,9 +37,10 @@ FLUSH_LEAD = 0.008  # s: a few JACK periods for the guard's F7 to come back thro
 class Player:
     def __init__(self, performance: Performance, timing: Timing, writer: NoteWriter, inputs: InputQueue,
                  live: LiveSettings, status: bool | None = None, pet_watchdog: Callable[[], None] | None = None,
-                 flush: Callable[[], None] | None = None):
+                 flush: Callable[[], None] | None = None, recording: SessionRecording | None = None):
         self.performance, self.timing, self.writer, self.inputs = performance, timing, writer, inputs
         self.flush = flush  # the sysex guard (ports.Ports.flush): before each step's input is read
+        self.recording = recording  # --record: the musician's messages and the tempo go in here
         self.lookahead = live.lookahead_ms / 1000.0
         self.status = StatusLine(performance, timing, writer, inputs, status)
         self.pet_watchdog = pet_watchdog or (lambda: None)
@@ -55,8 +57,9 @@ class Player:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self, delay: float = 0.2) -> None:
-        first = time.monotonic() + delay
+    def start(self, first: float | None = None) -> None:
+        """Threads up; the first boundary at ``first`` (monotonic; default 0.2 s from now)."""
+        first = time.monotonic() + 0.2 if first is None else first
         self.timing.start(first)
         log.debug("first boundary at monotonic %.6f", first)
         self.decided[0] = self.performance.decide(0)
@@ -109,6 +112,8 @@ class Player:
             self.performance.performed(k, token, bool(self.writer.sounding))
             self.step = k
         self.status.show(k, self.current, self.late)
+        if self.recording is not None:
+            self.recording.tempo_changed(time.monotonic(), self.timing.tempo_bpm())
         if k - self.last_decided <= 8:
             self.pet_watchdog()  # both threads are alive: a stalled one lets systemd restart us
         return True
@@ -151,9 +156,9 @@ class Player:
 
     def _hear(self) -> None:
         lookahead = self.lookahead
+        listen = (lambda s: self.recording.heard(s.message, s.time)) if self.recording is not None else None
         effects = self.performance.hear(self.inputs.drain(),
-                                        lambda stamp: self.timing.input_step(stamp, lookahead),
-                                        self.timing.step_seconds())
+                                        lambda stamp: self.timing.input_step(stamp, lookahead), listen)
         if effects:
             self._carry_out(effects)
 

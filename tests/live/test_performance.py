@@ -47,7 +47,7 @@ def make(mode="respond", **overrides):
     engine = FixedEngine()
     ours = set()
     p = Performance(Vocabulary(CHORDS, 4), Context(engine), Sampler(s.sampler, seed=0), s.live, s.controls, 2,
-                    is_ours=lambda msg, window, stamp: msg.note in ours)
+                    is_ours=lambda msg, stamp: msg.note in ours)
     return p, engine, ours
 
 
@@ -69,7 +69,7 @@ def every_step_is(step):
 
 def step(p, k, heard=(), input_step=None):
     """One thinker round for step k: hear, fold k-1 into the context, decide k."""
-    effects = p.hear(heard, input_step or every_step_is(k - 1), 0.25)
+    effects = p.hear(heard, input_step or every_step_is(k - 1))
     p.context.push(p.fold(k - 1))
     return p.decide(k), effects
 
@@ -108,7 +108,7 @@ def test_accompany_plays_every_step_and_the_musicians_chord_replaces_ours_in_the
 def test_solo_keeps_its_own_context_and_only_listens_to_controls():
     p, engine, _ = make("solo")
     p.performed(0, CHORDS[0], sounding=True)
-    assert p.hear([note(62), note(65), note(69), cc(20, 127)], every_step_is(0), 0.25) == []
+    assert p.hear([note(62), note(65), note(69), cc(20, 127)], every_step_is(0)) == []
     assert p.sampler.temperature == pytest.approx(p.sampler.settings.max_temperature)
     p.context.push(p.fold(0))
     assert engine.pushed[-1] == 2  # ours, not the musician's chord
@@ -138,17 +138,17 @@ def test_a_note_belongs_to_the_step_its_stamp_falls_in_however_late_it_is_read()
     by_stamp = lambda stamp: int(stamp)  # noqa: E731 (step k's window: stamps in [k, k+1))
     # the thinker is late: when it reads the input for step 5 a note of step 6 has already come
     early, late = note(62, at=5.5), note(65, at=6.2)
-    p.hear([early, late], by_stamp, 0.25)
+    p.hear([early, late], by_stamp)
     assert p.fold(5) == p.vocab.encode_token((62,))  # only the note stamped in step 5's window
     assert p.fold(6) == p.vocab.encode_token((65,))  # the late one waited for its own step
     # a note stamped in a step that was folded already joins the next fold (it is not lost)
-    p.hear([note(67, at=3.1)], by_stamp, 0.25)
+    p.hear([note(67, at=3.1)], by_stamp)
     assert p.fold(7) == p.vocab.encode_token((67,))
 
 
 def test_notes_while_the_transport_is_stopped_are_let_go_but_keys_still_tracked():
     p, _, _ = make("accompany")
-    p.hear([note(60)], lambda stamp: None, 0.25)
+    p.hear([note(60)], lambda stamp: None)
     assert p.onsets == {} and p.held == {60}
 
 
@@ -172,16 +172,16 @@ def test_passthrough_forwards_the_musicians_notes():
 def test_velocity_follows_the_last_eight_notes_or_stays_fixed():
     p, _, _ = make("accompany")
     assert p.velocity == p.live.velocity
-    p.hear([note(60, velocity=v) for v in (10, 20, 30, 40, 50, 60, 70, 80, 120)], every_step_is(0), 0.25)
+    p.hear([note(60, velocity=v) for v in (10, 20, 30, 40, 50, 60, 70, 80, 120)], every_step_is(0))
     assert p.velocity == round(sum((20, 30, 40, 50, 60, 70, 80, 120)) / 8)
     fixed, _, _ = make("accompany", **{"live.follow_velocity": False})
-    fixed.hear([note(60, velocity=10)], every_step_is(0), 0.25)
+    fixed.hear([note(60, velocity=10)], every_step_is(0))
     assert fixed.velocity == fixed.live.velocity
 
 
 def test_a_flood_of_onsets_in_one_step_is_capped():
     p, _, _ = make("accompany")
-    p.hear([note(i % 128) for i in range(10_000)], every_step_is(3), 0.25)
+    p.hear([note(i % 128) for i in range(10_000)], every_step_is(3))
     assert len(p.onsets[3]) == MAX_ONSETS
 
 

@@ -51,7 +51,7 @@ def test_engine_faults_are_logged_once_per_kind_and_the_clock_goes_on(caplog):
     writer = NoteWriter(sent.append, live.output_channel - 1, live.pitch_low, live.pitch_high)
     player = Player(performance, InternalTiming(live.tempo_bpm, 4), writer, InputQueue(), live, status=False)
     with caplog.at_level(logging.ERROR):
-        player.start(delay=0.05)
+        player.start(time.monotonic() + 0.05)
         time.sleep(1.5)
         player.stop()
     step = 60 / 300 / 4

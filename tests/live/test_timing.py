@@ -54,7 +54,7 @@ def test_a_late_drain_puts_each_note_in_the_step_of_its_stamp():
     on_time = Stamped(101.0 - 0.05, mido.Message("note_on", note=62))  # step 3's window... (C_3, C_4]
     in_four = Stamped(101.1, mido.Message("note_on", note=65))  # (C_4, C_5] = (100.98, 101.23]
     in_five = Stamped(101.3, mido.Message("note_on", note=69))  # (C_5, C_6]
-    p.hear([on_time, in_four, in_five], lambda stamp: t.input_step(stamp, 0.02), t.step_seconds())
+    p.hear([on_time, in_four, in_five], lambda stamp: t.input_step(stamp, 0.02))
     assert p.fold(3) == p.vocab.encode_token((62,))
     assert p.fold(4) == p.vocab.encode_token((65,))
     assert p.fold(5) == p.vocab.encode_token((69,))
