@@ -32,6 +32,7 @@ def test_a_stray_sysex_start_blocks_nothing(jack_server, tiny_config, tiny_model
     step = 60 / 150 / 2
     rec = Recorder(d.out_port)
     out = raw_sender(d.in_port)
+    code = None
     try:
         wait_sounding(rec)
         out.send_message([0xF0, 0x7D, 0x01])  # a sysex that never ends
@@ -50,6 +51,7 @@ def test_a_stray_sysex_start_blocks_nothing(jack_server, tiny_config, tiny_model
         d.wait_for_log("state:", timeout=5)
         code = d.stop()
     finally:
+        d.stop()
         out.close_port()
         del out
         rec.close()
@@ -66,6 +68,7 @@ def test_a_killed_liveplay_leaves_nothing_sounding_after_a_restart(jack_server, 
     """SIGKILL while notes sound (the watchdog's abort, TimeoutStopSec): the next liveplay sends
     all-sound-off and all-notes-off on its channel before its first note."""
     synth = Recorder(None, name="synth")
+    first = second = None
     try:
         first = Daemon(jack_server, args(tiny_config, tiny_model, "--mode", "solo", "--out", "synth:in"),
                        tmp_path / "first.log", virtual_ports=False)
@@ -80,6 +83,9 @@ def test_a_killed_liveplay_leaves_nothing_sounding_after_a_restart(jack_server, 
         code = second.stop()
         time.sleep(0.3)
     finally:
+        for d in (first, second):
+            if d is not None:
+                d.stop()
         synth.close()
     assert code == 0, second.log()
     after = [e for e in synth.snapshot() if e.time > killed]
@@ -144,3 +150,27 @@ def test_a_named_output_carries_liveplays_name_and_the_hint_names_only_what_is_m
     assert "playing to 'synth:in'" in hint and "connect a synth" not in hint, hint
     assert "connect a keyboard: jack_connect '<keyboard port>' 'liveplay" in hint, hint
     assert len(onset_times(synth.note_ons())) >= 1
+
+
+def test_a_loop_through_jack_is_recognised_and_liveplay_does_not_answer_itself(jack_server, tiny_config,
+                                                                               tiny_model, tmp_path):
+    """Our output wired back to our input (a DAW monitoring liveplay's track): respond mode must
+    not take its own answer for the musician playing again, or it would cut every answer after
+    one chord."""
+    config = tmp_path / "respond.yaml"
+    config.write_text(tiny_config.read_text() + "live:\n  silence_steps: 4\n  max_response_steps: 64\n")
+    d = Daemon(jack_server, args(config, tiny_model, "--mode", "respond", "--tempo", "150"), tmp_path / "d.log")
+    rec = Recorder(d.out_port)
+    try:
+        connect(d.out_port, d.in_port)  # the loop
+        d.wait_for_log("our own notes come back on the input", timeout=20)
+        detected = time.monotonic()
+        time.sleep(4.0)
+        code = d.stop()
+    finally:
+        d.stop()
+        rec.close()
+    assert code == 0, d.log()
+    # 20 steps after detection: one answer running on (the tiny model's pattern has 5 onsets in 8
+    # steps), not an answer cut after each chord and resumed 4 silent steps later (4 onsets)
+    assert len(onset_times(rec.note_ons(after=detected))) >= 8, d.log()
