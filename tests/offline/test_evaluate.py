@@ -36,3 +36,29 @@ def test_ngram_distributions_sum_to_one():
         for history in ([], [2], [2, 3], [5, 5, 5]):
             p = model.distribution(history)
             assert abs(p.sum() - 1) < 1e-12 and (p > 0).all()
+
+
+def test_ppm_c_with_exclusion_by_hand():
+    from liveplay.offline.ppm import PPM
+
+    p = PPM(1, 3).fit([[0, 1, 0, 1]]).distribution([0])
+    # order 1 after 0: only 1 was seen (2 times, 1 type) -> 2/3, escape 1/3; order 0 without the
+    # excluded 1: token 0 (2 times) -> 1/3 * 2/3, escape 1/3 * 1/3 to the unseen token 2
+    assert np.allclose(p, [2 / 9, 6 / 9, 1 / 9])
+
+
+def test_ppm_sums_to_one_and_uses_long_contexts_an_ngram_cannot():
+    from liveplay.offline.ppm import PPM
+
+    rng = random.Random(1)
+    # the token after a run depends on the token 6 steps back: only a long context sees it
+    seqs = []
+    for _ in range(200):
+        head = rng.randrange(2, 6)
+        seqs.append([head, 1, 1, 1, 1, 1, 10 + head])
+    ppm, four = PPM(8, 16).fit(seqs), NGram(4, 16).fit(seqs)
+    for history in ([], [3], [3, 1, 1], [5, 1, 1, 1, 1, 1], [15, 15, 15, 15, 15, 15, 15, 15, 15]):
+        p = ppm.distribution(history)
+        assert abs(p.sum() - 1) < 1e-12 and (p > 0).all()
+    assert ppm.distribution([4, 1, 1, 1, 1, 1])[14] > 0.9
+    assert four.distribution([4, 1, 1, 1, 1, 1])[14] < 0.5
