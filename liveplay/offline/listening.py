@@ -1,0 +1,129 @@
+"""Does the model answer in the player's key, with chords where they play chords? Measured.
+
+For every piece with at least ``PRIME_BEATS + ANSWER_BEATS`` beats: the prime is its first 16
+beats, the model continues it for 16 beats (seeded sampling, the sampler's settings), and the
+continuation is compared with the prime -- next to the piece's own next 16 beats (the data's
+ceiling) and the next 16 beats of another piece of the same collection (a seeded shuffle: chance):
+
+- key agreement: the share of pieces whose continuation is in the prime's key (tonic and mode,
+  ``musicality.key_of``);
+- pitch-class cosine between the prime's and the continuation's histograms (mean);
+- chord share of the continuations' onsets, and the IOI-histogram overlap with the data's own
+  continuations;
+- the grid's quantisation loss on the pieces (how many onsets the grid moves).
+
+Figures come per collection (the pieces' folder, e.g. ``bach`` or ``essen``) and over all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from liveplay.config import SamplerSettings
+from liveplay.model.bundle import Bundle
+from liveplay.model.engine import Engine
+from liveplay.music.context import Context
+from liveplay.music.midifile import read_notes
+from liveplay.music.sampler import Sampler
+from liveplay.music.tokens import RawToken
+from liveplay.offline import musicality as m
+
+log = logging.getLogger(__name__)
+
+PRIME_BEATS = 16
+ANSWER_BEATS = 16
+
+
+def collection(path: str | Path) -> str:
+    return Path(path).parent.name or "."
+
+
+def continue_tokens(bundle: Bundle, engine: Engine, sampler: Sampler, prime: Sequence[RawToken],
+                    steps: int) -> list[RawToken]:
+    """``steps`` sampled tokens after ``prime`` (the daemon's path: a Context on the engine)."""
+    context = Context(engine, bundle.vocab.encode(prime))
+    out = []
+    for _ in range(steps):
+        token = sampler.sample(context.distribution(), context.ids)
+        context.push(token)
+        out.append(token)
+    return bundle.vocab.decode(out)
+
+
+def listening(bundle: Bundle, engine: Engine, sampler_settings: SamplerSettings,
+              pieces: Sequence[tuple[str, list[RawToken]]], seed: int = 0, progress=lambda x, n: x) -> dict:
+    """Figures of ``pieces`` ((file, tokens on the model's grid)), per collection and over all."""
+    spb = bundle.grid.steps_per_beat
+    p_steps, a_steps = PRIME_BEATS * spb, ANSWER_BEATS * spb
+    long_enough = [(f, t) for f, t in pieces if len(t) >= p_steps + a_steps]
+    rng = np.random.default_rng(seed)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, (f, _) in enumerate(long_enough):
+        groups[collection(f)].append(i)
+    other = {}  # a seeded pairing with another piece of the same collection (chance)
+    for members in groups.values():
+        shuffled = list(rng.permutation(members))
+        for a, b in zip(members, shuffled[1:] + shuffled[:1]) if len(members) > 1 else ():
+            other[a] = b
+    rows = []
+    for i, (f, tokens) in enumerate(progress(long_enough, len(long_enough))):
+        prime, truth = tokens[:p_steps], tokens[p_steps: p_steps + a_steps]
+        sampler = Sampler(replace(sampler_settings, seed=seed + i))
+        answer = continue_tokens(bundle, engine, sampler, prime, a_steps)
+        chance = long_enough[other[i]][1][p_steps: p_steps + a_steps] if i in other else None
+        rows.append(_row(f, prime, answer, truth, chance))
+    report = {name: _summary([r for r in rows if r["collection"] == name]) for name in sorted(groups)}
+    report["all"] = _summary(rows)
+    report["quantisation_loss"] = _quantisation(long_enough, spb)
+    return report
+
+
+def _row(f: str, prime, answer, truth, chance) -> dict:
+    h_prime = m.pitch_class_histogram(prime)
+    k_prime = m.key_of(h_prime)
+    row = {"collection": collection(f), "answer": answer, "truth": truth}
+    for name, part in (("model", answer), ("data", truth), ("chance", chance)):
+        if part is None:
+            continue
+        h = m.pitch_class_histogram(part)
+        row[f"{name}_key"] = float(k_prime is not None and m.key_of(h) == k_prime)
+        row[f"{name}_cosine"] = m.cosine(h_prime, h)
+    return row
+
+
+def _summary(rows: list[dict]) -> dict:
+    if not rows:
+        return {}
+    out: dict = {"pieces": len(rows)}
+    for name in ("model", "data", "chance"):
+        keys = [r[f"{name}_key"] for r in rows if f"{name}_key" in r]
+        cos = [r[f"{name}_cosine"] for r in rows if f"{name}_cosine" in r]
+        out[f"key_agreement_{name}"] = round(float(np.mean(keys)), 4) if keys else None
+        out[f"pc_cosine_{name}"] = round(float(np.mean(cos)), 4) if cos else None
+    answers = [t for r in rows for t in r["answer"]]
+    truths = [t for r in rows for t in r["truth"]]
+    out["chord_share_model"] = round(m.chord_share(answers), 4)
+    out["chord_share_data"] = round(m.chord_share(truths), 4)
+    ioi_model = m.ioi_histogram(answers)
+    ioi_data = m.ioi_histogram(truths)
+    out["ioi_overlap"] = round(m.overlap(ioi_model, ioi_data), 4)
+    return out
+
+
+def _quantisation(pieces: Sequence[tuple[str, list]], steps_per_beat: int) -> dict:
+    """Share of note onsets the grid moves, per collection (from the files' own notes)."""
+    by: dict[str, list[float]] = defaultdict(list)
+    for f, _ in pieces:
+        try:
+            notes, _ = read_notes(f)
+        except Exception as err:  # already read once to make the tokens: unlikely
+            log.debug("%s: %s", f, err)
+            continue
+        by[collection(f)].append(m.quantisation_loss(notes, steps_per_beat))
+    return {name: round(float(np.nanmean(v)), 4) for name, v in sorted(by.items())}
