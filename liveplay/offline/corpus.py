@@ -78,10 +78,16 @@ def sources(name: str) -> list[Path]:
 
     composer = SETS[name][0]
     paths = sorted(Path(p) for p in corpus.getComposer(composer) if Path(p).suffix.lower() in MUSIC)
-    by_stem: dict[str, Path] = {}
-    for p in sorted(paths, key=lambda p: (p.suffix != ".mxl", p.name)):  # one encoding per work: MusicXML first
-        by_stem.setdefault(p.stem, p)
-    return [by_stem[s] for s in sorted(by_stem)]
+    by_work: dict[Path, Path] = {}  # a work's path without its suffix (quartets: opus/movement)
+    for p in sorted(paths, key=lambda p: (p.suffix != ".mxl", str(p))):  # one encoding per work: MusicXML first
+        by_work.setdefault(p.with_suffix(""), p)
+    return [by_work[w] for w in sorted(by_work)]
+
+
+def piece_stem(path: Path) -> str:
+    """A work's file name: its path inside the composer's folder, '-' for '/' (opus18no1-movement1)."""
+    parts = _relative(path).split("/")[1:] or [path.name]
+    return "-".join(parts).rsplit(".", 1)[0]
 
 
 def score_notes(score) -> list[Note]:
@@ -113,10 +119,11 @@ def _export_one(job: tuple[str, str, str]) -> tuple[list[tuple[str, str]], list[
         parsed = corpus.parse(src_path)
     except Exception as err:  # music21 raises many kinds on odd encodings
         return [], [f"{src_path.name}: cannot parse ({type(err).__name__}: {err})"]
+    stem = piece_stem(src_path)
     if isinstance(parsed, stream.Opus):
-        pieces = [(f"{src_path.stem}-{i + 1:04d}", s) for i, s in enumerate(parsed.scores)]
+        pieces = [(f"{stem}-{i + 1:04d}", s) for i, s in enumerate(parsed.scores)]
     else:
-        pieces = [(src_path.stem, parsed)]
+        pieces = [(stem, parsed)]
     source = _relative(src_path)
     for stem, score in pieces:
         out = Path(dest) / name / f"{stem}.mid"
@@ -148,8 +155,10 @@ def export(dest: str | Path, sets: Iterable[str] = DEFAULT_SETS, jobs: int = 2, 
     except ImportError as err:
         raise DataError("the corpus exporter needs music21: pip install 'liveplay[corpus]'") from err
     dest = Path(dest)
+    previous = dest / "corpus.json"  # sets exported earlier into the same folder stay listed
+    sets_before = json.loads(previous.read_text(encoding="utf-8")).get("sets", {}) if previous.exists() else {}
     manifest = {"music21": music21.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "sets": {}}
+                "sets": sets_before}
     for name in sets:
         if name not in SETS:
             raise DataError(f"unknown corpus set {name!r}; known: {', '.join(SETS)}")

@@ -16,6 +16,15 @@ def test_every_set_of_the_mix_is_offered_on_the_command_line():
     assert cli.CORPUS_SETS == tuple(SETS)
 
 
+def test_works_in_subfolders_keep_their_own_names():
+    """Quartet movements share file names across opus folders: none may hide another."""
+    from liveplay.offline.corpus import piece_stem, sources
+
+    mozart = sources("mozart")
+    assert len(mozart) == 16 and len({piece_stem(p) for p in mozart}) == 16
+    assert piece_stem(mozart[0]) == "k155-movement1"
+
+
 def test_export_writes_pieces_with_their_source_and_license(tmp_path, capsys):
     dest = tmp_path / "corpus"
     assert cli.main(["corpus", str(dest), "--set", "joplin", "--set", "oneills", "--limit", "1", "--jobs", "1"]) == 0
@@ -29,3 +38,5 @@ def test_export_writes_pieces_with_their_source_and_license(tmp_path, capsys):
     notes = [m for m in mido.merge_tracks(rag.tracks) if m.type == "note_on" and m.velocity]
     assert len(notes) > 500  # the whole rag, both hands
     assert "joplin: 1 piece(s) written" in capsys.readouterr().out
+    assert cli.main(["corpus", str(dest), "--set", "schubert", "--jobs", "1"]) == 0  # a later export adds
+    assert set(json.loads((dest / "corpus.json").read_text())["sets"]) == {"joplin", "oneills", "schubert"}
