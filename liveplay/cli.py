@@ -98,6 +98,11 @@ def cmd_evaluate(args) -> int:
         raise UsageError("evaluate: give DATA files or folders, or --split with files recorded in the manifest")
     report = evaluate(bundle, engine, data, args.train_data, skip_drums=settings.grid.skip_drums)
     corpus = report.pop("train_sequences")
+    pieces = report.pop("test_pieces")
+    if args.listening:
+        from liveplay.offline.listening import listening
+
+        report["listening"] = listening(bundle, engine, settings.sampler, pieces, seed=settings.sampler.seed or 0)
     lengths = settings.sampler.repeat_lengths
     index = corpus_index(corpus) if corpus else None  # once, not once per generation
     runs = []
@@ -116,10 +121,28 @@ def cmd_evaluate(args) -> int:
         return EXIT_OK
     print(f"model {report['model']} on {report['files']} file(s); vocabulary coverage "
           f"{100 * report['vocabulary_coverage']['chords']:.1f}% of chords before nearest mapping")
-    print(f"{'':10} {'accuracy':>9} {'top-5':>7} {'perplexity':>11} {'predictions':>12}")
-    rows = [("model", report["model_scores"])] + list(report["baselines"].items())
-    for name, s in rows:
-        print(f"{name:10} {s['accuracy']:9.4f} {s['top5']:7.4f} {s['perplexity']:11.3f} {s['predictions']:12d}")
+    print(f"{'':16} {'accuracy':>9} {'top-5':>7} {'chord top-5':>12} {'perplexity':>11} {'predictions':>12}")
+    sections = [("all", report["model_scores"], report["baselines"])]
+    if len(report["by_collection"]) > 1:
+        sections += [(g, c["model"], c["baselines"]) for g, c in report["by_collection"].items()]
+    for group, model, baselines in sections:
+        if len(sections) > 1:
+            print(f"{group} ({report['by_collection'][group]['files'] if group != 'all' else report['files']} files)")
+        for name, s in [("model", model)] + list(baselines.items()):
+            print(f"  {name:14} {s['accuracy']:9.4f} {s['top5']:7.4f} {s['chord_top5']:12.4f} {s['perplexity']:11.3f} "
+                  f"{s['predictions']:12d}")
+    if "listening" in report:
+        print("continuations of 16 beats after the first 16 (model | the piece's own | another piece's):")
+        for group, f in report["listening"].items():
+            if group == "quantisation_loss" or not f:
+                continue
+            v = {k: "-" if x is None else f"{x:.3f}" for k, x in f.items() if k != "pieces"}
+            print(f"  {group:14} {f['pieces']:4d} pieces  key agreement {v['key_agreement_model']} | "
+                  f"{v['key_agreement_data']} | {v['key_agreement_chance']}  pitch-class cosine "
+                  f"{v['pc_cosine_model']} | {v['pc_cosine_data']} | {v['pc_cosine_chance']}  "
+                  f"chords {v['chord_share_model']} | {v['chord_share_data']}  IOI overlap {v['ioi_overlap']}")
+        print("  grid moves " + ", ".join(f"{100 * v:.1f}% of onsets in {g}"
+                                          for g, v in report["listening"]["quantisation_loss"].items()))
     print(f"generation: {args.generations} x {args.steps} steps (medians)"
           + ("; training data in chunks of the same length:" if corpus else ""))
     keys = ["distinct_1", "distinct_2", "distinct_4", "repetition_rate", "rest_share", "hold_share"]
@@ -295,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, default=1, metavar="N", help="continuations to sample (1)")
     p.add_argument("--seed", type=int, metavar="S", help="random seed (default: sampler.seed)")
     p.add_argument("--engine", choices=ENGINES, help="runtime (default: engine)")
+    p.add_argument("--no-listening", dest="listening", action="store_false",
+                   help="skip the continuation figures (key agreement, pitch classes, chords, rhythm)")
 
     p = command("corpus", cmd_corpus, "Export music21's public-domain collections to MIDI (needs music21).")
     p.add_argument("dest", metavar="DEST", help="folder to write SET/*.mid and corpus.json into")

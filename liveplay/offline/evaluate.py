@@ -25,12 +25,13 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from liveplay.offline.baselines import NGram
+from liveplay.offline.ppm import PPM
 from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
 from liveplay.music.midifile import load_token_files
 from liveplay.music.sampler import is_repeating
 from liveplay.music.context import Context, with_start
-from liveplay.music.tokens import HOLD_ID, REST_ID, Coverage, augment
+from liveplay.music.tokens import HOLD, HOLD_ID, REST, REST_ID, Coverage, augment
 
 log = logging.getLogger(__name__)
 
@@ -41,28 +42,41 @@ class Scores:
     accuracy: float
     top5: float
     perplexity: float
+    chord_predictions: int = 0  # predictions whose target is a chord (two notes or more)
+    chord_top5: float = float("nan")  # top-5 accuracy on those
 
 
-def tally(predictions: Iterable[tuple[np.ndarray, int]]) -> Scores:
-    """Figures over (P(next), the token that came) pairs."""
-    n = correct = top5 = 0
+def tally(predictions: Iterable[tuple[np.ndarray, int]], chords: np.ndarray | None = None) -> Scores:
+    """Figures over (P(next), the token that came) pairs; ``chords[id]`` marks chord targets."""
+    n = correct = top5 = chord_n = chord_top5 = 0
     nll = 0.0
     for p, target in predictions:
         n += 1
         correct += int(np.argmax(p) == target)
-        top5 += int(target in np.argpartition(p, -5)[-5:])
+        hit = int(target in np.argpartition(p, -5)[-5:])
+        top5 += hit
+        if chords is not None and chords[target]:
+            chord_n += 1
+            chord_top5 += hit
         nll -= math.log(max(float(p[target]), 1e-12))
     if n == 0:
         return Scores(0, float("nan"), float("nan"), float("nan"))
-    return Scores(n, correct / n, top5 / n, math.exp(nll / n))
+    return Scores(n, correct / n, top5 / n, math.exp(nll / n), chord_n,
+                  chord_top5 / chord_n if chord_n else float("nan"))
 
 
-def score(predict: Callable[[Sequence[int]], np.ndarray], sequences: Sequence[Sequence[int]]) -> Scores:
+def chord_targets(vocab) -> np.ndarray:
+    """(V,) True for the ids that are chords of two notes or more."""
+    return np.array([t not in (REST, HOLD) and len(t) >= 2 for t in vocab.decode(range(len(vocab)))])
+
+
+def score(predict: Callable[[Sequence[int]], np.ndarray], sequences: Sequence[Sequence[int]],
+          chords: np.ndarray | None = None) -> Scores:
     """Figures of a predictor ``predict(history) = P(next | history)`` over every next token."""
-    return tally((predict(seq[: i + 1]), seq[i + 1]) for seq in sequences for i in range(len(seq) - 1))
+    return tally(((predict(seq[: i + 1]), seq[i + 1]) for seq in sequences for i in range(len(seq) - 1)), chords)
 
 
-def score_engine(engine: Engine, sequences: Sequence[Sequence[int]]) -> Scores:
+def score_engine(engine: Engine, sequences: Sequence[Sequence[int]], chords: np.ndarray | None = None) -> Scores:
     """The model's figures through the daemon's own path: a ``Context`` on the exact engine.
 
     The sequences start with REST (``with_start``), as every context does.
@@ -79,7 +93,7 @@ def score_engine(engine: Engine, sequences: Sequence[Sequence[int]]) -> Scores:
                 if i + 1 < len(seq):
                     context.push(seq[i])
 
-    return tally(predictions())
+    return tally(predictions(), chords)
 
 
 def distinct_ratio(ids: Sequence[int], n: int) -> float:
@@ -176,15 +190,22 @@ def data_stats(sequences: Sequence[Sequence[int]], chunk: int,
 def load_sequences(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool = True,
                    transpose: Sequence[int] = ()) -> tuple[list[list[int]], Coverage]:
     """Files tokenised the model's way, with the vocabulary's exact coverage before mapping."""
-    g = bundle.grid
-    loaded = load_token_files(paths, g.steps_per_beat, g.max_notes, skip_drums)
-    raw = [toks for _, toks in loaded]
-    cov = Coverage(0, 0, 0)
-    for toks in raw:
-        cov = cov + bundle.vocab.coverage(toks)
+    raw, cov = load_pieces(bundle, paths, skip_drums)
+    tokens = [toks for _, toks in raw]
     if transpose:
-        raw = augment(raw, transpose)
-    return [with_start(bundle.vocab.encode(toks)) for toks in raw], cov
+        tokens = augment(tokens, transpose)
+    return [with_start(bundle.vocab.encode(toks)) for toks in tokens], cov
+
+
+def load_pieces(bundle: Bundle, paths: Sequence[str | Path],
+                skip_drums: bool = True) -> tuple[list[tuple[str, list]], Coverage]:
+    """(file, raw tokens on the model's grid) of every readable file, and the vocabulary's coverage."""
+    g = bundle.grid
+    loaded = [(str(p), toks) for p, toks in load_token_files(paths, g.steps_per_beat, g.max_notes, skip_drums)]
+    cov = Coverage(0, 0, 0)
+    for _, toks in loaded:
+        cov = cov + bundle.vocab.coverage(toks)
+    return loaded, cov
 
 
 def training_files(bundle: Bundle) -> list[str]:
@@ -193,18 +214,47 @@ def training_files(bundle: Bundle) -> list[str]:
     return [n for n in names if Path(n).exists()]
 
 
+def combine(parts: Sequence[Scores]) -> Scores:
+    """The figures of several disjoint sets of predictions taken together."""
+    parts = [p for p in parts if p.predictions]
+    n = sum(p.predictions for p in parts)
+    if n == 0:
+        return Scores(0, float("nan"), float("nan"), float("nan"))
+    chord_n = sum(p.chord_predictions for p in parts)
+    return Scores(n, sum(p.accuracy * p.predictions for p in parts) / n,
+                  sum(p.top5 * p.predictions for p in parts) / n,
+                  math.exp(sum(math.log(p.perplexity) * p.predictions for p in parts) / n), chord_n,
+                  sum(p.chord_top5 * p.chord_predictions for p in parts if p.chord_predictions) / chord_n
+                  if chord_n else float("nan"))
+
+
 def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
              train_data: Sequence[str | Path] | None, orders: Sequence[int] = (2, 3, 4),
-             skip_drums: bool = True) -> dict:
-    test, coverage = load_sequences(bundle, data, skip_drums)
+             skip_drums: bool = True, ppm_order: int = 8) -> dict:
+    """The model and the baselines on the files, per collection (the files' folder) and over all."""
+    pieces, coverage = load_pieces(bundle, data, skip_drums)
+    groups: dict[str, list[list[int]]] = {}
+    covered: dict[str, Coverage] = {}
+    for name, toks in pieces:
+        group = Path(name).parent.name or "."
+        groups.setdefault(group, []).append(with_start(bundle.vocab.encode(toks)))
+        covered[group] = covered.get(group, Coverage(0, 0, 0)) + bundle.vocab.coverage(toks)
     report: dict = {
         "model": str(bundle.path),
-        "files": len(test),
+        "files": len(pieces),
         "vocabulary_coverage": {"chords": round(coverage.chord_share, 4),
                                 "tokens": round(coverage.token_share, 4)},
+        "test_pieces": pieces,
     }
-    log.info("scoring the model on %d file(s)", len(test))
-    report["model_scores"] = asdict(score_engine(engine, test))
+    by = {g: {"files": len(seqs), "vocabulary_coverage": round(covered[g].chord_share, 4), "baselines": {}}
+          for g, seqs in sorted(groups.items())}
+    log.info("scoring the model on %d file(s)", len(pieces))
+    chords = chord_targets(bundle.vocab)
+    model = {g: score_engine(engine, seqs, chords) for g, seqs in groups.items()}
+    for g, scores in model.items():
+        by[g]["model"] = asdict(scores)
+    report["model_scores"] = asdict(combine(list(model.values())))
+    report["by_collection"] = by
     if train_data is None:
         train_data = training_files(bundle)
     if not train_data:
@@ -215,10 +265,16 @@ def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
     transpose = bundle.manifest.get("training", {}).get("transpose", [])
     train_seqs, _ = load_sequences(bundle, train_data, skip_drums, transpose)
     baselines = {}
-    for order in (1, *orders):
-        model = NGram(order, bundle.architecture.vocab_size).fit(train_seqs)
-        name = "unigram" if order == 1 else f"{order}-gram"
-        baselines[name] = asdict(score(model.distribution, test))
+    models = [("unigram" if order == 1 else f"{order}-gram", NGram(order, bundle.architecture.vocab_size))
+              for order in (1, *orders)]
+    if ppm_order:
+        models.append((f"ppm-{ppm_order}", PPM(ppm_order, bundle.architecture.vocab_size)))
+    for name, baseline in models:
+        baseline.fit(train_seqs)
+        parts = {g: score(baseline.distribution, seqs, chords) for g, seqs in groups.items()}
+        for g, scores in parts.items():
+            by[g]["baselines"][name] = asdict(scores)
+        baselines[name] = asdict(combine(list(parts.values())))
         log.info("%s: perplexity %.3f", name, baselines[name]["perplexity"])
     report["baselines"] = baselines
     report["train_sequences"] = train_seqs

@@ -73,7 +73,7 @@ def test_evaluate_reports_model_and_baselines(tiny_model, tiny_config, pattern_d
                      "--train-data", str(pattern_dir), "--steps", "64", "--generations", "2", "--split", "test"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report["baselines"]) == {"unigram", "2-gram", "3-gram", "4-gram"}
+    assert set(report["baselines"]) == {"unigram", "2-gram", "3-gram", "4-gram", "ppm-8"}
     model, unigram = report["model_scores"], report["baselines"]["unigram"]
     assert model["accuracy"] >= 0.95 and model["perplexity"] < unigram["perplexity"]
     assert report["files"] == len(b.manifest["training"]["files"]["test"])
@@ -81,3 +81,10 @@ def test_evaluate_reports_model_and_baselines(tiny_model, tiny_config, pattern_d
     gen = report["generation"]["median"]
     assert 0 < gen["distinct_4"] <= 1 and gen["longest_copy"] >= 4
     assert np.isclose(report["training_data"]["rest_share"], 2 / 8, atol=0.02)
+    # the variable-order baseline learns the deterministic pattern as well; chords are 3 of 4 onsets
+    assert report["baselines"]["ppm-8"]["perplexity"] < report["baselines"]["2-gram"]["perplexity"]
+    assert model["chord_predictions"] > 0 and model["chord_top5"] >= 0.95
+    assert list(report["by_collection"]) == [pattern_dir.name]
+    assert report["by_collection"][pattern_dir.name]["model"]["predictions"] == model["predictions"]
+    listening = report["listening"]["all"]
+    assert listening["pieces"] == report["files"] and listening["key_agreement_data"] == 1.0
