@@ -52,7 +52,7 @@ def cmd_train(args) -> int:
     from liveplay.offline.train import train
 
     settings = settings_from(args, {"train.epochs": args.epochs})
-    train(args.data, args.out, settings, command=" ".join(["liveplay"] + sys.argv[1:]))
+    train(args.data, args.out, settings, command=" ".join(["liveplay"] + sys.argv[1:]), base=args.base)
     return EXIT_OK
 
 
@@ -291,10 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("ports", cmd_ports, "List the MIDI inputs and outputs of the chosen API.")
     p.add_argument("--api", choices=("auto", "alsa", "jack"), help="MIDI system (default: live.api)")
 
-    p = command("train", cmd_train, "Train a model bundle from MIDI files (resumes if OUT holds one).")
+    p = command("train", cmd_train, "Train a model bundle from MIDI files (resumes if OUT holds one; --from "
+                "fine-tunes another).")
     p.add_argument("data", nargs="+", metavar="DATA", help="MIDI files or folders (searched recursively)")
     p.add_argument("--out", required=True, metavar="DIR", help="bundle folder to write")
     p.add_argument("--epochs", type=int, metavar="N", help="most epochs (default: train.epochs)")
+    p.add_argument("--from", dest="base", metavar="BUNDLE", help="fine-tune this bundle on DATA (e.g. your own "
+                   "playing, recorded with run --record): its vocabulary and weights are the start")
 
     p = command("generate", cmd_generate, "Continue a prime (or silence) and write a MIDI file.")
     p.add_argument("--model", metavar="DIR", help="model bundle (default: model.path)")

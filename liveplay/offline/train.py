@@ -37,8 +37,13 @@ log = logging.getLogger(__name__)
 
 
 def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epochs: int | None = None,
-          command: str | None = None) -> dict:
-    """Train (or resume) a bundle in ``out``; returns the manifest written."""
+          command: str | None = None, base: str | Path | None = None) -> dict:
+    """Train (or resume) a bundle in ``out``; returns the manifest written.
+
+    ``base``: fine-tune that bundle on ``data`` -- its grid, vocabulary (chords outside it map to
+    the nearest, and how many is logged and recorded) and weights are the start; the new files get
+    a split of their own.
+    """
     import tensorflow as tf
 
     from liveplay.model.keras_model import build_model, get_arrays, set_arrays
@@ -52,9 +57,14 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
         resumed = bundle_files.load_bundle(out)
         log.info("resuming from %s (its grid, vocabulary and split are kept)", out)
         grid, arch = resumed.grid, resumed.architecture
+    elif base is not None:
+        base = bundle_files.load_bundle(base)
+        log.info("fine-tuning %s on new files: its grid, vocabulary and weights are the start", base.path)
+        grid, arch = base.grid, base.architecture
     else:
         grid = Grid(g.steps_per_beat, g.max_notes, g.context_length)
         arch = None
+    start_from = resumed or base
 
     loaded = load_token_files(data, grid.steps_per_beat, grid.max_notes, g.skip_drums)
     by_name = {str(p): toks for p, toks in loaded}
@@ -71,7 +81,7 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
              len(split.test))
 
     train_seqs = augment([by_name[n] for n in split.train], t.transpose)
-    vocab = resumed.vocab if resumed else Vocabulary.build(train_seqs, g.vocab_size, grid.max_notes)
+    vocab = start_from.vocab if start_from else Vocabulary.build(train_seqs, g.vocab_size, grid.max_notes)
     if arch is None:
         m = settings.model
         arch = Architecture(len(vocab), m.embedding, m.hidden, m.layers, m.dropout)
@@ -108,9 +118,14 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     train_ds = dataset(x_train, w_train, True)
     val_ds = dataset(x_val, w_val, False) if len(x_val) else None
 
+    if base is not None:
+        outside = {k: c.chords - c.chords_in_vocab for k, c in cov.items()}
+        log.info("chord onsets outside %s's vocabulary, mapped to the nearest: %s", base.name,
+                 ", ".join(f"{n} of {cov[k].chords} ({k})" for k, n in outside.items() if cov[k].tokens))
+
     model = build_model(arch, seed=t.seed)
-    if resumed is not None:
-        set_arrays(model, arch, resumed.weights)
+    if start_from is not None:
+        set_arrays(model, arch, start_from.weights)
     model.compile(optimizer=tf.keras.optimizers.Adam(t.learning_rate),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   weighted_metrics=["accuracy"])
@@ -153,6 +168,9 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
             "best": keeper.best_row,
             "wall_time_s": round(previous.get("wall_time_s", 0.0) + wall, 1),
             "tensorflow": tf.__version__,
+            **({"fine_tuned_from": str(base.path),
+                "outside_vocabulary": {k: c.chords - c.chords_in_vocab for k, c in cov.items() if c.tokens}}
+               if base is not None else {}),
         },
         "files": {"weights": bundle_files.WEIGHTS, "vocab": bundle_files.VOCAB, "keras": bundle_files.KERAS,
                   "history": bundle_files.HISTORY, "curves": bundle_files.CURVES},
