@@ -43,17 +43,17 @@ WINDOW = 128
 
 
 def make_bundle(folder: Path, layers: int, hidden: int) -> Path:
-    from liveplay.model.bundle import Architecture, save_bundle
+    from liveplay.model.bundle import save_bundle
     from liveplay.model.keras_model import build_model, get_arrays
+    from liveplay.model.manifest import Architecture, Grid, Manifest
     from liveplay.music.tokens import Vocabulary
 
     arch = Architecture(VOCAB, 64, hidden, layers, 0.0)
     model = build_model(arch, seed=0)
     chords = [(p,) for p in range(128)] + [(p, p + 7) for p in range(120)] + [(p, p + 4, p + 7) for p in range(120)]
     vocab = Vocabulary(chords[: VOCAB - 2], 4)
-    manifest = {"grid": {"steps_per_beat": 2, "max_notes": 4, "context_length": WINDOW}, "training": {}}
     path = folder / f"lstm{layers}x{hidden}"
-    save_bundle(path, manifest, vocab, get_arrays(model, arch), arch)
+    save_bundle(path, Manifest(path.name, arch, Grid(2, 4, WINDOW)), vocab, get_arrays(model, arch))
     return path
 
 

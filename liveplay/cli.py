@@ -93,7 +93,7 @@ def cmd_evaluate(args) -> int:
     bundle, engine = _bundle_and_engine(settings)
     data = list(args.data)
     if args.split:
-        data += bundle.manifest.get("training", {}).get("files", {}).get(args.split, [])
+        data += bundle.manifest.training.files.of(args.split)
     if not data:
         raise UsageError("evaluate: give DATA files or folders, or --split with files recorded in the manifest")
     report = evaluate(bundle, engine, data, args.train_data, skip_drums=settings.grid.skip_drums)

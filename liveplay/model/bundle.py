@@ -21,66 +21,44 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from liveplay.errors import BundleError
+from liveplay.model.manifest import FORMAT_VERSION, Architecture, Grid, Manifest, ManifestError
 from liveplay.music.midifile import read_tokens
 from liveplay.music.tokens import Vocabulary
 
-FORMAT_VERSION = 1
+__all__ = ["Architecture", "Bundle", "Grid", "Manifest", "load_bundle", "save_bundle", "load_vocab", "save_vocab"]
 MANIFEST = "manifest.json"
 VOCAB = "vocab.json"
 WEIGHTS = "weights.npz"
 KERAS = "model.keras"
 HISTORY = "history.json"
 CURVES = "curves.png"
-
-
-@dataclass(frozen=True)
-class Architecture:
-    vocab_size: int
-    embedding: int
-    hidden: int
-    layers: int
-    dropout: float = 0.0
-
-    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
-        v, e, h = self.vocab_size, self.embedding, self.hidden
-        shapes = {"embedding": (v, e)}
-        for layer in range(self.layers):
-            shapes[f"lstm{layer}.kernel"] = (e if layer == 0 else h, 4 * h)
-            shapes[f"lstm{layer}.recurrent"] = (h, 4 * h)
-            shapes[f"lstm{layer}.bias"] = (4 * h,)
-        shapes["dense.kernel"] = (h, v)
-        shapes["dense.bias"] = (v,)
-        return shapes
-
-    def parameter_count(self) -> int:
-        return int(sum(np.prod(s) for s in self.weight_shapes().values()))
-
-
-@dataclass(frozen=True)
-class Grid:
-    steps_per_beat: int
-    max_notes: int
-    context_length: int
+MAX_JSON_BYTES = 64 * 1024 * 1024  # a manifest or vocabulary file larger than this is not one
 
 
 @dataclass
 class Bundle:
     path: Path
-    manifest: dict
-    architecture: Architecture
-    grid: Grid
+    manifest: Manifest
     vocab: Vocabulary
     weights: dict[str, np.ndarray] | None  # None when loaded without weights
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def architecture(self) -> Architecture:
+        return self.manifest.architecture
+
+    @property
+    def grid(self) -> Grid:
+        return self.manifest.grid
 
     def encode_file(self, path: str | Path, skip_drums: bool = True) -> list[int]:
         """A MIDI file on this model's grid as its token ids (chords outside the vocabulary
@@ -90,95 +68,127 @@ class Bundle:
 
 
 def load_bundle(path: str | Path, weights: bool = True) -> Bundle:
-    """Read and check a bundle; every problem names the file it is in."""
+    """Read and check a bundle, every value before any allocation; every problem names its file."""
     path = Path(path)
     if not path.is_dir():
         raise BundleError(path, "no such model bundle folder")
     manifest = read_manifest(path)
-    mpath = path / MANIFEST
-    try:
-        arch = Architecture(**manifest["architecture"])
-        grid = Grid(**manifest["grid"])
-    except (KeyError, TypeError) as err:
-        raise BundleError(mpath, f"bad 'architecture' or 'grid' section: {err}") from err
-    vocab = load_vocab(path / VOCAB)
+    arch, grid = manifest.architecture, manifest.grid
+    vocab = load_vocab(path / VOCAB, grid.max_notes)
     if len(vocab) != arch.vocab_size:
         raise BundleError(path / VOCAB, f"holds {len(vocab)} tokens but the manifest says "
                                         f"vocab_size {arch.vocab_size}")
-    if vocab.max_notes != grid.max_notes:
-        raise BundleError(path / VOCAB, f"max_notes {vocab.max_notes} differs from the manifest's "
-                                        f"{grid.max_notes}")
     arrays = load_weights(path / WEIGHTS, arch) if weights else None
-    return Bundle(path, manifest, arch, grid, vocab, arrays)
+    return Bundle(path, manifest, vocab, arrays)
 
 
-def read_manifest(path: Path) -> dict:
+def read_manifest(path: Path) -> Manifest:
     mpath = Path(path) / MANIFEST
     try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        if mpath.stat().st_size > MAX_JSON_BYTES:
+            raise BundleError(mpath, f"{mpath.stat().st_size} bytes: a manifest is a few kB")
+        data = json.loads(mpath.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise BundleError(mpath, "missing: not a liveplay model bundle") from err
     except (OSError, ValueError) as err:
         raise BundleError(mpath, f"not readable JSON: {err}") from err
-    if not isinstance(manifest, dict):
+    if not isinstance(data, dict):
         raise BundleError(mpath, "must hold a JSON object")
-    version = manifest.get("format")
+    version = data.get("format")
     if version != FORMAT_VERSION:
         raise BundleError(mpath, f"bundle format {version!r}; this liveplay reads format {FORMAT_VERSION}")
-    return manifest
-
-
-def load_vocab(path: Path) -> Vocabulary:
     try:
+        return Manifest.from_json(data)
+    except ManifestError as err:
+        raise BundleError(mpath, str(err)) from err
+
+
+def load_vocab(path: Path, max_notes: int | None = None) -> Vocabulary:
+    """The vocabulary file; with ``max_notes``, chords and the file's own max_notes must fit it."""
+    try:
+        if Path(path).stat().st_size > MAX_JSON_BYTES:
+            raise BundleError(path, "too large for a vocabulary file")
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise BundleError(path, f"cannot read the vocabulary: {err}") from err
     try:
-        return Vocabulary.from_json(data)
+        vocab = Vocabulary.from_json(data)
     except ValueError as err:
         raise BundleError(path, f"bad vocabulary: {err}") from err
+    if max_notes is not None:
+        if vocab.max_notes != max_notes:
+            raise BundleError(path, f"max_notes {vocab.max_notes} differs from the manifest's {max_notes}")
+        widest = max((len(c) for c in vocab.chords), default=0)
+        if widest > max_notes:
+            raise BundleError(path, f"a chord of {widest} notes, but max_notes is {max_notes}")
+    return vocab
 
 
 def save_vocab(vocab: Vocabulary, path: Path) -> None:
     Path(path).write_text(json.dumps(vocab.to_json(), indent=1) + "\n", encoding="utf-8")
 
 
+def array_headers(wpath: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Each array's (shape, dtype) from its .npy header in the .npz, reading no array data."""
+    headers = {}
+    with zipfile.ZipFile(wpath) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"{info.filename}: not an array")
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"{info.filename}: .npy format {version}")
+            if dtype.hasobject:
+                raise ValueError(f"{info.filename}: object arrays (pickled data) are refused")
+            headers[info.filename[:-4]] = (tuple(shape), dtype)
+    return headers
+
+
 def load_weights(wpath: Path, arch: Architecture) -> dict[str, np.ndarray]:
-    """The .npz arrays, checked against the architecture's shapes; never unpickles."""
+    """The .npz arrays, checked against the architecture's shapes -- from the headers, before any
+    array is read -- and then for finiteness; never unpickles."""
     expected = arch.weight_shapes()
     try:
-        with np.load(wpath, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
+        headers = array_headers(wpath)
     except FileNotFoundError as err:
         raise BundleError(wpath, "missing") from err
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise BundleError(wpath, f"not a readable .npz file: {err}") from err
-    missing = sorted(set(expected) - set(arrays))
-    extra = sorted(set(arrays) - set(expected))
+    missing = sorted(set(expected) - set(headers))
+    extra = sorted(set(headers) - set(expected))
     if missing or extra:
         raise BundleError(wpath, f"arrays do not fit the manifest (missing {missing}, unexpected {extra})")
     for name, shape in expected.items():
-        a = arrays[name]
-        if a.shape != shape:
-            raise BundleError(wpath, f"array '{name}' has shape {a.shape}, the manifest implies {shape}")
-        if a.dtype.kind != "f":
-            raise BundleError(wpath, f"array '{name}' has dtype {a.dtype}, expected floats")
+        declared, dtype = headers[name]
+        if declared != shape:
+            raise BundleError(wpath, f"array '{name}' has shape {declared}, the manifest implies {shape}")
+        if dtype.kind != "f":
+            raise BundleError(wpath, f"array '{name}' has dtype {dtype}, expected floats")
+    try:
+        with np.load(wpath, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in expected}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise BundleError(wpath, f"not a readable .npz file: {err}") from err
+    for name, a in arrays.items():
         if not np.isfinite(a).all():
             raise BundleError(wpath, f"array '{name}' holds NaN or infinite values")
         arrays[name] = np.ascontiguousarray(a, dtype=np.float32)
     return arrays
 
 
-def save_bundle(path: Path, manifest: dict, vocab: Vocabulary, weights: dict[str, np.ndarray],
-                arch: Architecture) -> None:
+def save_bundle(path: Path, manifest: Manifest, vocab: Vocabulary, weights: dict[str, np.ndarray]) -> None:
     """Write manifest, vocabulary and arrays (the trainer adds model.keras, history, curves)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    shapes = arch.weight_shapes()
+    shapes = manifest.architecture.weight_shapes()
     for name, shape in shapes.items():
         if weights[name].shape != shape:
             raise ValueError(f"weight {name} has shape {weights[name].shape}, expected {shape}")
     np.savez(path / WEIGHTS, **{k: np.asarray(weights[k], dtype=np.float32) for k in shapes})
     save_vocab(vocab, path / VOCAB)
-    manifest = dict(manifest, format=FORMAT_VERSION, architecture=asdict(arch))
-    (path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    (path / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2) + "\n", encoding="utf-8")

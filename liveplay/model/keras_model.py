@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from liveplay.model.bundle import Architecture
+from liveplay.model.manifest import Architecture
 
 
 def build_model(arch: Architecture, seed: int | None = None):

@@ -195,13 +195,23 @@ class Vocabulary:
                 raise ValueError(f"vocabulary format {data.get('format')!r}, expected {VOCAB_FORMAT}")
             if data.get("special") != [REST, HOLD]:
                 raise ValueError("special tokens must be ['REST', 'HOLD']")
-            chords = data["chords"]
+            max_notes, chords, counts = data["max_notes"], data["chords"], data.get("counts")
+            if not isinstance(max_notes, int) or isinstance(max_notes, bool) or not 1 <= max_notes <= 16:
+                raise ValueError(f"max_notes must be a whole number from 1 to 16 (got {str(max_notes)[:20]!r})")
+            if not isinstance(chords, list):
+                raise ValueError("chords must be a list")
             for c in chords:
-                if not c or any(not isinstance(p, int) or not 0 <= p <= 127 for p in c):
-                    raise ValueError(f"chord {c!r} is not a list of MIDI pitches")
-                if list(c) != sorted(set(c)):
+                if not isinstance(c, list) or not c or any(
+                        not isinstance(p, int) or isinstance(p, bool) or not 0 <= p <= 127 for p in c):
+                    raise ValueError(f"chord {str(c)[:40]} is not a list of MIDI pitches")
+                if c != sorted(set(c)):
                     raise ValueError(f"chord {c!r} is not sorted and distinct")
-            return cls([tuple(c) for c in chords], int(data["max_notes"]), data.get("counts"))
+                if len(c) > max_notes:
+                    raise ValueError(f"chord {c!r} has more than max_notes ({max_notes}) notes")
+            if counts is not None and (not isinstance(counts, list) or len(counts) != len(chords) or not all(
+                    isinstance(n, int) and not isinstance(n, bool) for n in counts)):
+                raise ValueError("counts must be a whole number for each chord")
+            return cls([tuple(c) for c in chords], max_notes, counts)
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"bad vocabulary: {err}") from err
 

@@ -210,7 +210,7 @@ def load_pieces(bundle: Bundle, paths: Sequence[str | Path],
 
 def training_files(bundle: Bundle) -> list[str]:
     """The manifest's training files that still exist on disk."""
-    names = bundle.manifest.get("training", {}).get("files", {}).get("train", [])
+    names = bundle.manifest.training.files.train
     return [n for n in names if Path(n).exists()]
 
 
@@ -262,7 +262,7 @@ def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
         report["baselines"] = {}
         report["train_sequences"] = []
         return report
-    transpose = bundle.manifest.get("training", {}).get("transpose", [])
+    transpose = bundle.manifest.training.transpose
     train_seqs, _ = load_sequences(bundle, train_data, skip_drums, transpose)
     baselines = {}
     models = [("unigram" if order == 1 else f"{order}-gram", NGram(order, bundle.architecture.vocab_size))

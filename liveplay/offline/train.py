@@ -27,7 +27,7 @@ import numpy as np
 from liveplay.config import Settings, to_dict
 from liveplay.errors import DataError
 from liveplay.model import bundle as bundle_files
-from liveplay.model.bundle import Architecture, Grid
+from liveplay.model.manifest import Architecture, FileSplit, Grid, Manifest, Training
 from liveplay.music.context import with_start
 from liveplay.music.midifile import load_token_files
 from liveplay.music.tokens import Coverage, Vocabulary, augment
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epochs: int | None = None,
-          command: str | None = None, base: str | Path | None = None) -> dict:
+          command: str | None = None, base: str | Path | None = None) -> Manifest:
     """Train (or resume) a bundle in ``out``; returns the manifest written.
 
     ``base``: fine-tune that bundle on ``data`` -- its grid, vocabulary (chords outside it map to
@@ -69,10 +69,10 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     loaded = load_token_files(data, grid.steps_per_beat, grid.max_notes, g.skip_drums)
     by_name = {str(p): toks for p, toks in loaded}
     if resumed is not None:
-        old = resumed.manifest["training"]["files"]
-        known = set(old["validation"]) | set(old["test"])
+        old = resumed.manifest.training.files
+        known = set(old.validation) | set(old.test)
         split = Split(sorted(n for n in by_name if n not in known),
-                      [n for n in old["validation"] if n in by_name], [n for n in old["test"] if n in by_name])
+                      [n for n in old.validation if n in by_name], [n for n in old.test if n in by_name])
         if not split.train:
             raise DataError("resuming: none of the given files is a training file of this bundle")
     else:
@@ -148,38 +148,29 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
                 for i, row in enumerate(keeper.rows)]
 
     wall = time.monotonic() - started
-    previous = resumed.manifest["training"] if resumed else {}
-    manifest = {
-        "name": out.name,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "grid": {"steps_per_beat": grid.steps_per_beat, "max_notes": grid.max_notes,
-                 "context_length": grid.context_length},
-        "training": {
-            "command": command,
-            "files": split.as_dict(),
-            "transpose": list(t.transpose),
-            "settings": to_dict(settings.train),
-            "windows": {"train": int(len(x_train)), "validation": int(len(x_val))},
-            "tokens": {k: c.tokens for k, c in cov.items()},
-            "vocabulary_coverage": {k: {"chords": round(c.chord_share, 4), "tokens": round(c.token_share, 4)}
-                                    for k, c in cov.items() if c.tokens},
-            "epochs_run": offset + len(keeper.rows),
-            "best_epoch": offset + keeper.best_epoch + 1,
-            "best": keeper.best_row,
-            "wall_time_s": round(previous.get("wall_time_s", 0.0) + wall, 1),
-            "tensorflow": tf.__version__,
-            **({"fine_tuned_from": str(base.path),
-                "outside_vocabulary": {k: c.chords - c.chords_in_vocab for k, c in cov.items() if c.tokens}}
-               if base is not None else {}),
-        },
-        "files": {"weights": bundle_files.WEIGHTS, "vocab": bundle_files.VOCAB, "keras": bundle_files.KERAS,
-                  "history": bundle_files.HISTORY, "curves": bundle_files.CURVES},
+    previous_wall = resumed.manifest.training.wall_time_s if resumed else 0.0
+    facts = {
+        "command": command,
+        "settings": to_dict(settings.train),
+        "windows": {"train": int(len(x_train)), "validation": int(len(x_val))},
+        "tokens": {k: c.tokens for k, c in cov.items()},
+        "vocabulary_coverage": {k: {"chords": round(c.chord_share, 4), "tokens": round(c.token_share, 4)}
+                                for k, c in cov.items() if c.tokens},
+        "best": keeper.best_row,
+        "tensorflow": tf.__version__,
     }
-    bundle_files.save_bundle(out, manifest, vocab, get_arrays(model, arch), arch)
+    if base is not None:
+        facts["fine_tuned_from"] = str(base.path)
+        facts["outside_vocabulary"] = {k: c.chords - c.chords_in_vocab for k, c in cov.items() if c.tokens}
+    training = Training(FileSplit(tuple(split.train), tuple(split.validation), tuple(split.test)),
+                        tuple(t.transpose), offset + len(keeper.rows), offset + keeper.best_epoch + 1,
+                        round(previous_wall + wall, 1), facts)
+    manifest = Manifest(out.name, arch, grid, training, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    bundle_files.save_bundle(out, manifest, vocab, get_arrays(model, arch))
     model.save(out / bundle_files.KERAS)
     history_path.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
     plot_curves(history, out / bundle_files.CURVES)
-    log.info("wrote %s (best epoch %d, %s) in %.0f s", out, manifest["training"]["best_epoch"],
+    log.info("wrote %s (best epoch %d, %s) in %.0f s", out, training.best_epoch,
              ", ".join(f"{k} {v:.4f}" for k, v in keeper.best_row.items()), wall)
     return manifest
 

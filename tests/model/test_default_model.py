@@ -33,7 +33,7 @@ def test_shipped_bundle_gives_sane_distributions():
 
 
 def test_shipped_bundle_has_a_fixed_test_split_never_trained_on():
-    files = load_bundle(DEFAULT, weights=False).manifest["training"]["files"]
+    files = load_bundle(DEFAULT, weights=False).manifest.training.files.as_dict()
     assert len(files["test"]) > 100
     assert not set(files["test"]) & set(files["train"])
     assert not set(files["test"]) & set(files["validation"])

@@ -16,14 +16,14 @@ from conftest import PATTERN, pattern_tokens, shifted
 
 def test_tiny_model_learns_the_pattern(tiny_model, pattern_dir):
     b = load_bundle(tiny_model)
-    files = b.manifest["training"]["files"]
+    files = b.manifest.training.files.as_dict()
     assert files["validation"] and files["test"] and files["train"]
     assert not set(files["train"]) & (set(files["validation"]) | set(files["test"]))
     # accuracy on the validation files, scored through the exact engine (the daemon's path)
     seqs = [with_start(b.vocab.encode(read_tokens(f, 2, b.grid.max_notes))) for f in files["validation"]]
     scores = score_engine(NumpyEngine(b), seqs)
     assert scores.accuracy >= 0.95, scores
-    assert b.manifest["training"]["best"]["val_accuracy"] >= 0.95
+    assert b.manifest.training.facts["best"]["val_accuracy"] >= 0.95
 
 
 def test_bundle_has_every_file(tiny_model):
@@ -61,10 +61,10 @@ def test_resume_keeps_split_and_vocabulary(tiny_model, pattern_dir, tiny_config,
     before = load_bundle(copy)
     manifest = train([pattern_dir], copy, load_settings(tiny_config), epochs=1)
     after = load_bundle(copy)
-    assert manifest["training"]["files"] == before.manifest["training"]["files"]
+    assert manifest.training.files == before.manifest.training.files
     assert after.vocab.chords == before.vocab.chords
-    assert manifest["training"]["epochs_run"] == before.manifest["training"]["epochs_run"] + 1
-    assert len(json.loads((copy / "history.json").read_text())) == manifest["training"]["epochs_run"]
+    assert manifest.training.epochs_run == before.manifest.training.epochs_run + 1
+    assert len(json.loads((copy / "history.json").read_text())) == manifest.training.epochs_run
 
 
 def test_evaluate_reports_model_and_baselines(tiny_model, tiny_config, pattern_dir, capsys):
@@ -76,7 +76,7 @@ def test_evaluate_reports_model_and_baselines(tiny_model, tiny_config, pattern_d
     assert set(report["baselines"]) == {"unigram", "2-gram", "3-gram", "4-gram", "ppm-8"}
     model, unigram = report["model_scores"], report["baselines"]["unigram"]
     assert model["accuracy"] >= 0.95 and model["perplexity"] < unigram["perplexity"]
-    assert report["files"] == len(b.manifest["training"]["files"]["test"])
+    assert report["files"] == len(b.manifest.training.files.test)
     assert report["vocabulary_coverage"]["chords"] == 1.0
     gen = report["generation"]["median"]
     assert 0 < gen["distinct_4"] <= 1 and gen["longest_copy"] >= 4
