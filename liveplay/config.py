@@ -24,10 +24,12 @@ from typing import Any, Callable
 import yaml
 
 from liveplay.errors import ConfigError
+from liveplay.yamlsafe import clip, read_yaml, short
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = (Path(__file__).parent / "defaults.yaml").resolve()  # the shipped config.yaml
+MAX_PROBLEMS = 50  # problems listed in one error; the rest are summed up
 
 
 # -- checks: each returns None when the value is fine, else what is allowed ----------------
@@ -202,14 +204,14 @@ class Settings:
 
 def load_settings(path: str | Path | None = None) -> Settings:
     """Defaults from the shipped config.yaml, then the user's file (if any) on top."""
-    defaults = _read_yaml(DEFAULT_CONFIG)
+    defaults = read_yaml(DEFAULT_CONFIG)
     base_dir = DEFAULT_CONFIG.parent
     _resolve_paths(Settings, defaults, base_dir)
     tree = defaults
     source = str(DEFAULT_CONFIG)
     if path is not None:
         path = Path(path)
-        user = _read_yaml(path)
+        user = read_yaml(path)
         source = str(path)
         _resolve_paths(Settings, user, path.resolve().parent)
         tree = _merge(defaults, user)
@@ -227,22 +229,6 @@ def to_dict(obj) -> dict:
         return v
 
     return plain(dataclasses.asdict(obj))
-
-
-def _read_yaml(path: Path) -> dict:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError([f"cannot read the file: {err.strerror or err}"], str(path)) from err
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError([f"not valid YAML: {err}"], str(path)) from err
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(["the top level must be a mapping of sections"], str(path))
-    return data
 
 
 def _merge(base: dict, top: dict) -> dict:
@@ -265,8 +251,12 @@ def _check_keys(cls, data: dict, prefix: str, problems: list[str]) -> None:
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if key not in names:
+            if len(problems) >= MAX_PROBLEMS:  # 200 000 unknown keys: say it, do not list them
+                problems.append(f"{prefix or 'the top level'}: more unknown keys, not listed")
+                return
+            dotted = clip(str(dotted))
             candidates = [f"{prefix}{n}" for n in names] + _all_paths(Settings)
-            close = difflib.get_close_matches(str(dotted), candidates, n=1, cutoff=0.6)
+            close = difflib.get_close_matches(dotted, candidates, n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             problems.append(f"{dotted}: unknown key{hint}")
             continue
@@ -358,7 +348,7 @@ def _build(cls, data: dict, prefix: str, problems: list[str], *, base_dir, probl
         if problem is None and value is not None and f.metadata.get("check"):
             problem = f.metadata["check"](value)
         if problem:
-            problems.append(f"{dotted}: {problem} (got {value!r})")
+            problems.append(f"{dotted}: {problem} (got {short(value)})")
             continue
         values[f.name] = tuple(value) if isinstance(value, list) else value
     if top:

@@ -14,15 +14,16 @@ ROOT = Path(__file__).resolve().parents[1] / "liveplay"
 # the layers, bottom first; a module may import its own package or any lower layer
 LAYERS = {
     "liveplay.errors": 0,
-    "liveplay.config": 1,
-    "liveplay.userconfig": 2,
-    "liveplay.music": 2,
-    "liveplay.model": 3,
-    "liveplay.live": 4,
-    "liveplay.offline": 4,
-    "liveplay.cli": 5,
-    "liveplay.__main__": 6,
-    "liveplay": 6,  # the package itself (only __version__ is imported from it)
+    "liveplay.yamlsafe": 1,
+    "liveplay.config": 2,
+    "liveplay.userconfig": 3,
+    "liveplay.music": 3,
+    "liveplay.model": 4,
+    "liveplay.live": 5,
+    "liveplay.offline": 5,
+    "liveplay.cli": 6,
+    "liveplay.__main__": 7,
+    "liveplay": 7,  # the package itself (only __version__ is imported from it)
 }
 
 

@@ -19,6 +19,8 @@ its note_off; track 0 holds the tempo.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -32,6 +34,12 @@ log = logging.getLogger(__name__)
 
 DRUM_CHANNEL = 9  # channel 10, counted from 0
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
+# Bounds on the work one file may cause (a hostile 37-byte file claimed 268 million beats):
+MAX_FILE_BYTES = 64 * 1024 * 1024  # the largest MIDI collections' files are a few MB
+MAX_BEATS = 100_000  # about 14 hours at 120 BPM: 200 000 eighths or 400 000 sixteenths of tokens
+# mido refuses a whole file over one message longer than 1 MB (a long sysex dump): allow any
+# message up to the file-size bound; a sysex is skipped anyway, the notes around it are kept
+mido.midifiles.midifiles.MAX_MESSAGE_LENGTH = MAX_FILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -43,9 +51,29 @@ class Note:
     channel: int
 
 
+def check_readable(path: Path) -> None:
+    """A regular, readable file of sane size, or MidiFileError saying which it is not (before
+    opening it: a FIFO would hang the reader, a folder is no file)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError as err:
+        raise MidiFileError(path, "no such file") from err
+    except OSError as err:  # a symlink loop, a path through a file, a name too long...
+        raise MidiFileError(path, f"cannot reach it ({err.strerror or err})") from err
+    if stat.S_ISDIR(st.st_mode):
+        raise MidiFileError(path, "a folder, not a MIDI file")
+    if not stat.S_ISREG(st.st_mode):
+        raise MidiFileError(path, "not a regular file (a FIFO, a socket or a device)")
+    if not os.access(path, os.R_OK):
+        raise MidiFileError(path, "permission denied")
+    if st.st_size > MAX_FILE_BYTES:
+        raise MidiFileError(path, f"{st.st_size} bytes: larger than the {MAX_FILE_BYTES} liveplay reads")
+
+
 def read_notes(path: str | Path, skip_drums: bool = True) -> tuple[list[Note], float]:
-    """All notes of a MIDI file, in beats, and the file's length in beats."""
+    """All notes of a MIDI file, in beats, and the file's length in beats (at most ``MAX_BEATS``)."""
     path = Path(path)
+    check_readable(path)
     try:
         midi = mido.MidiFile(path)
     except Exception as err:  # mido raises OSError, EOFError, KeyError, ValueError... on bad files
@@ -59,6 +87,7 @@ def read_notes(path: str | Path, skip_drums: bool = True) -> tuple[list[Note], f
     notes: list[Note] = []
     sounding: dict[tuple[int, int], tuple[int, int]] = {}  # (channel, pitch) -> (start tick, velocity)
     tick = 0
+    limit = MAX_BEATS * tpb
     for msg in mido.merge_tracks(midi.tracks):
         tick += msg.time
         if msg.type not in ("note_on", "note_off"):
@@ -71,6 +100,9 @@ def read_notes(path: str | Path, skip_drums: bool = True) -> tuple[list[Note], f
             notes.append(Note(msg.note, started[0] / tpb, tick / tpb, started[1], msg.channel))
         if msg.type == "note_on" and msg.velocity > 0:
             sounding[key] = (tick, msg.velocity)
+    if tick > limit:  # checked before any grid is made: a 37-byte file can claim 10^8 beats
+        raise MidiFileError(path, f"longer than {MAX_BEATS} beats (at {tpb} ticks a beat it reaches beat "
+                                  f"{tick // tpb}): liveplay reads at most that much of one file")
     for (channel, pitch), (start, velocity) in sounding.items():  # never ended: last to the end
         notes.append(Note(pitch, start / tpb, tick / tpb, velocity, channel))
     notes.sort(key=lambda n: (n.start, n.pitch))
@@ -116,21 +148,40 @@ def read_tokens(path: str | Path, steps_per_beat: int, max_notes: int,
 
 
 def find_midi_files(paths: Iterable[str | Path]) -> list[Path]:
-    """MIDI files named directly or found (recursively) in folders, sorted, without repeats."""
+    """MIDI files named directly or found (recursively, following links) in folders, sorted, without
+    repeats. A folder that cannot be read or a link that loops is skipped with a warning naming it."""
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.suffix.lower() in MIDI_SUFFIXES and f.is_file())
-        elif p.exists():
-            found.append(p)
+            found += _walk(p)
+        elif p.exists() or p.is_symlink():
+            found.append(p)  # read_notes says what is wrong with it, if anything
         else:
             raise DataError(f"{p}: no such file or folder")
     seen, unique = set(), []
     for f in found:
-        if f.resolve() not in seen:
-            seen.add(f.resolve())
+        key = os.path.realpath(f)
+        if key not in seen:
+            seen.add(key)
             unique.append(f)
     return unique
+
+
+def _walk(top: Path) -> list[Path]:
+    def unreadable(err: OSError) -> None:
+        log.warning("skipping folder %s: %s", err.filename, err.strerror or err)
+
+    out, visited = [], set()
+    for folder, subfolders, files in os.walk(top, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in visited:  # a link back up the tree: do not go round again
+            log.warning("skipping folder %s: a symbolic link loop (it is %s)", folder, real)
+            subfolders[:] = []
+            continue
+        visited.add(real)
+        subfolders.sort()
+        out += [Path(folder) / f for f in sorted(files) if Path(f).suffix.lower() in MIDI_SUFFIXES]
+    return out
 
 
 def load_token_files(paths: Iterable[str | Path], steps_per_beat: int, max_notes: int,
@@ -219,6 +270,8 @@ def _reason(err: Exception) -> str:
         return "truncated or empty MIDI file"
     if isinstance(err, FileNotFoundError):
         return "no such file"
+    if isinstance(err, PermissionError):
+        return "permission denied"
     text = str(err) or type(err).__name__
     if "MThd" in text:
         return "not a MIDI file (no MThd header)"

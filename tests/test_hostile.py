@@ -1,0 +1,423 @@
+"""The hostile-input battery: files, bundles and configs that once exploded, each now a clear error
+or a skip in bounded time and memory. (The live cases on JACK follow in the second half.)"""
+
+import json
+import os
+import re
+import signal
+import shutil
+import struct
+import subprocess
+import sys
+import time
+import zipfile
+
+import mido
+import numpy as np
+import pytest
+
+from jacktools import Daemon, Recorder, connect, onset_times, raw_sender
+from liveplay import cli
+from liveplay.errors import BundleError, ConfigError, MidiFileError
+from liveplay.music.midifile import find_midi_files, read_tokens
+
+
+PEAK = ("import atexit, runpy, sys; atexit.register(lambda: print('VmHWM', open('/proc/self/status').read()"
+        ".split('VmHWM:')[1].split()[0])); sys.argv[0] = 'liveplay'; runpy.run_module('liveplay', run_name='__main__')")
+
+
+def run_cli(*args, timeout=60):
+    """liveplay in a child process: (exit code, output, its peak RSS in MB, seconds).
+
+    The peak is the child's own VmHWM, printed at its exit (ru_maxrss of a child forked from this
+    test process would carry the test process's peak across exec)."""
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", PEAK, *args], capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, XDG_CONFIG_HOME="/nonexistent"))
+    out = done.stdout + done.stderr
+    peak_kb = int(out.rsplit("VmHWM", 1)[1].split()[0])
+    return done.returncode, out, peak_kb / 1024, time.monotonic() - start
+
+
+def smf(ticks_per_beat: int, events: bytes) -> bytes:
+    """A type-0 standard MIDI file around one track's raw event bytes."""
+    track = events + b"\x00\xff\x2f\x00"
+    return (b"MThd" + struct.pack(">IHHH", 6, 0, 1, ticks_per_beat) + b"MTrk" + struct.pack(">I", len(track))
+            + track)
+
+
+# -- MIDI files -----------------------------------------------------------------------------------
+
+
+def test_a_37_byte_file_claiming_268_million_beats_is_refused_small_and_fast(tiny_model, tmp_path):
+    bomb = tmp_path / "bomb.mid"
+    # note-on, then one delta of 0x0FFFFFFF ticks at 1 tick a beat, then its note-off
+    bomb.write_bytes(smf(1, b"\x00\x90\x3c\x40" + b"\xff\xff\xff\x7f\x80\x3c\x40"))
+    assert len(bomb.read_bytes()) == 37
+    code, out, peak_mb, seconds = run_cli("generate", "--model", str(tiny_model), "--prime", str(bomb),
+                                          "--out", str(tmp_path / "x.mid"))
+    assert code == 2 and "bomb.mid" in out and "longer than 100000 beats" in out, out
+    assert "Traceback" not in out
+    assert peak_mb < 600 and seconds < 30, (peak_mb, seconds)  # was 13.4 GB and a MemoryError
+
+
+def test_a_2_kb_file_of_millions_of_steps_is_skipped_with_a_warning(tmp_path, caplog):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    events = b"".join(b"\x00\x90\x3c\x40\x83\xff\x7f\x80\x3c\x40" for _ in range(200))  # 65k beats each
+    (folder / "long.mid").write_bytes(smf(1, events))
+    mido.MidiFile(type=1).save(folder / "empty.mid")
+    good = mido.MidiFile(type=0)
+    good.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=80), mido.Message(
+        "note_off", note=60, velocity=0, time=480)]))
+    good.save(folder / "good.mid")
+    from liveplay.music.midifile import load_token_files
+
+    start = time.monotonic()
+    loaded = load_token_files([folder], 2, 4)
+    assert [p.name for p, _ in loaded] == ["good.mid"] and time.monotonic() - start < 5
+    assert "skipping" in caplog.text and "long.mid: longer than 100000 beats" in caplog.text
+
+
+def test_a_file_with_a_1_mb_sysex_keeps_its_notes(tmp_path):
+    midi = mido.MidiFile(type=0, ticks_per_beat=480)
+    midi.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=80),
+                                       mido.Message("sysex", data=[1] * 1_000_000, time=10),
+                                       mido.Message("note_off", note=60, velocity=0, time=470),
+                                       mido.Message("note_on", note=64, velocity=80),
+                                       mido.Message("note_off", note=64, velocity=0, time=480)]))
+    midi.save(tmp_path / "dump.mid")
+    assert read_tokens(tmp_path / "dump.mid", 2, 4) == [(60,), "HOLD", (64,), "HOLD"]
+
+
+def test_not_a_regular_file_is_named_as_such_and_a_fifo_does_not_hang(tiny_model, tmp_path):
+    fifo = tmp_path / "prime.mid"
+    os.mkfifo(fifo)
+    code, out, _, seconds = run_cli("generate", "--model", str(tiny_model), "--prime", str(fifo),
+                                    "--out", str(tmp_path / "x.mid"), timeout=30)
+    assert code == 2 and "prime.mid: not a regular file" in out and seconds < 30, out
+    with pytest.raises(MidiFileError, match="a folder, not a MIDI file"):
+        read_tokens(tmp_path, 2, 4)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="running as root: file permissions are not enforced")
+def test_an_unreadable_file_is_permission_denied_not_corrupt(tmp_path):
+    f = tmp_path / "locked.mid"
+    mido.MidiFile(type=1).save(f)
+    f.chmod(0)
+    with pytest.raises(MidiFileError, match="locked.mid: permission denied"):
+        read_tokens(f, 2, 4)
+
+
+def test_an_unreadable_subfolder_and_a_symlink_loop_are_named(tmp_path, caplog):
+    top = tmp_path / "data"
+    (top / "a").mkdir(parents=True)
+    (top / "a" / "loop").symlink_to(top)  # data/a/loop -> data
+    mido.MidiFile(type=1).save(top / "a" / "x.mid")
+    (top / "gone").symlink_to(tmp_path / "nowhere")  # a dangling link to a folder
+    found = find_midi_files([top])
+    assert [f.name for f in found] == ["x.mid"]
+    assert "symbolic link loop" in caplog.text and str(top / "a" / "loop") in caplog.text
+    if os.geteuid() != 0:
+        (top / "locked").mkdir()
+        (top / "locked").chmod(0)
+        caplog.clear()
+        find_midi_files([top])
+        assert "skipping folder" in caplog.text and "locked" in caplog.text
+
+
+# -- bundles ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bundle(tiny_model, tmp_path):
+    dest = tmp_path / "bundle"
+    shutil.copytree(tiny_model, dest)
+    return dest
+
+
+def edit(path, section, key, value):
+    data = json.loads(path.read_text())
+    (data[section] if section else data)[key] = value
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("section,key,value,says", [
+    ("grid", "steps_per_beat", 0, "grid.steps_per_beat: must be one of"),
+    ("grid", "context_length", 0, "grid.context_length: must be between 2 and 4096 (got 0)"),
+    ("grid", "context_length", -5, "grid.context_length: must be between"),
+    ("grid", "context_length", 10**9, "grid.context_length: must be between"),
+    ("grid", "max_notes", "4", "grid.max_notes: must be a whole number (got '4')"),
+    ("architecture", "vocab_size", "514", "architecture.vocab_size: must be a whole number (got '514')"),
+    ("architecture", "hidden", 10**6, "architecture.hidden: must be between 1 and 4096"),
+    ("architecture", "layers", True, "architecture.layers: must be a whole number (got True)"),
+])
+def test_every_manifest_value_is_checked_and_exits_2_naming_file_and_key(bundle, tmp_path, caplog, section, key,
+                                                                          value, says):
+    edit(bundle / "manifest.json", section, key, value)
+    with pytest.raises(BundleError, match="manifest.json: " + says.replace("(", r"\(").replace(")", r"\)")):
+        from liveplay.model.bundle import load_bundle
+        load_bundle(bundle)
+    assert cli.main(["generate", "--model", str(bundle), "--out", str(tmp_path / "x.mid")]) == 2
+    assert "manifest.json" in caplog.text and f"{section}.{key}" in caplog.text
+
+
+@pytest.mark.parametrize("key,value,says", [
+    ("max_notes", "4", "max_notes must be a whole number"),
+    ("chords", [[60, 62, 64, 65, 67, 69, 71]], "has more than max_notes"),
+    ("chords", [[True, 64]], "is not a list of MIDI pitches"),
+    ("chords", [[200]], "is not a list of MIDI pitches"),
+])
+def test_every_vocabulary_value_is_checked(bundle, key, value, says):
+    from liveplay.model.bundle import load_bundle
+
+    edit(bundle / "vocab.json", None, key, value)
+    with pytest.raises(BundleError, match="vocab.json: .*" + says):
+        load_bundle(bundle)
+
+
+def test_an_npz_declaring_a_huge_array_is_refused_from_its_header(tiny_model, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_model, copy)
+    arrays = dict(np.load(copy / "weights.npz"))
+    header = {"descr": "<f4", "fortran_order": False, "shape": (200_000, 20_000)}
+    with zipfile.ZipFile(copy / "weights.npz", "w") as zf:
+        for name, a in arrays.items():
+            with zf.open(f"{name}.npy", "w") as f:
+                if name == "embedding":  # 19 MB of data behind a header that claims 16 GB
+                    np.lib.format.write_array_header_1_0(f, header)
+                    f.write(b"\0" * 19_000_000)
+                else:
+                    np.lib.format.write_array(f, a)
+    code, out, peak_mb, seconds = run_cli("generate", "--model", str(copy), "--out", str(tmp_path / "x.mid"))
+    assert code == 2 and "weights.npz: array 'embedding' has shape (200000, 20000)" in out, out
+    assert peak_mb < 600 and seconds < 30, (peak_mb, seconds)
+
+
+# -- config files -------------------------------------------------------------------------------------
+
+
+def load(path):
+    from liveplay.config import load_settings
+
+    start = time.monotonic()
+    try:
+        load_settings(path)
+    except ConfigError as err:
+        return str(err), time.monotonic() - start
+    raise AssertionError("no ConfigError")
+
+
+def test_undecodable_bytes_are_a_clear_error(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"live:\n  mode: \xff\xfe solo\n")
+    text, _ = load(path)
+    assert "c.yaml" in text and "not UTF-8 text (byte 0xff at offset 14)" in text
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i, name in enumerate("bcdefghi"):
+        prev = "abcdefghi"[i]
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert len(path.read_bytes()) < 600
+    text, seconds = load(path)
+    assert "more than 32 aliases" in text and seconds < 2
+
+
+def test_huge_values_are_quoted_short_and_huge_files_refused(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("live:\n  mode: " + "x" * 500_000 + "\n")
+    text, _ = load(path)
+    assert "live.mode: must be one of" in text and len(text) < 600
+    path.write_text("live:\n  mode: " + "x" * 20_000_000 + "\n")
+    text, seconds = load(path)
+    assert "at most 1000000" in text and len(text) < 300 and seconds < 2
+
+
+def test_many_unknown_keys_are_summed_up_in_bounded_time(tmp_path):
+    path = tmp_path / "keys.yaml"
+    path.write_text("".join(f"k{i}: 1\n" for i in range(100_000)))
+    text, seconds = load(path)
+    assert "more unknown keys, not listed" in text and text.count("unknown key") <= 51 and seconds < 10
+
+
+def test_a_key_given_twice_is_an_error_naming_it_and_its_lines(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("live:\n  mode: solo\n  tempo_bpm: 90\n  mode: respond\n")
+    text, _ = load(path)
+    assert "'mode': given twice (lines 2 and 4)" in text
+
+
+# -- live input on a real JACK server ------------------------------------------------------------------
+# a stray sysex start, a killed liveplay, a connection pulled while notes sound, what our ports are
+# called, a loop through JACK
+
+
+def args(config, model, *extra):
+    return ["--config", str(config), "--model", str(model), "--seed", "1", *extra]
+
+
+def wait_sounding(rec: Recorder, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not rec.sounding() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert rec.sounding(), "nothing sounded"
+
+
+@pytest.mark.slow
+def test_a_stray_sysex_start_blocks_nothing(jack_server, tiny_config, tiny_model, tmp_path):
+    """F0 7D 01 with no F7 (a flaky controller, a cut cable): the panic and mute CCs that follow
+    still act within one step, and SIGUSR1 counts what was repaired."""
+    d = Daemon(jack_server, args(tiny_config, tiny_model, "--mode", "solo", "--tempo", "150"), tmp_path / "d.log")
+    step = 60 / 150 / 2
+    rec = Recorder(d.out_port)
+    out = raw_sender(d.in_port)
+    code = None
+    try:
+        wait_sounding(rec)
+        out.send_message([0xF0, 0x7D, 0x01])  # a sysex that never ends
+        time.sleep(0.05)
+        sent = time.monotonic()
+        out.send_message([0xB0, 23, 127])  # panic
+        time.sleep(step * 1.5)
+        panic = [e for e in rec.snapshot() if e.time > sent and e.message.type == "control_change"
+                 and e.message.control == 123]
+        assert panic and panic[0].time - sent <= step + 0.015, (panic, d.log())
+        muted = time.monotonic()
+        out.send_message([0xF0, 0x01, 0x02, 0x03])  # another one, then mute
+        out.send_message([0xB0, 24, 127])
+        time.sleep(step * 4)
+        d.send_signal(signal.SIGUSR1)
+        d.wait_for_log("state:", timeout=5)
+        code = d.stop()
+    finally:
+        d.stop()
+        out.close_port()
+        del out
+        rec.close()
+    log = d.log()
+    assert code == 0, log
+    assert "muted (CC 24 = 127)" in log, log
+    assert not [e for e in rec.note_ons() if e.time > muted + step + 0.015], "a note after mute"
+    repaired = int(re.search(r"repaired input (\d+)", log).group(1))
+    lost = int(re.search(r"lost input (\d+)", log).group(1))
+    assert repaired >= 2 and lost >= 2, log
+
+
+@pytest.mark.slow
+def test_a_killed_liveplay_leaves_nothing_sounding_after_a_restart(jack_server, tiny_config, tiny_model, tmp_path):
+    """SIGKILL while notes sound (the watchdog's abort, TimeoutStopSec): the next liveplay sends
+    all-sound-off and all-notes-off on its channel before its first note."""
+    synth = Recorder(None, name="synth")
+    first = second = None
+    try:
+        first = Daemon(jack_server, args(tiny_config, tiny_model, "--mode", "solo", "--out", "synth:in"),
+                       tmp_path / "first.log", virtual_ports=False)
+        wait_sounding(synth)
+        first.stop(signal.SIGKILL)
+        killed = time.monotonic()
+        time.sleep(0.5)
+        assert synth.sounding(), "the killed instance's notes should still ring here"
+        second = Daemon(jack_server, args(tiny_config, tiny_model, "--mode", "solo", "--out", "synth:in"),
+                        tmp_path / "second.log", virtual_ports=False)
+        time.sleep(2.0)
+        code = second.stop()
+        time.sleep(0.3)
+    finally:
+        for d in (first, second):
+            if d is not None:
+                d.stop()
+        synth.close()
+    assert code == 0, second.log()
+    after = [e for e in synth.snapshot() if e.time > killed]
+    first_note = next(i for i, e in enumerate(after) if e.message.type == "note_on" and e.message.velocity)
+    cleared = [e.message.control for e in after[:first_note] if e.message.type == "control_change"]
+    assert 120 in cleared and 123 in cleared, after[: first_note + 1]
+    assert synth.sounding(at=after[first_note].time - 1e-6) == set()
+    assert synth.sounding() == set()
+
+
+@pytest.mark.slow
+def test_a_removed_connection_is_noticed_once_and_nothing_hangs_when_it_is_back(jack_server, tiny_config,
+                                                                                tiny_model, tmp_path):
+    synth = Recorder(None, name="synth")
+    d = None
+    try:
+        d = Daemon(jack_server, args(tiny_config, tiny_model, "--mode", "solo", "--out", "synth:in"),
+                   tmp_path / "d.log", virtual_ports=False)
+        wait_sounding(synth)
+        subprocess.run(["jack_disconnect", "liveplay:liveplay out", "synth:in"], check=True)
+        pulled = time.monotonic()
+        d.wait_for_log("the connection to 'synth:in' was removed", timeout=3)
+        assert time.monotonic() - pulled <= 1.5
+        assert synth.sounding(), "the synth should still hold the notes it got before the cable was pulled"
+        time.sleep(1.5)
+        connect("liveplay:liveplay out", "synth:in")
+        back = time.monotonic()
+        d.wait_for_log("output: connected to 'synth:in' again", timeout=3)
+        time.sleep(1.5)
+        code = d.stop()
+        time.sleep(0.3)
+    finally:
+        if d is not None:
+            d.stop()
+        synth.close()
+    log = d.log()
+    assert code == 0, log
+    assert log.count("was removed") == 1, log
+    cleared = [e for e in synth.snapshot() if e.time > back and e.message.type == "control_change"
+               and e.message.control in (120, 123)]
+    assert {e.message.control for e in cleared} == {120, 123}, log
+    assert cleared[0].time - back <= 1.0  # within a port check of the cable coming back
+    assert synth.sounding(at=cleared[-1].time) == set()  # the notes held since the pull are gone
+    assert synth.sounding() == set()
+
+
+@pytest.mark.slow
+def test_a_named_output_carries_liveplays_name_and_the_hint_names_only_what_is_missing(
+        jack_server, tiny_config, tiny_model, tmp_path):
+    synth = Recorder(None, name="synth")
+    d = Daemon(jack_server, args(tiny_config, tiny_model, "--mode", "solo", "--out", "synth:in"),
+               tmp_path / "d.log", virtual_ports=False)
+    try:
+        time.sleep(0.5)
+        listing = subprocess.run(["jack_lsp", "-c"], capture_output=True, text=True).stdout
+    finally:
+        code = d.stop()
+        synth.close()
+    log = d.log()
+    assert code == 0, log
+    assert "RtMidi" not in listing, listing
+    assert re.search(r"^liveplay:liveplay out\n   synth:in$", listing, re.M), listing
+    hint = next(line for line in log.splitlines() if "jack_connect" in line or "playing to" in line)
+    assert "playing to 'synth:in'" in hint and "connect a synth" not in hint, hint
+    assert "connect a keyboard: jack_connect '<keyboard port>' 'liveplay" in hint, hint
+    assert len(onset_times(synth.note_ons())) >= 1
+
+
+@pytest.mark.slow
+def test_a_loop_through_jack_is_recognised_and_liveplay_does_not_answer_itself(jack_server, tiny_config,
+                                                                               tiny_model, tmp_path):
+    """Our output wired back to our input (a DAW monitoring liveplay's track): respond mode must
+    not take its own answer for the musician playing again, or it would cut every answer after
+    one chord."""
+    config = tmp_path / "respond.yaml"
+    config.write_text(tiny_config.read_text() + "live:\n  silence_steps: 4\n  max_response_steps: 64\n")
+    d = Daemon(jack_server, args(config, tiny_model, "--mode", "respond", "--tempo", "150"), tmp_path / "d.log")
+    rec = Recorder(d.out_port)
+    try:
+        connect(d.out_port, d.in_port)  # the loop
+        d.wait_for_log("our own notes come back on the input", timeout=20)
+        detected = time.monotonic()
+        time.sleep(4.0)
+        code = d.stop()
+    finally:
+        d.stop()
+        rec.close()
+    assert code == 0, d.log()
+    # 20 steps after detection: one answer running on (the tiny model's pattern has 5 onsets in 8
+    # steps), not an answer cut after each chord and resumed 4 silent steps later (4 onsets)
+    assert len(onset_times(rec.note_ons(after=detected))) >= 8, d.log()
