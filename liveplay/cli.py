@@ -1,4 +1,4 @@
-"""``liveplay`` command line: run / learn / ports / train / generate / evaluate / corpus.
+"""``liveplay`` command line: run / learn / ports / train / generate / evaluate / render / corpus.
 
 Every command takes ``--config FILE`` (settings on top of the shipped config.yaml;
 default: the user's file, $XDG_CONFIG_HOME/liveplay/config.yaml, when it exists);
@@ -18,7 +18,7 @@ from pathlib import Path
 from liveplay import __version__
 from liveplay.config import ENGINES, LEARNABLE, MODES, Settings, load_settings
 from liveplay.userconfig import set_keys, user_config_path
-from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError, UsageError
+from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError, UsageError, require_extra
 
 log = logging.getLogger("liveplay")
 
@@ -49,6 +49,8 @@ def settings_from(args: argparse.Namespace, overrides: dict) -> Settings:
 
 
 def cmd_train(args) -> int:
+    require_extra("train", "tensorflow", "liveplay train")
+    require_extra("train", "matplotlib", "liveplay train")
     from liveplay.offline.train import train
 
     settings = settings_from(args, {"train.epochs": args.epochs})
@@ -57,6 +59,8 @@ def cmd_train(args) -> int:
 
 
 def _bundle_and_engine(settings: Settings):
+    if settings.engine == "tensorflow":
+        require_extra("train", "tensorflow", "engine: tensorflow")
     from liveplay.model.bundle import load_bundle
     from liveplay.model.runtime import make_engine
 
@@ -154,7 +158,21 @@ def cmd_evaluate(args) -> int:
     return EXIT_OK
 
 
+def cmd_render(args) -> int:
+    from liveplay.offline.render import render_png, render_wav
+
+    settings_from(args, {})
+    if not args.wav and not args.png:
+        raise UsageError("render: give --wav OUT.wav, --png OUT.png or both")
+    if args.png:
+        print(f"wrote {render_png(args.file, args.png)} (piano roll)")
+    if args.wav:
+        print(f"wrote {render_wav(args.file, args.wav)} (FluidSynth, General MIDI)")
+    return EXIT_OK
+
+
 def cmd_corpus(args) -> int:
+    require_extra("corpus", "music21", "liveplay corpus")
     from liveplay.offline.corpus import DEFAULT_SETS, export
 
     settings_from(args, {})
@@ -323,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=ENGINES, help="runtime (default: engine)")
     p.add_argument("--no-listening", dest="listening", action="store_false",
                    help="skip the continuation figures (key agreement, pitch classes, chords, rhythm)")
+
+    p = command("render", cmd_render, "Hear and see a MIDI file: audio through FluidSynth, a piano-roll picture.")
+    p.add_argument("file", metavar="FILE.mid", help="the MIDI file (a generation, a --record session...)")
+    p.add_argument("--wav", metavar="OUT.wav", help="render audio here (FluidSynth, General MIDI soundfont)")
+    p.add_argument("--png", metavar="OUT.png", help="draw a piano roll here")
 
     p = command("corpus", cmd_corpus, "Export music21's public-domain collections to MIDI (needs music21).")
     p.add_argument("dest", metavar="DEST", help="folder to write SET/*.mid and corpus.json into")

@@ -67,3 +67,14 @@ class PortError(LiveplayError):
     """A MIDI port or API could not be opened."""
 
     exit_code = EXIT_USAGE
+
+
+def require_extra(extra: str, module: str, what: str) -> None:
+    """UsageError (exit 2) naming the extra to install when ``module`` is not there. The base
+    install is the runtime (mido, python-rtmidi, numpy, pyyaml); ``train`` adds TensorFlow and
+    matplotlib, ``corpus`` music21, ``test`` the test tools."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"{what} needs the {extra} extra: pip install 'liveplay[{extra}]' "
+                         f"(scripts/test sets up everything)")

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1] / "liveplay"
 LAYERS = {
     "liveplay.errors": 0,
     "liveplay.yamlsafe": 1,
+    "liveplay.soundfont": 1,
     "liveplay.config": 2,
     "liveplay.userconfig": 3,
     "liveplay.music": 3,

@@ -23,7 +23,7 @@ from contextlib import ExitStack, closing
 from typing import Callable
 
 from liveplay.config import LEARNABLE, Settings, to_dict
-from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError, UsageError
+from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError, UsageError, require_extra
 from liveplay.live.inputs import InputQueue
 from liveplay.live.midiclock import ClockFollower
 from liveplay.live.performance import Performance
@@ -123,6 +123,8 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         signals = stack.enter_context(Signals())
         notifier = stack.enter_context(closing(Notifier()))  # READY once playing, WATCHDOG from the sender
         bundle = load_bundle(settings.model.path)
+        if settings.engine == "tensorflow":
+            require_extra("train", "tensorflow", "engine: tensorflow")
         engine = make_engine(bundle, settings.engine, settings.engine_threads)
         stack.callback(engine.close)  # the engine's worker threads
         prime = bundle.encode_file(live.prime, settings.grid.skip_drums) if live.prime else []

@@ -16,23 +16,13 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
-from pathlib import Path
 
 from liveplay.errors import UsageError
+from liveplay.soundfont import INSTALL, find_soundfont
 
 log = logging.getLogger(__name__)
 
 CLIENT = "liveplay-synth"
-SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
-              "/usr/share/soundfonts/default.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2")
-INSTALL = "apt install fluidsynth fluid-soundfont-gm (scripts/setup does)"
-
-
-def find_soundfont() -> Path:
-    for candidate in SOUNDFONTS:
-        if Path(candidate).is_file():
-            return Path(candidate)
-    raise UsageError(f"no General MIDI soundfont found ({', '.join(SOUNDFONTS)}): {INSTALL}")
 
 
 class Synth:
