@@ -106,7 +106,10 @@ def cmd_evaluate(args) -> int:
     if args.listening:
         from liveplay.offline.listening import listening
 
-        report["listening"] = listening(bundle, engine, settings.sampler, pieces, seed=settings.sampler.seed or 0)
+        from liveplay.offline.progress import progress
+
+        report["listening"] = listening(bundle, engine, settings.sampler, pieces, seed=settings.sampler.seed or 0,
+                                        progress=lambda items, n: progress(items, n, "continuing primes"))
     lengths = settings.sampler.repeat_lengths
     index = corpus_index(corpus) if corpus else None  # once, not once per generation
     runs = []

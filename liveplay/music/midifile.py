@@ -185,11 +185,12 @@ def _walk(top: Path) -> list[Path]:
 
 
 def load_token_files(paths: Iterable[str | Path], steps_per_beat: int, max_notes: int,
-                     skip_drums: bool = True) -> list[tuple[Path, list[RawToken]]]:
-    """Every readable MIDI file under ``paths`` as tokens; bad files are skipped with one warning."""
+                     skip_drums: bool = True, progress=None) -> list[tuple[Path, list[RawToken]]]:
+    """Every readable MIDI file under ``paths`` as tokens; bad files are skipped with one warning.
+    ``progress(files, total, label)`` may wrap the loop (a progress bar)."""
     files = find_midi_files(paths)
     loaded = []
-    for f in files:
+    for f in (progress(files, len(files), "reading MIDI files") if progress else files):
         try:
             loaded.append((f, read_tokens(f, steps_per_beat, max_notes, skip_drums)))
         except MidiFileError as err:

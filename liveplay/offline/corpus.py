@@ -23,10 +23,11 @@ import logging
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator, TypeVar
+from typing import Iterable
 
 from liveplay.errors import DataError
 from liveplay.music.midifile import Note, notes_to_midi
+from liveplay.offline.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -53,23 +54,9 @@ SETS = {
 DEFAULT_SETS = tuple(SETS)  # the training mix of the listening model (models/default)
 MUSIC = {".mxl", ".xml", ".musicxml", ".krn", ".abc", ".mid", ".midi"}  # not .rntxt (analyses)
 
-T = TypeVar("T")
-
 
 def license_of(name: str) -> str:
     return f"public domain composition(s); {ENCODINGS}"
-
-
-def progress(items: Iterable[T], total: int, label: str) -> Iterator[T]:
-    """A progress bar on a terminal (tqdm), a log line every tenth otherwise."""
-    from tqdm import tqdm
-
-    bar = tqdm(items, total=total, desc=label, unit="file", disable=None, leave=False)  # None: tty only
-    step = max(1, total // 10)
-    for i, item in enumerate(bar, 1):
-        yield item
-        if bar.disable and (i % step == 0 or i == total):
-            log.info("%s: %d/%d", label, i, total)
 
 
 def sources(name: str) -> list[Path]:

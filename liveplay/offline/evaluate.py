@@ -26,6 +26,7 @@ import numpy as np
 
 from liveplay.offline.baselines import NGram
 from liveplay.offline.ppm import PPM
+from liveplay.offline.progress import progress
 from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
 from liveplay.music.midifile import load_token_files
@@ -201,7 +202,8 @@ def load_pieces(bundle: Bundle, paths: Sequence[str | Path],
                 skip_drums: bool = True) -> tuple[list[tuple[str, list]], Coverage]:
     """(file, raw tokens on the model's grid) of every readable file, and the vocabulary's coverage."""
     g = bundle.grid
-    loaded = [(str(p), toks) for p, toks in load_token_files(paths, g.steps_per_beat, g.max_notes, skip_drums)]
+    loaded = [(str(p), toks) for p, toks in load_token_files(paths, g.steps_per_beat, g.max_notes, skip_drums,
+                                                             progress)]
     cov = Coverage(0, 0, 0)
     for _, toks in loaded:
         cov = cov + bundle.vocab.coverage(toks)
@@ -250,7 +252,7 @@ def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
           for g, seqs in sorted(groups.items())}
     log.info("scoring the model on %d file(s)", len(pieces))
     chords = chord_targets(bundle.vocab)
-    model = {g: score_engine(engine, seqs, chords) for g, seqs in groups.items()}
+    model = {g: score_engine(engine, seqs, chords) for g, seqs in progress(groups.items(), len(groups), "scoring")}
     for g, scores in model.items():
         by[g]["model"] = asdict(scores)
     report["model_scores"] = asdict(combine(list(model.values())))

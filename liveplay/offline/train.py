@@ -32,6 +32,7 @@ from liveplay.music.context import with_start
 from liveplay.music.midifile import load_token_files
 from liveplay.music.tokens import Coverage, Vocabulary, augment
 from liveplay.offline.dataset import Split, make_windows, split_files
+from liveplay.offline.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
         arch = None
     start_from = resumed or base
 
-    loaded = load_token_files(data, grid.steps_per_beat, grid.max_notes, g.skip_drums)
+    loaded = load_token_files(data, grid.steps_per_beat, grid.max_notes, g.skip_drums, progress)
     by_name = {str(p): toks for p, toks in loaded}
     if resumed is not None:
         old = resumed.manifest.training.files
