@@ -1,6 +1,6 @@
 """MIDI files <-> step tokens, with mido.
 
-Reading: all tracks are merged; positions are taken in ticks and divided by
+Reading: all tracks are merged (of a ``run --record`` session, the musician's track alone); positions are taken in ticks and divided by
 ``ticks_per_beat``, so the grid is in beats and tempo changes do not move it.
 A note_on with velocity 0 is a note_off; a note_on of a pitch already sounding
 on the same channel ends the earlier note there (re-strike); notes never ended
@@ -88,7 +88,7 @@ def read_notes(path: str | Path, skip_drums: bool = True) -> tuple[list[Note], f
     sounding: dict[tuple[int, int], tuple[int, int]] = {}  # (channel, pitch) -> (start tick, velocity)
     tick = 0
     limit = MAX_BEATS * tpb
-    for msg in mido.merge_tracks(midi.tracks):
+    for msg in mido.merge_tracks(_music_tracks(midi)):
         tick += msg.time
         if msg.type not in ("note_on", "note_off"):
             continue
@@ -107,6 +107,15 @@ def read_notes(path: str | Path, skip_drums: bool = True) -> tuple[list[Note], f
         notes.append(Note(pitch, start / tpb, tick / tpb, velocity, channel))
     notes.sort(key=lambda n: (n.start, n.pitch))
     return notes, tick / tpb
+
+
+def _music_tracks(midi: mido.MidiFile) -> list:
+    """The tracks to read: all of them, but in a ``liveplay run --record`` session (tracks named
+    'liveplay' and 'musician') only the musician's -- what they played is what there is to learn."""
+    names = [next((m.name for m in t if m.type == "track_name"), None) for t in midi.tracks]
+    if "musician" in names and "liveplay" in names:
+        return [t for t, name in zip(midi.tracks, names) if name != "liveplay"]
+    return midi.tracks
 
 
 def notes_to_tokens(notes: Sequence[Note], length_beats: float, steps_per_beat: int,

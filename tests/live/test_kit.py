@@ -120,3 +120,18 @@ def test_synth_starts_fluidsynth_plays_into_it_and_stops_it(jack_server, tiny_co
     with wave.open(str(wav)) as w:
         audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(float)
     assert len(audio) > 48000 and np.sqrt(np.mean(audio ** 2)) > 100, "FluidSynth made no sound"
+
+
+def test_a_recorded_session_reads_back_as_the_musicians_part(tmp_path):
+    """Fine-tuning on your takes learns what you played, not liveplay's answers to it."""
+    from liveplay.live.recording import SessionRecording
+    from liveplay.music.midifile import read_tokens
+
+    take = SessionRecording(tmp_path / "take.mid", 120.0, start=100.0)
+    for i, pitch in enumerate((60, 62, 64)):
+        take.heard(mido.Message("note_on", note=pitch, velocity=90), 100.0 + 0.5 * i)
+        take.heard(mido.Message("note_off", note=pitch), 100.4 + 0.5 * i)
+        take.played(mido.Message("note_on", note=pitch + 12, velocity=80), 100.0 + 0.5 * i)
+        take.played(mido.Message("note_off", note=pitch + 12), 100.45 + 0.5 * i)
+    take.close(102.0)
+    assert read_tokens(tmp_path / "take.mid", 2, 4)[:5] == [(60,), "HOLD", (62,), "HOLD", (64,)]  # theirs alone
