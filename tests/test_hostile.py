@@ -194,6 +194,23 @@ def test_an_npz_declaring_a_huge_array_is_refused_from_its_header(tiny_model, tm
     assert peak_mb < 600 and seconds < 30, (peak_mb, seconds)
 
 
+def test_an_npz_member_shorter_than_its_header_says_is_refused_before_reading(bundle):
+    arrays = dict(np.load(bundle / "weights.npz"))
+    with zipfile.ZipFile(bundle / "weights.npz", "w") as zf:
+        for name, a in arrays.items():
+            with zf.open(f"{name}.npy", "w") as f:
+                if name == "dense.kernel":  # the right header, half of the data
+                    np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(a))
+                    f.write(a[: len(a) // 2].tobytes())
+                else:
+                    np.lib.format.write_array(f, a)
+    from liveplay.model.bundle import load_bundle
+
+    with pytest.raises(BundleError, match=r"weights.npz: array 'dense.kernel' of shape \(48, \d+\) needs \d+ "
+                                          r"bytes of data, its member holds \d+"):
+        load_bundle(bundle)
+
+
 # -- config files -------------------------------------------------------------------------------------
 
 

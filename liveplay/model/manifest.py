@@ -1,47 +1,86 @@
 """The bundle's manifest as types: what a model is and how it was trained, checked value by value.
 
-``Manifest.from_json`` checks every value's type and range before anything is built from it
-(an architecture of 10^9 units or a grid of 0 steps a beat must fail here, naming the key, not
-later as a ZeroDivisionError or a 1.9 TiB allocation). The ranges are the config schema's
-(``config.GridSettings``, ``config.ModelSettings``): one source of truth for what a model may be.
-Only ``bundle.py`` reads and writes the file; everything else reads these fields.
+``Manifest.from_json(data, path)`` checks every value's type and range before anything is built
+from it (an architecture of 10^9 units or a grid of 0 steps a beat must fail here, naming the file
+and the key, not later as a ZeroDivisionError or a 1.9 TiB allocation). The ranges are the config
+schema's (``config.GridSettings``, ``config.ModelSettings``): one source of truth for what a model
+may be. ``to_json`` writes the keys the trainer has always written, so older bundles (the shipped
+model's among them) load unchanged and new ones read the same. Only ``bundle.py`` reads and writes
+the file; everything else reads these fields.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from liveplay.config import GridSettings, ModelSettings
+from liveplay.errors import BundleError
 
 FORMAT_VERSION = 1
 KINDS = ("single",)  # the kinds of model a bundle holds ("single": one token stream)
-
-
-class ManifestError(ValueError):
-    """A value that does not fit; the message starts with its dotted key."""
-
-
-def _check(schema, name: str) -> Callable[[Any], str | None]:
-    return next(f.metadata["check"] for f in dataclasses.fields(schema) if f.name == name)
-
-
-def _int(data: dict, section: str, key: str, check: Callable[[Any], str | None] | None) -> int:
-    value = data.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ManifestError(f"{section}.{key}: must be a whole number (got {_short(value)})")
-    problem = check(value) if check else None
-    if problem:
-        raise ManifestError(f"{section}.{key}: {problem} (got {value})")
-    return value
+MAX_VOCAB_SIZE = 100_002  # REST, HOLD and config's largest grid.vocab_size of chords
 
 
 def _short(value: Any, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _check(schema, name: str) -> Callable[[Any], str | None]:
+    """The config schema's range check of ``schema.name`` (one source of truth)."""
+    return next(f.metadata["check"] for f in dataclasses.fields(schema) if f.name == name)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # true is an int to Python
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _section(data: Any, key: str, path: Path) -> dict:
+    if not isinstance(data, dict):
+        raise BundleError(path, f"{key}: must be a section (a JSON object), not {_short(data)}")
+    return data
+
+
+def _int(data: dict, key: str, path: Path, check: Callable[[Any], str | None] | None = None,
+         default: int | None = None) -> int:
+    """``data[key]`` (dotted ``key``'s last part) as a whole number that passes ``check``."""
+    value = data.get(key.rsplit(".", 1)[-1], default)
+    if not _is_int(value):
+        raise BundleError(path, f"{key}: must be a whole number (got {_short(value)})")
+    problem = check(value) if check else None
+    if problem:
+        raise BundleError(path, f"{key}: {problem} (got {value})")
+    return value
+
+
+def _optional_str(data: dict, key: str, path: Path) -> str | None:
+    value = data.get(key.rsplit(".", 1)[-1])
+    if value is not None and not isinstance(value, str):
+        raise BundleError(path, f"{key}: must be a string (got {_short(value)})")
+    return value
+
+
+def _figures(data: dict, key: str, path: Path, depth: int = 1, optional: bool = False) -> dict | None:
+    """A mapping of names to numbers (``depth`` 2: to mappings of names to numbers)."""
+    value = data.get(key.rsplit(".", 1)[-1])
+    if value is None and optional:
+        return None
+    value = {} if value is None else _section(value, key, path)
+    for name, inner in value.items():
+        if depth > 1:
+            _figures(value, f"{key}.{name}", path, depth - 1)
+        elif not _is_number(inner):
+            raise BundleError(path, f"{key}.{name}: must be a number (got {_short(inner)})")
+    return value
 
 
 @dataclass(frozen=True)
@@ -67,16 +106,17 @@ class Architecture:
         return int(sum(np.prod(s) for s in self.weight_shapes().values()))
 
     @classmethod
-    def from_json(cls, data: Any) -> "Architecture":
-        if not isinstance(data, dict):
-            raise ManifestError("architecture: must be a section (a JSON object)")
-        vocab = _int(data, "architecture", "vocab_size", lambda v: None if 3 <= v <= 100_002 else
-                     "must be between 3 and 100002 (REST, HOLD and the chords)")
-        sizes = {k: _int(data, "architecture", k, _check(ModelSettings, k)) for k in ("embedding", "hidden", "layers")}
+    def from_json(cls, data: Any, path: Path) -> "Architecture":
+        data = _section(data, "architecture", path)
+        vocab = _int(data, "architecture.vocab_size", path, lambda v: None if 3 <= v <= MAX_VOCAB_SIZE else
+                     f"must be between 3 and {MAX_VOCAB_SIZE} (REST, HOLD and the chords)")
+        sizes = [_int(data, f"architecture.{k}", path, _check(ModelSettings, k)) for k in ("embedding", "hidden",
+                                                                                         "layers")]
         dropout = data.get("dropout", 0.0)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout <= 0.9:
-            raise ManifestError(f"architecture.dropout: must be a number between 0 and 0.9 (got {_short(dropout)})")
-        return cls(vocab, sizes["embedding"], sizes["hidden"], sizes["layers"], float(dropout))
+        problem = _check(ModelSettings, "dropout")(dropout) if _is_number(dropout) else "must be a number"
+        if problem:
+            raise BundleError(path, f"architecture.dropout: {problem} (got {_short(dropout)})")
+        return cls(vocab, *sizes, float(dropout))
 
 
 @dataclass(frozen=True)
@@ -86,10 +126,9 @@ class Grid:
     context_length: int
 
     @classmethod
-    def from_json(cls, data: Any) -> "Grid":
-        if not isinstance(data, dict):
-            raise ManifestError("grid: must be a section (a JSON object)")
-        return cls(*(_int(data, "grid", k, _check(GridSettings, k))
+    def from_json(cls, data: Any, path: Path) -> "Grid":
+        data = _section(data, "grid", path)
+        return cls(*(_int(data, f"grid.{k}", path, _check(GridSettings, k))
                      for k in ("steps_per_beat", "max_notes", "context_length")))
 
 
@@ -105,51 +144,77 @@ class FileSplit:
     def as_dict(self) -> dict:
         return {"train": list(self.train), "validation": list(self.validation), "test": list(self.test)}
 
+    @classmethod
+    def from_json(cls, data: Any, path: Path) -> "FileSplit":
+        data = _section(data, "training.files", path)
+        split = {}
+        for name in ("train", "validation", "test"):
+            names = data.get(name, [])
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise BundleError(path, f"training.files.{name}: must be a list of file names")
+            split[name] = tuple(names)
+        return cls(**split)
+
 
 @dataclass(frozen=True)
 class Training:
-    """How the model was trained: the file split, the augmentation, the run's figures (``facts``)."""
+    """How the model was trained: the file split, the augmentation and the run's figures."""
 
+    command: str | None = None  # the command line that trained it
     files: FileSplit = FileSplit()
-    transpose: tuple[int, ...] = ()
+    transpose: tuple[int, ...] = ()  # semitones of augmentation
+    settings: dict = field(default_factory=dict)  # the train section of the settings used
+    windows: dict[str, int] = field(default_factory=dict)  # per split: windows cut
+    tokens: dict[str, int] = field(default_factory=dict)  # per split: tokens before augmentation
+    vocabulary_coverage: dict[str, dict[str, float]] = field(default_factory=dict)  # per split: chords, tokens
     epochs_run: int = 0
-    best_epoch: int = 0
-    wall_time_s: float = 0.0
-    facts: dict = field(default_factory=dict)  # command, settings, windows, tokens, best, ...
+    best_epoch: int = 0  # counted from 1
+    best: dict[str, float] = field(default_factory=dict)  # the best epoch's figures (loss, val_loss, ...)
+    wall_time_s: float = 0.0  # over every run that trained these weights
+    tensorflow: str | None = None  # its version
+    fine_tuned_from: str | None = None  # `train --from`: the base bundle
+    outside_vocabulary: dict[str, int] | None = None  # `train --from`: per split, chords mapped to the nearest
 
     def to_json(self) -> dict:
-        return {**self.facts, "files": self.files.as_dict(), "transpose": list(self.transpose),
-                "epochs_run": self.epochs_run, "best_epoch": self.best_epoch, "wall_time_s": self.wall_time_s}
+        out = {"command": self.command, "files": self.files.as_dict(), "transpose": list(self.transpose),
+               "settings": self.settings, "windows": self.windows, "tokens": self.tokens,
+               "vocabulary_coverage": self.vocabulary_coverage, "epochs_run": self.epochs_run,
+               "best_epoch": self.best_epoch, "best": self.best, "wall_time_s": self.wall_time_s,
+               "tensorflow": self.tensorflow}
+        if self.fine_tuned_from is not None:
+            out["fine_tuned_from"] = self.fine_tuned_from
+        if self.outside_vocabulary is not None:
+            out["outside_vocabulary"] = self.outside_vocabulary
+        return out
 
     @classmethod
-    def from_json(cls, data: Any) -> "Training":
+    def from_json(cls, data: Any, path: Path) -> "Training":
         if data is None:
             return cls()
-        if not isinstance(data, dict):
-            raise ManifestError("training: must be a section (a JSON object)")
-        files = data.get("files", {})
-        if not isinstance(files, dict):
-            raise ManifestError("training.files: must be a section (a JSON object)")
-        split = {}
-        for name in ("train", "validation", "test"):
-            names = files.get(name, [])
-            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                raise ManifestError(f"training.files.{name}: must be a list of file names")
-            split[name] = tuple(names)
+        data = _section(data, "training", path)
         transpose = data.get("transpose", [])
-        if not isinstance(transpose, list) or not all(isinstance(s, int) and not isinstance(s, bool)
-                                                      for s in transpose):
-            raise ManifestError(f"training.transpose: must be a list of whole numbers (got {_short(transpose)})")
-        counts = {k: data.get(k, 0) for k in ("epochs_run", "best_epoch")}
-        for k, v in counts.items():
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise ManifestError(f"training.{k}: must be a whole number >= 0 (got {_short(v)})")
+        if not isinstance(transpose, list) or not all(_is_int(s) for s in transpose):
+            raise BundleError(path, f"training.transpose: must be a list of whole numbers (got {_short(transpose)})")
+        at_least_0 = lambda v: None if v >= 0 else "must be 0 or more"  # noqa: E731
         wall = data.get("wall_time_s", 0.0)
-        if isinstance(wall, bool) or not isinstance(wall, (int, float)):
-            raise ManifestError(f"training.wall_time_s: must be a number (got {_short(wall)})")
-        facts = {k: v for k, v in data.items() if k not in ("files", "transpose", "epochs_run", "best_epoch",
-                                                              "wall_time_s")}
-        return cls(FileSplit(**split), tuple(transpose), counts["epochs_run"], counts["best_epoch"], float(wall), facts)
+        if not _is_number(wall):
+            raise BundleError(path, f"training.wall_time_s: must be a number (got {_short(wall)})")
+        return cls(
+            command=_optional_str(data, "training.command", path),
+            files=FileSplit.from_json(data.get("files", {}), path),
+            transpose=tuple(transpose),
+            settings=_section(data.get("settings", {}), "training.settings", path),
+            windows=_figures(data, "training.windows", path),
+            tokens=_figures(data, "training.tokens", path),
+            vocabulary_coverage=_figures(data, "training.vocabulary_coverage", path, depth=2),
+            epochs_run=_int(data, "training.epochs_run", path, at_least_0, default=0),
+            best_epoch=_int(data, "training.best_epoch", path, at_least_0, default=0),
+            best=_figures(data, "training.best", path),
+            wall_time_s=float(wall),
+            tensorflow=_optional_str(data, "training.tensorflow", path),
+            fine_tuned_from=_optional_str(data, "training.fine_tuned_from", path),
+            outside_vocabulary=_figures(data, "training.outside_vocabulary", path, optional=True),
+        )
 
 
 @dataclass(frozen=True)
@@ -158,28 +223,40 @@ class Manifest:
     architecture: Architecture
     grid: Grid
     training: Training = Training()
-    kind: str = "single"
-    created: str = ""
+    created: str = ""  # UTC, ISO 8601
+    kind: str = "single"  # one of KINDS
+    files: dict[str, str] = field(default_factory=dict)  # role -> file name in the bundle (bundle.FILES)
+    format: int = FORMAT_VERSION
 
     def to_json(self) -> dict:
-        return {"format": FORMAT_VERSION, "name": self.name, "kind": self.kind, "created": self.created,
-                "architecture": dataclasses.asdict(self.architecture), "grid": dataclasses.asdict(self.grid),
-                "training": self.training.to_json()}
+        """The file's JSON; ``kind`` only when it is not the default (older bundles have none)."""
+        out = {"name": self.name, "created": self.created}
+        if self.kind != "single":
+            out["kind"] = self.kind
+        out.update({"grid": dataclasses.asdict(self.grid), "training": self.training.to_json(),
+                    "files": dict(self.files), "format": self.format,
+                    "architecture": dataclasses.asdict(self.architecture)})
+        return out
 
     @classmethod
-    def from_json(cls, data: Any) -> "Manifest":
-        """Every value checked; ManifestError names the first key that does not fit."""
+    def from_json(cls, data: Any, path: str | Path) -> "Manifest":
+        """Every value checked; BundleError names ``path`` and the first key that does not fit."""
+        path = Path(path)
         if not isinstance(data, dict):
-            raise ManifestError("must hold a JSON object")
+            raise BundleError(path, "must hold a JSON object")
         version = data.get("format")
         if version != FORMAT_VERSION:
-            raise ManifestError(f"format: bundle format {_short(version)}; this liveplay reads format {FORMAT_VERSION}")
+            raise BundleError(path, f"bundle format {_short(version)}; this liveplay reads format {FORMAT_VERSION}")
         kind = data.get("kind", "single")
         if kind not in KINDS:
-            raise ManifestError(f"kind: must be one of {', '.join(KINDS)} (got {_short(kind)})")
+            raise BundleError(path, f"kind: must be one of {', '.join(KINDS)} (got {_short(kind)})")
         for key in ("name", "created"):
             if not isinstance(data.get(key, ""), str):
-                raise ManifestError(f"{key}: must be a string (got {_short(data.get(key))})")
-        return cls(data.get("name", ""), Architecture.from_json(data.get("architecture")),
-                   Grid.from_json(data.get("grid")), Training.from_json(data.get("training")), kind,
-                   data.get("created", ""))
+                raise BundleError(path, f"{key}: must be a string (got {_short(data.get(key))})")
+        files = _section(data.get("files", {}), "files", path)
+        for role, name in files.items():
+            if not isinstance(name, str):
+                raise BundleError(path, f"files.{role}: must be a file name (got {_short(name)})")
+        return cls(data.get("name", ""), Architecture.from_json(data.get("architecture"), path),
+                   Grid.from_json(data.get("grid"), path), Training.from_json(data.get("training"), path),
+                   data.get("created", ""), kind, files, version)

@@ -27,7 +27,7 @@ import numpy as np
 from liveplay.config import Settings, to_dict
 from liveplay.errors import DataError
 from liveplay.model import bundle as bundle_files
-from liveplay.model.manifest import Architecture, FileSplit, Grid, Manifest, Training
+from liveplay.model.bundle import Architecture, FileSplit, Grid, Manifest, Training
 from liveplay.music.context import with_start
 from liveplay.music.midifile import load_token_files
 from liveplay.music.tokens import Coverage, Vocabulary, augment
@@ -150,23 +150,29 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
 
     wall = time.monotonic() - started
     previous_wall = resumed.manifest.training.wall_time_s if resumed else 0.0
-    facts = {
-        "command": command,
-        "settings": to_dict(settings.train),
-        "windows": {"train": int(len(x_train)), "validation": int(len(x_val))},
-        "tokens": {k: c.tokens for k, c in cov.items()},
-        "vocabulary_coverage": {k: {"chords": round(c.chord_share, 4), "tokens": round(c.token_share, 4)}
-                                for k, c in cov.items() if c.tokens},
-        "best": keeper.best_row,
-        "tensorflow": tf.__version__,
-    }
+    fine_tuned_from = outside_vocabulary = None
     if base is not None:
-        facts["fine_tuned_from"] = str(base.path)
-        facts["outside_vocabulary"] = {k: c.chords - c.chords_in_vocab for k, c in cov.items() if c.tokens}
-    training = Training(FileSplit(tuple(split.train), tuple(split.validation), tuple(split.test)),
-                        tuple(t.transpose), offset + len(keeper.rows), offset + keeper.best_epoch + 1,
-                        round(previous_wall + wall, 1), facts)
-    manifest = Manifest(out.name, arch, grid, training, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        fine_tuned_from = str(base.path)
+        outside_vocabulary = {k: c.chords - c.chords_in_vocab for k, c in cov.items() if c.tokens}
+    training = Training(
+        command=command,
+        files=FileSplit(tuple(split.train), tuple(split.validation), tuple(split.test)),
+        transpose=tuple(t.transpose),
+        settings=to_dict(settings.train),
+        windows={"train": int(len(x_train)), "validation": int(len(x_val))},
+        tokens={k: c.tokens for k, c in cov.items()},
+        vocabulary_coverage={k: {"chords": round(c.chord_share, 4), "tokens": round(c.token_share, 4)}
+                             for k, c in cov.items() if c.tokens},
+        epochs_run=offset + len(keeper.rows),
+        best_epoch=offset + keeper.best_epoch + 1,
+        best=keeper.best_row,
+        wall_time_s=round(previous_wall + wall, 1),
+        tensorflow=tf.__version__,
+        fine_tuned_from=fine_tuned_from,
+        outside_vocabulary=outside_vocabulary,
+    )
+    manifest = Manifest(out.name, arch, grid, training, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        files=bundle_files.FILES)
     bundle_files.save_bundle(out, manifest, vocab, get_arrays(model, arch))
     model.save(out / bundle_files.KERAS)
     history_path.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")

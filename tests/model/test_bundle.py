@@ -2,13 +2,16 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from liveplay import cli
-from liveplay.model.bundle import load_bundle
+from liveplay.model.bundle import FILES, Manifest, load_bundle
 from liveplay.errors import BundleError
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "default" / "manifest.json"
 
 
 @pytest.fixture
@@ -91,3 +94,20 @@ def test_cli_exits_2_naming_the_file(copy, tmp_path, caplog):
     code = cli.main(["generate", "--model", str(copy), "--out", str(tmp_path / "x.mid")])
     assert code == 2
     assert "manifest.json" in caplog.text
+
+
+def test_the_shipped_manifest_reads_as_types_and_writes_back_byte_for_byte():
+    text = SHIPPED.read_text(encoding="utf-8")
+    manifest = Manifest.from_json(json.loads(text), SHIPPED)
+    assert (manifest.kind, manifest.format, manifest.files) == ("single", 1, FILES)
+    assert manifest.grid.steps_per_beat == 2 and manifest.architecture.vocab_size == 514
+    assert manifest.training.best_epoch == 6 and manifest.training.best["val_loss"] < 1
+    assert json.dumps(manifest.to_json(), indent=2) + "\n" == text
+
+
+def test_the_trainer_writes_the_keys_it_always_wrote(tiny_model):
+    shipped = json.loads(SHIPPED.read_text())
+    written = json.loads((tiny_model / "manifest.json").read_text())
+    assert list(written) == list(shipped)
+    assert list(written["training"]) == list(shipped["training"])
+    assert load_bundle(tiny_model, weights=False).manifest.training.command == "pytest tiny model"

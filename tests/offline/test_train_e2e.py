@@ -23,7 +23,7 @@ def test_tiny_model_learns_the_pattern(tiny_model, pattern_dir):
     seqs = [with_start(b.vocab.encode(read_tokens(f, 2, b.grid.max_notes))) for f in files["validation"]]
     scores = score_engine(NumpyEngine(b), seqs)
     assert scores.accuracy >= 0.95, scores
-    assert b.manifest.training.facts["best"]["val_accuracy"] >= 0.95
+    assert b.manifest.training.best["val_accuracy"] >= 0.95
 
 
 def test_bundle_has_every_file(tiny_model):
