@@ -164,16 +164,21 @@ def test_every_manifest_value_is_checked_and_exits_2_naming_file_and_key(bundle,
 
 @pytest.mark.parametrize("key,value,says", [
     ("max_notes", "4", "max_notes must be a whole number"),
-    ("chords", [[60, 62, 64, 65, 67, 69, 71]], "has more than max_notes"),
-    ("chords", [[True, 64]], "is not a list of MIDI pitches"),
+    ("chords", [[60, 62, 64, 65, 67, 69, 71]], r"chords\[0\] \[60, 62, 64, 65, 67, 69, 71\] has more than max_notes"),
+    ("chords", [[60], [True, 64]], r"chords\[1\] \[True, 64\] is not a list of MIDI pitches"),
     ("chords", [[200]], "is not a list of MIDI pitches"),
+    ("chords", [[60], [64], [60]], r"chords\[2\] \[60\] repeats chords\[0\]"),
+    ("chords", [list(range(128)) * 8000], r"chords\[0\] \[0, 1, 2, .* has more than max_notes"),  # 3 MB, quoted short
 ])
-def test_every_vocabulary_value_is_checked(bundle, key, value, says):
+def test_every_vocabulary_value_is_checked(bundle, tmp_path, caplog, key, value, says):
     from liveplay.model.bundle import load_bundle
 
     edit(bundle / "vocab.json", None, key, value)
-    with pytest.raises(BundleError, match="vocab.json: .*" + says):
+    with pytest.raises(BundleError, match="vocab.json: .*" + says) as err:
         load_bundle(bundle)
+    assert len(str(err.value)) < 300
+    assert cli.main(["generate", "--model", str(bundle), "--out", str(tmp_path / "x.mid")]) == 2
+    assert "vocab.json" in caplog.text and key in caplog.text
 
 
 def test_an_npz_declaring_a_huge_array_is_refused_from_its_header(tiny_model, tmp_path):

@@ -200,14 +200,18 @@ class Vocabulary:
                 raise ValueError(f"max_notes must be a whole number from 1 to 16 (got {str(max_notes)[:20]!r})")
             if not isinstance(chords, list):
                 raise ValueError("chords must be a list")
-            for c in chords:
-                if not isinstance(c, list) or not c or any(
+            seen: dict[tuple, int] = {}
+            for i, c in enumerate(chords):
+                shown = f"chords[{i}] {str(c)[:40]}"  # a chord of a million pitches is not echoed whole
+                if isinstance(c, list) and len(c) > max_notes:
+                    raise ValueError(f"{shown} has more than max_notes ({max_notes}) notes")
+                if not isinstance(c, list) or not c or any(  # true is an int to Python, not a pitch
                         not isinstance(p, int) or isinstance(p, bool) or not 0 <= p <= 127 for p in c):
-                    raise ValueError(f"chord {str(c)[:40]} is not a list of MIDI pitches")
+                    raise ValueError(f"{shown} is not a list of MIDI pitches")
                 if c != sorted(set(c)):
-                    raise ValueError(f"chord {c!r} is not sorted and distinct")
-                if len(c) > max_notes:
-                    raise ValueError(f"chord {c!r} has more than max_notes ({max_notes}) notes")
+                    raise ValueError(f"{shown} is not sorted and distinct")
+                if seen.setdefault(tuple(c), i) != i:
+                    raise ValueError(f"{shown} repeats chords[{seen[tuple(c)]}]")
             if counts is not None and (not isinstance(counts, list) or len(counts) != len(chords) or not all(
                     isinstance(n, int) and not isinstance(n, bool) for n in counts)):
                 raise ValueError("counts must be a whole number for each chord")
