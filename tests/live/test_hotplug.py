@@ -25,6 +25,21 @@ def wait_for(d: Daemon, text: str, since: float, timeout: float) -> float:
     return time.monotonic() - since
 
 
+def plays_on_then_stops_clean(d: Daemon) -> None:
+    """liveplay's virtual output plays for 2 s, SIGTERM exits 0, nothing is left sounding."""
+    rec = Recorder("liveplay:liveplay out")
+    try:
+        time.sleep(2.0)
+        code = d.stop(signal.SIGTERM)
+        time.sleep(0.3)
+    finally:
+        rec.close()
+    log = d.log()
+    assert code == 0, log
+    assert len(onset_times(rec.note_ons())) >= 2, log
+    assert rec.sounding() == set()
+
+
 def test_named_ports_unplugged_and_back(jack_server, tiny_config, tiny_model, tmp_path):
     b = backend()
     got = []
@@ -73,17 +88,7 @@ def test_jack_server_restart_is_survived(jack_server, tiny_config, tiny_model, t
     jack_server.start()
     up = time.monotonic()
     assert wait_for(d, "the JACK server is back: ports reopened", up, 5) <= 2.0
-    rec = Recorder("liveplay:liveplay out")
-    try:
-        time.sleep(2.0)
-        code = d.stop(signal.SIGTERM)
-        time.sleep(0.3)
-    finally:
-        rec.close()
-    log = d.log()
-    assert code == 0, log
-    assert len(onset_times(rec.note_ons())) >= 2, log  # it plays on the new server
-    assert rec.sounding() == set()
+    plays_on_then_stops_clean(d)  # on the new server
 
 
 def test_a_named_output_absent_at_start_is_waited_for(jack_server, tiny_config, tiny_model, tmp_path):
@@ -123,14 +128,4 @@ def test_no_midi_system_at_start_is_waited_for(jack_server, tiny_config, tiny_mo
     jack_server.start()
     up = time.monotonic()
     assert wait_for(d, "JACK is here: ports opened", up, 5) <= 2.5
-    rec = Recorder("liveplay:liveplay out")
-    try:
-        time.sleep(2.0)
-        code = d.stop(signal.SIGTERM)
-        time.sleep(0.3)
-    finally:
-        rec.close()
-    log = d.log()
-    assert code == 0, log
-    assert len(onset_times(rec.note_ons())) >= 2, log
-    assert rec.sounding() == set()
+    plays_on_then_stops_clean(d)
