@@ -69,6 +69,9 @@ class StaggeredWindow:
             return 0
         return self.count % self.context_length
 
+    def close(self) -> None:
+        """Stop the runtime's threads; a runtime without any has nothing to do."""
+
     def _replay(self, tokens: Sequence[int]) -> None:
         """``reset``'s second half: push the context (its last W tokens unless streaming)."""
         keep = list(tokens) if self.streaming else list(tokens)[-self.context_length:]
