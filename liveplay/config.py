@@ -60,6 +60,20 @@ def each(inner: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     return check
 
 
+def folder_weight(item: str) -> str | None:
+    """'FOLDER=W' with W between 0 and 1 (train.folder_weights)."""
+    name, _, weight = item.partition("=")
+    try:
+        ok = bool(name) and 0.0 <= float(weight) <= 1.0
+    except ValueError:
+        ok = False
+    return None if ok else "must be FOLDER=WEIGHT with a weight between 0 and 1"
+
+
+def folder_weights(items) -> dict[str, float]:
+    return {name: float(weight) for name, _, weight in (i.partition("=") for i in items)}
+
+
 def setting(check: Callable[[Any], str | None] | None = None, *, path: bool = False):
     """A field of the schema; ``path=True`` marks a file path resolved against its config file."""
     return field(default=None, metadata={"check": check, "path": path})
@@ -99,6 +113,8 @@ class TrainSettings:
     test_fraction: float = setting(between(0.0, 0.5))
     split_seed: int = setting(between(0, 2**31 - 1))
     transpose: list[int] = setting(each(between(-24, 24)))
+    augment: str = setting(one_of("all", "random"))
+    folder_weights: list[str] = setting(each(folder_weight))
     patience: int = setting(between(1, 1000))
     seed: int = setting(between(0, 2**31 - 1))
 

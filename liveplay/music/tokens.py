@@ -119,11 +119,18 @@ class Vocabulary:
         return len(self.chords) + FIRST_CHORD_ID
 
     @classmethod
-    def build(cls, sequences: Iterable[Sequence[RawToken]], size: int, max_notes: int) -> "Vocabulary":
-        """The ``size`` most frequent chords of ``sequences`` (ties: lower pitches first)."""
-        counts: Counter = Counter()
+    def build(cls, sequences: Iterable[Sequence[RawToken]], size: int, max_notes: int,
+              shifts: Sequence[int] = (0,)) -> "Vocabulary":
+        """The ``size`` most frequent chords of ``sequences``, each counted at every transposition
+        in ``shifts`` that fits 0..127 (ties: lower pitches first)."""
+        found: Counter = Counter()
         for seq in sequences:
-            counts.update(t for t in seq if t not in (REST, HOLD))
+            found.update(t for t in seq if t not in (REST, HOLD))
+        counts: Counter = Counter()
+        for chord, n in found.items():
+            for s in shifts:
+                if 0 <= chord[0] + s and chord[-1] + s <= 127:
+                    counts[tuple(p + s for p in chord)] += n
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
         return cls([c for c, _ in ranked], max_notes, [n for _, n in ranked])
 
@@ -252,6 +259,18 @@ def transpose(tokens: Sequence[RawToken], semitones: int) -> list[RawToken] | No
             return None
         out.append(moved)
     return out
+
+
+def transposition_table(vocab: "Vocabulary", shifts: Sequence[int]) -> np.ndarray:
+    """(len(shifts), V) ids: row i maps every token id to the id of its transposition by
+    ``shifts[i]`` (the nearest chord when that is not in the vocabulary; a chord that would leave
+    0..127 stays as it is). REST and HOLD map to themselves."""
+    table = np.empty((len(shifts), len(vocab)), dtype=np.int32)  # (S, V)
+    for i, s in enumerate(shifts):
+        for token_id in range(len(vocab)):
+            moved = transpose([vocab.decode_token(token_id)], s)
+            table[i, token_id] = token_id if moved is None else vocab.encode_token(moved[0])
+    return table
 
 
 def augment(sequences: Sequence[Sequence[RawToken]], semitones: Sequence[int]) -> list[list[RawToken]]:

@@ -52,8 +52,15 @@ def make_windows(sequences: Sequence[Sequence[int]], length: int, stride: int
     Returns ids (N, length + 1) int32 and weights (N, length) float32, where the
     weight is 0 on padding past a file's end.
     """
-    rows, weights = [], []
-    for seq in sequences:
+    rows, weights, _ = windows_with_sources(sequences, length, stride)
+    return rows, weights
+
+
+def windows_with_sources(sequences: Sequence[Sequence[int]], length: int, stride: int
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``make_windows``, and for each window the index of the sequence it was cut from (N,)."""
+    rows, weights, sources = [], [], []
+    for index, seq in enumerate(sequences):
         seq = np.asarray(seq, dtype=np.int32)
         if len(seq) < 2:
             continue
@@ -69,6 +76,7 @@ def make_windows(sequences: Sequence[Sequence[int]], length: int, stride: int
             w[: len(chunk) - 1] = 1.0
             rows.append(row)
             weights.append(w)
+            sources.append(index)
     if not rows:
-        return np.zeros((0, length + 1), np.int32), np.zeros((0, length), np.float32)
-    return np.stack(rows), np.stack(weights)
+        return np.zeros((0, length + 1), np.int32), np.zeros((0, length), np.float32), np.zeros(0, np.int64)
+    return np.stack(rows), np.stack(weights), np.asarray(sources)

@@ -24,14 +24,14 @@ from typing import Sequence
 
 import numpy as np
 
-from liveplay.config import Settings, to_dict
+from liveplay.config import Settings, folder_weights, to_dict
 from liveplay.errors import DataError
 from liveplay.model import bundle as bundle_files
 from liveplay.model.bundle import Architecture, FileSplit, Grid, Manifest, Training
 from liveplay.music.context import with_start
 from liveplay.music.midifile import load_token_files
-from liveplay.music.tokens import Coverage, Vocabulary, augment
-from liveplay.offline.dataset import Split, make_windows, split_files
+from liveplay.music.tokens import Coverage, Vocabulary, augment, transposition_table
+from liveplay.offline.dataset import Split, make_windows, split_files, windows_with_sources
 from liveplay.offline.progress import progress
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,15 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     log.info("files: %d train, %d validation, %d test", len(split.train), len(split.validation),
              len(split.test))
 
-    train_seqs = augment([by_name[n] for n in split.train], t.transpose)
-    vocab = start_from.vocab if start_from else Vocabulary.build(train_seqs, g.vocab_size, grid.max_notes)
+    # transposition: every key as a training copy ("all"), or one random key per window and epoch
+    shifts = list(range(min(t.transpose), max(t.transpose) + 1)) if t.transpose else [0]
+    train_seqs, train_folders = [], []
+    for name in split.train:
+        copies = [by_name[name]] if t.augment == "random" else augment([by_name[name]], t.transpose)
+        train_seqs += copies
+        train_folders += [Path(name).parent.name] * len(copies)
+    vocab = start_from.vocab if start_from else Vocabulary.build(
+        train_seqs, g.vocab_size, grid.max_notes, shifts if t.augment == "random" else (0,))
     if arch is None:
         m = settings.model
         arch = Architecture(len(vocab), m.embedding, m.hidden, m.layers, m.dropout)
@@ -101,23 +108,38 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
 
     train_ids = [with_start(vocab.encode(s)) for s in train_seqs]
     val_ids = [with_start(vocab.encode(by_name[n])) for n in split.validation]
-    x_train, w_train = make_windows(train_ids, grid.context_length, t.window_stride)
+    x_train, w_train, sources = windows_with_sources(train_ids, grid.context_length, t.window_stride)
+    # share of a folder's windows taken each epoch (the folk songs would drown the harmony)
+    weights = folder_weights(t.folder_weights)
+    keep = np.array([weights.get(train_folders[i], 1.0) for i in sources], dtype=np.float32)
     x_val, w_val = make_windows(val_ids, grid.context_length, t.window_stride)
     if len(x_train) == 0:
         raise DataError("no training window could be made (files too short?)")
-    log.info("windows: %d train (%d tokens after augmentation), %d validation", len(x_train),
-             sum(len(s) for s in train_ids), len(x_val))
+    log.info("windows: %d train (%d tokens%s), %d validation", len(x_train), sum(len(s) for s in train_ids),
+             " after augmentation" if t.augment == "all" else f", each in one of {len(shifts)} keys an epoch",
+             len(x_val))
 
     tf.keras.utils.set_random_seed(t.seed)
 
-    def dataset(x, w, shuffle):
-        ds = tf.data.Dataset.from_tensor_slices((x[:, :-1], x[:, 1:], w))
-        if shuffle:
+    table = tf.constant(transposition_table(vocab, shifts) if t.augment == "random" else np.zeros((0, 0), np.int32))
+
+    def transposed(x, w, p):  # one random key for the whole window (inputs and targets alike)
+        key = tf.random.uniform([], 0, len(shifts), dtype=tf.int32)
+        return tf.gather(table[key], x), w, p
+
+    def dataset(x, w, keep, train):
+        ds = tf.data.Dataset.from_tensor_slices((x, w, keep))
+        if train:
             ds = ds.shuffle(len(x), seed=t.seed, reshuffle_each_iteration=True)
+            if t.folder_weights:
+                ds = ds.filter(lambda x, w, p: tf.random.uniform([]) < p)
+            if t.augment == "random":
+                ds = ds.map(transposed, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda x, w, p: (x[:-1], x[1:], w))
         return ds.batch(t.batch_size).prefetch(tf.data.AUTOTUNE)
 
-    train_ds = dataset(x_train, w_train, True)
-    val_ds = dataset(x_val, w_val, False) if len(x_val) else None
+    train_ds = dataset(x_train, w_train, keep, True)
+    val_ds = dataset(x_val, w_val, np.ones(len(x_val), np.float32), False) if len(x_val) else None
 
     if base is not None:
         outside = {k: c.chords - c.chords_in_vocab for k, c in cov.items()}
