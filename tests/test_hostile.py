@@ -22,21 +22,58 @@ from liveplay.errors import BundleError, ConfigError, MidiFileError
 from liveplay.music.midifile import find_midi_files, read_tokens
 
 
-PEAK = ("import atexit, runpy, sys; atexit.register(lambda: print('VmHWM', open('/proc/self/status').read()"
-        ".split('VmHWM:')[1].split()[0])); sys.argv[0] = 'liveplay'; runpy.run_module('liveplay', run_name='__main__')")
+# liveplay in a child under a hard memory cap: NumPy and liveplay's modules are imported first,
+# then the address space is capped at that much plus argv[1] MB (a regression fails with a
+# MemoryError instead of taking the machine), and the child's own peak RSS is printed at exit
+CAPPED = """
+import atexit, resource, runpy, sys
+import numpy, liveplay.cli
+status = lambda key: int(open('/proc/self/status').read().split(key + ':')[1].split()[0])
+cap = status('VmSize') * 1024 + int(sys.argv.pop(1)) * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+atexit.register(lambda: print('VmHWM', status('VmHWM')))
+sys.argv[0] = 'liveplay'
+runpy.run_module('liveplay', run_name='__main__')
+"""
+HEADROOM_MB = 1024
 
 
 def run_cli(*args, timeout=60):
-    """liveplay in a child process: (exit code, output, its peak RSS in MB, seconds).
+    """liveplay in a capped child process: (exit code, output, its peak RSS in MB, seconds).
 
     The peak is the child's own VmHWM, printed at its exit (ru_maxrss of a child forked from this
     test process would carry the test process's peak across exec)."""
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", PEAK, *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, XDG_CONFIG_HOME="/nonexistent"))
+    done = subprocess.run([sys.executable, "-c", CAPPED, str(HEADROOM_MB), *args], capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ, XDG_CONFIG_HOME="/nonexistent"))
     out = done.stdout + done.stderr
+    assert "VmHWM" in out, out
     peak_kb = int(out.rsplit("VmHWM", 1)[1].split()[0])
     return done.returncode, out, peak_kb / 1024, time.monotonic() - start
+
+
+# a child without capabilities: as root too, file permissions are then enforced (CAP_DAC_OVERRIDE
+# and CAP_DAC_READ_SEARCH are what let root read a file of mode 000)
+UNPRIVILEGED = """
+import ctypes, sys
+class Header(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class Sets(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+if ctypes.CDLL(None, use_errno=True).capset(ctypes.byref(Header(0x20080522, 0)), (Sets * 2)()) != 0:
+    sys.exit(3)
+import logging
+logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
+"""
+
+
+def unprivileged(code: str) -> str:
+    """The output of ``code`` run in a child with no capabilities."""
+    done = subprocess.run([sys.executable, "-c", UNPRIVILEGED + code], capture_output=True, text=True, timeout=60)
+    if done.returncode == 3 and os.geteuid() == 0:
+        pytest.skip("running as root and capabilities cannot be dropped here: permissions are not enforced")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def smf(ticks_per_beat: int, events: bytes) -> bytes:
@@ -44,6 +81,14 @@ def smf(ticks_per_beat: int, events: bytes) -> bytes:
     track = events + b"\x00\xff\x2f\x00"
     return (b"MThd" + struct.pack(">IHHH", 6, 0, 1, ticks_per_beat) + b"MTrk" + struct.pack(">I", len(track))
             + track)
+
+
+def one_note(path, ticks_per_beat=480):
+    midi = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat)
+    midi.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=80),
+                                       mido.Message("note_off", note=60, velocity=0, time=ticks_per_beat)]))
+    midi.save(path)
+    return path
 
 
 # -- MIDI files -----------------------------------------------------------------------------------
@@ -56,7 +101,7 @@ def test_a_37_byte_file_claiming_268_million_beats_is_refused_small_and_fast(tin
     assert len(bomb.read_bytes()) == 37
     code, out, peak_mb, seconds = run_cli("generate", "--model", str(tiny_model), "--prime", str(bomb),
                                           "--out", str(tmp_path / "x.mid"))
-    assert code == 2 and "bomb.mid" in out and "longer than 100000 beats" in out, out
+    assert code == 2 and "bomb.mid: longer than 100000 beats" in out, out
     assert "Traceback" not in out
     assert peak_mb < 600 and seconds < 30, (peak_mb, seconds)  # was 13.4 GB and a MemoryError
 
@@ -67,16 +112,49 @@ def test_a_2_kb_file_of_millions_of_steps_is_skipped_with_a_warning(tmp_path, ca
     events = b"".join(b"\x00\x90\x3c\x40\x83\xff\x7f\x80\x3c\x40" for _ in range(200))  # 65k beats each
     (folder / "long.mid").write_bytes(smf(1, events))
     mido.MidiFile(type=1).save(folder / "empty.mid")
-    good = mido.MidiFile(type=0)
-    good.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=80), mido.Message(
-        "note_off", note=60, velocity=0, time=480)]))
-    good.save(folder / "good.mid")
+    one_note(folder / "good.mid")
     from liveplay.music.midifile import load_token_files
 
     start = time.monotonic()
     loaded = load_token_files([folder], 2, 4)
     assert [p.name for p, _ in loaded] == ["good.mid"] and time.monotonic() - start < 5
     assert "skipping" in caplog.text and "long.mid: longer than 100000 beats" in caplog.text
+
+
+def test_a_file_of_too_many_grid_steps_is_refused_before_the_grid_is_made(tmp_path):
+    # 50 000 beats (under the beat bound): 100 001 steps of eighths pass, 1 200 001 of 24ths do not
+    path = tmp_path / "long.mid"
+    path.write_bytes(smf(1, b"\x00\x90\x3c\x40\x83\x86\x50\x80\x3c\x40"))  # a delta of 50 000 ticks
+    assert len(read_tokens(path, 2, 4)) == 100_000
+    start = time.monotonic()
+    with pytest.raises(MidiFileError, match=r"long.mid: 50000 beats make 1200001 steps at 24 a beat: liveplay "
+                                            r"makes at most 400000 steps of one file"):
+        read_tokens(path, 24, 4)
+    assert time.monotonic() - start < 1
+
+
+def test_a_file_over_the_size_bound_is_refused_unread(tmp_path):
+    from liveplay.music.midifile import MAX_FILE_BYTES
+
+    path = tmp_path / "huge.mid"
+    path.write_bytes(smf(480, b"\x00\x90\x3c\x40" + b"\x00\x3c\x00\x00\x3c\x40" * (MAX_FILE_BYTES // 6)))
+    start = time.monotonic()
+    with pytest.raises(MidiFileError, match=rf"huge.mid: {path.stat().st_size} bytes: larger than the "
+                                            rf"{MAX_FILE_BYTES} liveplay reads"):
+        read_tokens(path, 2, 4)
+    assert time.monotonic() - start < 1
+
+
+def test_the_densest_file_under_the_size_bound_is_read_in_bounded_time_and_memory(tiny_model, tmp_path):
+    from liveplay.music.midifile import MAX_FILE_BYTES
+
+    dense = tmp_path / "dense.mid"  # note-on, note-off, ... of 3 bytes each: 700 000 messages
+    dense.write_bytes(smf(480, b"\x00\x90\x3c\x40" + b"\x00\x3c\x00\x00\x3c\x40" * ((MAX_FILE_BYTES - 30) // 6)))
+    assert MAX_FILE_BYTES - 100 < dense.stat().st_size <= MAX_FILE_BYTES
+    code, out, peak_mb, seconds = run_cli("generate", "--model", str(tiny_model), "--prime", str(dense),
+                                          "--out", str(tmp_path / "x.mid"), "--steps", "8", timeout=120)
+    assert code == 0 and "primed with 1 step(s)" in out, out
+    assert peak_mb < 500 and seconds < 60, (peak_mb, seconds)  # mido.merge_tracks' copies: 560 MB, 15 s
 
 
 def test_a_file_with_a_1_mb_sysex_keeps_its_notes(tmp_path):
@@ -100,30 +178,55 @@ def test_not_a_regular_file_is_named_as_such_and_a_fifo_does_not_hang(tiny_model
         read_tokens(tmp_path, 2, 4)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="running as root: file permissions are not enforced")
-def test_an_unreadable_file_is_permission_denied_not_corrupt(tmp_path):
-    f = tmp_path / "locked.mid"
-    mido.MidiFile(type=1).save(f)
-    f.chmod(0)
-    with pytest.raises(MidiFileError, match="locked.mid: permission denied"):
-        read_tokens(f, 2, 4)
+def test_an_unreadable_file_is_permission_denied_not_corrupt(tiny_model, tmp_path, caplog):
+    locked = one_note(tmp_path / "locked.mid")
+    locked.chmod(0)
+    (tmp_path / "shut").mkdir()
+    behind = one_note(tmp_path / "shut" / "behind.mid")
+    (tmp_path / "shut").chmod(0)
+    out = unprivileged(f"""
+from liveplay import cli
+from liveplay.music.midifile import read_tokens
+from liveplay.errors import MidiFileError
+for path in ({str(locked)!r}, {str(behind)!r}):
+    try:
+        read_tokens(path, 2, 4)
+    except MidiFileError as err:
+        print(err)
+print("exit", cli.main(["generate", "--model", {str(tiny_model)!r}, "--prime", {str(locked)!r},
+                        "--out", {str(tmp_path / "x.mid")!r}]))
+""")
+    assert f"{locked}: permission denied\n" in out, out
+    assert f"{behind}: permission denied (a folder on its path cannot be searched)" in out, out
+    assert "corrupt" not in out and "exit 2" in out, out
 
 
-def test_an_unreadable_subfolder_and_a_symlink_loop_are_named(tmp_path, caplog):
+def test_unreadable_folders_and_bad_links_in_a_data_folder_are_named(tmp_path, caplog):
     top = tmp_path / "data"
     (top / "a").mkdir(parents=True)
     (top / "a" / "loop").symlink_to(top)  # data/a/loop -> data
-    mido.MidiFile(type=1).save(top / "a" / "x.mid")
-    (top / "gone").symlink_to(tmp_path / "nowhere")  # a dangling link to a folder
+    (top / "b").symlink_to(top / "a")  # a second way into data/a
+    one_note(top / "a" / "x.mid")
+    (top / "gone").symlink_to(tmp_path / "nowhere")  # a dangling link (to a folder, once)
+    (top / "self").symlink_to(top / "self")  # a link to itself
+    (top / "gone.mid").symlink_to(tmp_path / "nowhere.mid")
     found = find_midi_files([top])
-    assert [f.name for f in found] == ["x.mid"]
-    assert "symbolic link loop" in caplog.text and str(top / "a" / "loop") in caplog.text
-    if os.geteuid() != 0:
-        (top / "locked").mkdir()
-        (top / "locked").chmod(0)
-        caplog.clear()
-        find_midi_files([top])
-        assert "skipping folder" in caplog.text and "locked" in caplog.text
+    assert sorted(f.name for f in found) == ["gone.mid", "x.mid"]
+    assert f"skipping folder {top / 'a' / 'loop'}: a symbolic link loop" in caplog.text
+    assert f"skipping folder {top / 'b'}: a second link to a folder already read" in caplog.text
+    assert f"skipping {top / 'gone'}: a broken symbolic link or a link loop" in caplog.text
+    assert f"skipping {top / 'self'}: a broken symbolic link or a link loop" in caplog.text
+    with pytest.raises(MidiFileError, match=r"gone.mid: a broken symbolic link \(to .*nowhere.mid\)"):
+        read_tokens(top / "gone.mid", 2, 4)
+    (top / "locked").mkdir()
+    one_note(top / "locked" / "y.mid")
+    (top / "locked").chmod(0)
+    out = unprivileged(f"""
+from liveplay.music.midifile import find_midi_files
+print(sorted(f.name for f in find_midi_files([{str(top)!r}])))
+""")
+    assert f"skipping folder {top / 'locked'}: Permission denied" in out, out
+    assert "['gone.mid', 'x.mid']" in out, out
 
 
 # -- bundles ------------------------------------------------------------------------------------------

@@ -34,9 +34,17 @@ log = logging.getLogger(__name__)
 
 DRUM_CHANNEL = 9  # channel 10, counted from 0
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
-# Bounds on the work one file may cause (a hostile 37-byte file claimed 268 million beats):
-MAX_FILE_BYTES = 64 * 1024 * 1024  # the largest MIDI collections' files are a few MB
-MAX_BEATS = 100_000  # about 14 hours at 120 BPM: 200 000 eighths or 400 000 sixteenths of tokens
+# Bounds on the work one file may cause, checked before the work is done:
+# - bytes: mido makes a Python object of every message (about 250 bytes and 5 us each), and a
+#   message can be 2 bytes, so 2 MB of the densest file costs about 5 s and 350 MB. The largest
+#   file of the shipped corpus is 140 kB; a long performance with pedalling is a few hundred kB.
+MAX_FILE_BYTES = 2 * 1024 * 1024
+# - beats: one delta can claim 2^28 ticks (a 37-byte file at one tick a beat took 13.4 GB as a
+#   grid); 100 000 beats is about 14 hours at 120 BPM.
+MAX_BEATS = 100_000
+# - grid steps: the token arrays of one file (about 90 bytes a step); 400 000 is 100 000 beats of
+#   sixteenths, or 4.6 hours at 120 BPM on the finest grid (24 steps a beat).
+MAX_STEPS = 400_000
 # mido refuses a whole file over one message longer than 1 MB (a long sysex dump): allow any
 # message up to the file-size bound; a sysex is skipped anyway, the notes around it are kept
 mido.midifiles.midifiles.MAX_MESSAGE_LENGTH = MAX_FILE_BYTES
@@ -57,7 +65,10 @@ def check_readable(path: Path) -> None:
     try:
         st = path.stat()
     except FileNotFoundError as err:
-        raise MidiFileError(path, "no such file") from err
+        reason = f"a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() else "no such file"
+        raise MidiFileError(path, reason) from err
+    except PermissionError as err:
+        raise MidiFileError(path, "permission denied (a folder on its path cannot be searched)") from err
     except OSError as err:  # a symlink loop, a path through a file, a name too long...
         raise MidiFileError(path, f"cannot reach it ({err.strerror or err})") from err
     if stat.S_ISDIR(st.st_mode):
@@ -84,29 +95,42 @@ def read_notes(path: str | Path, skip_drums: bool = True) -> tuple[list[Note], f
     if not isinstance(tpb, int) or tpb <= 0:
         raise MidiFileError(path, f"unsupported time division {tpb!r} (SMPTE timing)")
 
+    events, end = _note_events(_music_tracks(midi), skip_drums)
+    if end > MAX_BEATS * tpb:  # checked before any note or grid is made: 37 bytes can claim 10^8 beats
+        raise MidiFileError(path, f"longer than {MAX_BEATS} beats (at {tpb} ticks a beat it reaches beat "
+                                  f"{end // tpb}): liveplay reads at most that much of one file")
     notes: list[Note] = []
     sounding: dict[tuple[int, int], tuple[int, int]] = {}  # (channel, pitch) -> (start tick, velocity)
-    tick = 0
-    limit = MAX_BEATS * tpb
-    for msg in mido.merge_tracks(_music_tracks(midi)):
-        tick += msg.time
-        if msg.type not in ("note_on", "note_off"):
-            continue
-        if skip_drums and msg.channel == DRUM_CHANNEL:
-            continue
-        key = (msg.channel, msg.note)
-        started = sounding.pop(key, None)
+    for tick, on, channel, pitch, velocity in events:
+        started = sounding.pop((channel, pitch), None)
         if started is not None:
-            notes.append(Note(msg.note, started[0] / tpb, tick / tpb, started[1], msg.channel))
-        if msg.type == "note_on" and msg.velocity > 0:
-            sounding[key] = (tick, msg.velocity)
-    if tick > limit:  # checked before any grid is made: a 37-byte file can claim 10^8 beats
-        raise MidiFileError(path, f"longer than {MAX_BEATS} beats (at {tpb} ticks a beat it reaches beat "
-                                  f"{tick // tpb}): liveplay reads at most that much of one file")
+            notes.append(Note(pitch, started[0] / tpb, tick / tpb, started[1], channel))
+        if on:
+            sounding[(channel, pitch)] = (tick, velocity)
     for (channel, pitch), (start, velocity) in sounding.items():  # never ended: last to the end
-        notes.append(Note(pitch, start / tpb, tick / tpb, velocity, channel))
+        notes.append(Note(pitch, start / tpb, end / tpb, velocity, channel))
     notes.sort(key=lambda n: (n.start, n.pitch))
-    return notes, tick / tpb
+    return notes, end / tpb
+
+
+def _note_events(tracks: Sequence[mido.MidiTrack], skip_drums: bool) -> tuple[list[tuple], int]:
+    """The note_on and note_off messages of ``tracks`` as (tick, sounds, channel, pitch, velocity)
+    in playing order, and the last tick of any track (the file's length).
+
+    The order is ``mido.merge_tracks``' (by tick; at one tick, earlier tracks first), without its
+    two checked copies of every message (three times the memory, and 50 s for 2 MB of notes)."""
+    events = []
+    end = 0
+    for track in tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type in ("note_on", "note_off") and not (skip_drums and msg.channel == DRUM_CHANNEL):
+                events.append((tick, msg.type == "note_on" and msg.velocity > 0, msg.channel, msg.note,
+                               msg.velocity))
+        end = max(end, tick)
+    events.sort(key=lambda e: e[0])  # stable: tracks stay in file order within a tick
+    return events, end
 
 
 def _music_tracks(midi: mido.MidiFile) -> list:
@@ -153,20 +177,31 @@ def read_tokens(path: str | Path, steps_per_beat: int, max_notes: int,
     notes, length = read_notes(path, skip_drums)
     if not notes:
         raise MidiFileError(path, "no notes" + (" (outside channel 10)" if skip_drums else ""))
+    steps = round(length * steps_per_beat) + 1  # no note ends after the file does
+    if steps > MAX_STEPS:  # before the grid's arrays are made
+        raise MidiFileError(path, f"{length:g} beats make {steps} steps at {steps_per_beat} a beat: liveplay "
+                                  f"makes at most {MAX_STEPS} steps of one file")
     return notes_to_tokens(notes, length, steps_per_beat, max_notes)
 
 
 def find_midi_files(paths: Iterable[str | Path]) -> list[Path]:
     """MIDI files named directly or found (recursively, following links) in folders, sorted, without
-    repeats. A folder that cannot be read or a link that loops is skipped with a warning naming it."""
+    repeats. A folder that cannot be read, a link that loops and a broken link are skipped with a
+    warning naming them."""
     found: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        try:
+            folder = stat.S_ISDIR(p.stat().st_mode)
+        except FileNotFoundError:
+            if not p.is_symlink():
+                raise DataError(f"{p}: no such file or folder") from None
+            folder = False  # a broken link: read_notes names it
+        except OSError:
+            folder = False  # not reachable: read_notes says why (permission denied, a link loop...)
+        if folder:
             found += _walk(p)
-        elif p.exists() or p.is_symlink():
-            found.append(p)  # read_notes says what is wrong with it, if anything
         else:
-            raise DataError(f"{p}: no such file or folder")
+            found.append(p)  # read_notes says what is wrong with it, if anything
     seen, unique = set(), []
     for f in found:
         key = os.path.realpath(f)
@@ -183,13 +218,20 @@ def _walk(top: Path) -> list[Path]:
     out, visited = [], set()
     for folder, subfolders, files in os.walk(top, onerror=unreadable, followlinks=True):
         real = os.path.realpath(folder)
-        if real in visited:  # a link back up the tree: do not go round again
-            log.warning("skipping folder %s: a symbolic link loop (it is %s)", folder, real)
+        if real in visited:  # do not go round again
+            inside = (os.path.realpath(os.path.dirname(folder)) + os.sep).startswith(real + os.sep)
+            why = "a symbolic link loop" if inside else "a second link to a folder already read"
+            log.warning("skipping folder %s: %s (it is %s)", folder, why, real)
             subfolders[:] = []
             continue
         visited.add(real)
         subfolders.sort()
-        out += [Path(folder) / f for f in sorted(files) if Path(f).suffix.lower() in MIDI_SUFFIXES]
+        for name in sorted(files):  # os.walk lists a broken link or a link to itself among the files
+            full = os.path.join(folder, name)
+            if Path(name).suffix.lower() in MIDI_SUFFIXES:
+                out.append(Path(full))  # read_notes names what is wrong with it, if anything
+            elif os.path.islink(full) and not os.path.exists(full):
+                log.warning("skipping %s: a broken symbolic link or a link loop (to %s)", full, os.readlink(full))
     return out
 
 
