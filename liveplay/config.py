@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
-from liveplay.errors import ConfigError
-from liveplay.yamlsafe import clip, read_yaml, short
+from liveplay.errors import ConfigError, clip, short
+from liveplay.yamlsafe import read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +52,7 @@ def each(inner: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
         for v in values:
             problem = inner(v)
             if problem:
-                return f"every item {problem} (got {v!r})"
+                return f"every item {problem} (got {short(v)})"
         return None
 
     return check
@@ -324,7 +322,7 @@ def _type_problem(tp, value) -> str | None:
         for v in value:
             problem = _type_problem(args[0], v)
             if problem:
-                return f"every item {problem} (got {v!r})"
+                return f"every item {problem} (got {short(v)})"
         return None
     if tp is bool:
         return None if isinstance(value, bool) else "must be true or false"

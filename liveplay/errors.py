@@ -5,9 +5,38 @@ Exit codes (STYLE.md): 0 ok, 1 runtime failure, 2 bad usage, config, data or mod
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
 EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
+
+
+class _Brief(reprlib.Repr):
+    """reprlib's bounded repr (a few items of a few levels) with strings cut to a prefix, not middled."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.maxlevel, self.maxstring, self.maxother, self.maxlong = 3, limit, limit, limit
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = 8
+
+    def repr_str(self, x: str, level: int) -> str:
+        return repr(x[: self.maxstring + 1])
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """``value`` as a message may quote it: at most ``limit`` characters, "..." where it was cut.
+
+    Bounded work too: a 20 MB string is sliced before it is quoted, a list of lists of a million
+    items shows its first few (reprlib), so an error never echoes, or even builds, a huge value."""
+    text = _Brief(limit).repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def clip(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters (a key of a megabyte is not echoed whole)."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 class LiveplayError(Exception):

@@ -16,6 +16,7 @@ import yaml
 
 from liveplay.config import load_settings
 from liveplay.errors import ConfigError
+from liveplay.yamlsafe import parse, read_text
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,13 @@ def set_keys(path: str | Path, section: str, values: dict[str, Any]) -> None:
     before it replaces the file (atomically), so a failed edit loses nothing.
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    text = read_text(path) if path.exists() else ""  # bounded, UTF-8, a regular file: or ConfigError
     lines = text.splitlines()
     header = re.compile(rf"^{re.escape(section)}:\s*(#.*)?$")
     start = next((i for i, line in enumerate(lines) if header.match(line)), None)
     flow = start is None and any(re.match(rf"^{re.escape(section)}:\s*\S", line) for line in lines)
     if flow:
-        data = yaml.safe_load(text) or {}
+        data = parse(text, str(path))  # no alias bombs, no duplicate keys
         data.setdefault(section, {}).update(values)
         new_text = yaml.safe_dump(data, sort_keys=False)
         log.warning("%s: %s is not in block style; the file is rewritten without its comments", path, section)
@@ -80,7 +81,7 @@ def set_keys(path: str | Path, section: str, values: dict[str, Any]) -> None:
                 lines.insert(end, f"  {key}: {_yaml_scalar(value)}")
                 end += 1
         new_text = "\n".join(lines) + "\n"
-    check = yaml.safe_load(new_text) or {}
+    check = parse(new_text, str(path))
     for key, value in values.items():
         if (check.get(section) or {}).get(key, object()) != value:
             raise ConfigError([f"{section}.{key}: could not be written into the file"], str(path))

@@ -6,10 +6,14 @@ A settings file is a few kB of hand-written YAML. Anything else gets a clear ``C
 - more than ``MAX_BYTES`` bytes, or bytes that are not UTF-8 text;
 - more than ``MAX_ALIASES`` alias uses (``*name``): a few hundred bytes of nested aliases expand
   to gigabytes (an "alias bomb"), while settings have no need of many;
+- collections nested deeper than ``MAX_DEPTH`` (a line of 50 000 ``[`` overflowed PyYAML's
+  recursion into a RecursionError traceback; settings are two levels deep);
+- a whole number of more than ``MAX_DIGITS`` digits (Python refuses one of thousands with a
+  ValueError), or a value PyYAML cannot convert (a date of 30 February);
 - a key given twice in one mapping (YAML would silently keep the last);
 - anything PyYAML's safe loader refuses (no Python objects, ever).
 
-``short(value)`` quotes at most a short prefix of a value in a message.
+Messages quote values through ``errors.short``: at most a short prefix of each.
 """
 
 from __future__ import annotations
@@ -19,28 +23,21 @@ from typing import Any
 
 import yaml
 
-from liveplay.errors import ConfigError
+from liveplay.errors import ConfigError, clip, short
 
-MAX_BYTES = 1_000_000
-MAX_ALIASES = 32
-
-
-def clip(text: str, limit: int = 80) -> str:
-    """``text`` cut to ``limit`` characters (a key of a megabyte is not echoed whole)."""
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
-
-
-def short(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters (a 20 MB value is not echoed whole)."""
-    text = repr(value) if not isinstance(value, (dict, list)) or len(value) < 50 else f"<{type(value).__name__} " \
-        f"of {len(value)} items>"
-    return clip(text, limit)
+# settings files are a few kB (the shipped config.yaml, every setting commented, is 9 kB); PyYAML
+# reads about 100 kB a second of the densest YAML, so this bounds a file's time to about a second
+MAX_BYTES = 128 * 1024
+MAX_ALIASES = 32  # with 32, the largest expansion is about 130 000 leaves (e ** (32 / e)): small
+MAX_DEPTH = 20  # sections hold settings, some of which are lists: 3 levels are used
+MAX_DIGITS = 100  # the longest setting, a 64-bit seed, has 19 digits
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, counting aliases and refusing duplicate keys."""
+    """PyYAML's safe loader, counting aliases and depth, and refusing duplicate keys."""
 
     aliases = 0
+    depth = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -49,7 +46,15 @@ class _Loader(yaml.SafeLoader):
                 mark = self.peek_event().start_mark
                 raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases (line {mark.line + 1}): "
                                      "a settings file needs few, and nested ones can expand without end")
-        return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.YAMLError(f"nested more than {MAX_DEPTH} levels deep (line {mark.line + 1}, "
+                                     f"column {mark.column + 1}): settings are a few levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
@@ -65,11 +70,19 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+    def construct_yaml_int(self, node):
+        if len(node.value) > MAX_DIGITS:
+            raise yaml.YAMLError(f"a number of {len(node.value)} digits (line {node.start_mark.line + 1}): "
+                                 f"settings have at most {MAX_DIGITS}")
+        return super().construct_yaml_int(node)
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
-def read_yaml(path: str | Path) -> dict:
-    """A settings file as a dict ({} when empty); ConfigError names the file and what is wrong."""
+def read_text(path: str | Path) -> str:
+    """A settings file's text: a regular file, at most ``MAX_BYTES``, UTF-8; else ConfigError."""
     path = Path(path)
     where = str(path)
     try:
@@ -84,15 +97,27 @@ def read_yaml(path: str | Path) -> dict:
     except OSError as err:
         raise ConfigError([f"cannot read the file: {err.strerror or err}"], where) from err
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError([f"not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start})"], where) from err
+
+
+def parse(text: str, where: str) -> dict:
+    """YAML settings text as a dict ({} when empty), by the bounded loader above; ConfigError
+    names ``where``."""
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as err:
         raise ConfigError([f"not valid YAML: {str(err)[:300]}"], where) from err
+    except ValueError as err:  # a value PyYAML's constructors cannot convert (a date of 30 February)
+        raise ConfigError([f"not valid YAML: {clip(str(err), 120)}"], where) from err
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(["the top level must be a mapping of sections"], where)
     return data
+
+
+def read_yaml(path: str | Path) -> dict:
+    """A settings file as a dict ({} when empty); ConfigError names the file and what is wrong."""
+    return parse(read_text(path), str(path))

@@ -322,9 +322,14 @@ def test_an_npz_member_shorter_than_its_header_says_is_refused_before_reading(bu
 # -- config files -------------------------------------------------------------------------------------
 
 
-def load(path):
+def refused(path, caplog):
+    """load_settings(path)'s ConfigError text and seconds, after checking that the CLI exits 2 on the
+    same file, naming it."""
     from liveplay.config import load_settings
 
+    caplog.clear()
+    assert cli.main(["generate", "--config", str(path), "--out", os.devnull]) == 2
+    assert str(path) in caplog.text and "Traceback" not in caplog.text
     start = time.monotonic()
     try:
         load_settings(path)
@@ -333,47 +338,74 @@ def load(path):
     raise AssertionError("no ConfigError")
 
 
-def test_undecodable_bytes_are_a_clear_error(tmp_path):
-    path = tmp_path / "c.yaml"
-    path.write_bytes(b"live:\n  mode: \xff\xfe solo\n")
-    text, _ = load(path)
-    assert "c.yaml" in text and "not UTF-8 text (byte 0xff at offset 14)" in text
-
-
-def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+def lol_bomb() -> str:
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i, name in enumerate("bcdefghi"):
-        prev = "abcdefghi"[i]
-        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
-    path = tmp_path / "bomb.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    assert len(path.read_bytes()) < 600
-    text, seconds = load(path)
-    assert "more than 32 aliases" in text and seconds < 2
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{'abcdefghi'[i]}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
 
 
-def test_huge_values_are_quoted_short_and_huge_files_refused(tmp_path):
+@pytest.mark.parametrize("name,content,says", [
+    ("undecodable", b"live:\n  mode: \xff\xfe solo\n", "not UTF-8 text (byte 0xff at offset 14)"),
+    ("alias bomb", lol_bomb().encode(), "more than 32 aliases (line 5)"),  # 9^9 'lol's in 342 bytes
+    ("deep", b"live:\n  mode: " + b"[" * 50_000 + b"]" * 50_000 + b"\n",
+     "nested more than 20 levels deep (line 2, column 27)"),  # was a RecursionError traceback
+    ("long number", b"live:\n  velocity: " + b"9" * 5000 + b"\n",
+     "a number of 5000 digits (line 2): settings have at most 100"),  # was a ValueError traceback
+    ("no such date", b"live:\n  mode: 2001-02-30\n", "not valid YAML: day is out of range for month"),
+    ("twice", b"live:\n  mode: solo\n  tempo_bpm: 90\n  mode: respond\n", "'mode': given twice (lines 2 and 4)"),
+    ("top level", b"- live\n- grid\n", "the top level must be a mapping of sections"),
+])
+def test_hostile_settings_bytes_are_one_clear_error_at_once(tmp_path, caplog, name, content, says):
+    path = tmp_path / f"{name}.yaml"
+    path.write_bytes(content)
+    text, seconds = refused(path, caplog)
+    assert str(path) in text and says in text and seconds < 2, text
+
+
+def test_a_fifo_given_as_settings_does_not_hang(tmp_path, caplog):
+    fifo = tmp_path / "settings.yaml"
+    os.mkfifo(fifo)
+    text, _ = refused(fifo, caplog)
+    assert "not a regular file" in text
+
+
+def test_huge_values_are_quoted_short_and_huge_files_refused(tmp_path, caplog):
     path = tmp_path / "big.yaml"
-    path.write_text("live:\n  mode: " + "x" * 500_000 + "\n")
-    text, _ = load(path)
-    assert "live.mode: must be one of" in text and len(text) < 600
-    path.write_text("live:\n  mode: " + "x" * 20_000_000 + "\n")
-    text, seconds = load(path)
-    assert "at most 1000000" in text and len(text) < 300 and seconds < 2
+    path.write_text("live:\n  mode: " + "x" * 100_000 + "\n")
+    text, _ = refused(path, caplog)
+    assert "live.mode: must be one of" in text and "(got 'xxxxx" in text and len(text) < 600, text[:800]
+    path.write_text("train:\n  transpose: ['" + "x" * 100_000 + "']\n")  # one item of a list
+    text, _ = refused(path, caplog)
+    assert "train.transpose: every item must be a whole number (got 'xxxxx" in text and len(text) < 600, text[:800]
+    # 30 aliases of a list of 50 000 numbers: 1.5 million items for whoever walks it whole
+    path.write_text("numbers: &n [" + ",".join(["0"] * 50_000) + "]\ntrain:\n  transpose: [" + ",".join(["*n"] * 30)
+                    + "]\n")
+    text, seconds = refused(path, caplog)
+    assert "train.transpose: every item must be a whole number (got [0, 0, 0" in text, text[:800]
+    assert len(text) < 600 and seconds < 2, (len(text), seconds)
+    path.write_text("live:\n  mode: " + "x" * 20_000_000 + "\n")  # 20 MB: refused unread
+    text, seconds = refused(path, caplog)
+    assert "20000015 bytes: a settings file is a few kB (at most 131072)" in text and len(text) < 300 and seconds < 1
 
 
-def test_many_unknown_keys_are_summed_up_in_bounded_time(tmp_path):
+def test_many_unknown_keys_are_summed_up_in_bounded_time(tmp_path, caplog):
     path = tmp_path / "keys.yaml"
-    path.write_text("".join(f"k{i}: 1\n" for i in range(100_000)))
-    text, seconds = load(path)
-    assert "more unknown keys, not listed" in text and text.count("unknown key") <= 51 and seconds < 10
+    path.write_text("".join(f"k{i}: 1\n" for i in range(12_000)))  # 200 000 are over the size bound
+    text, seconds = refused(path, caplog)
+    assert "more unknown keys, not listed" in text and text.count("unknown key") <= 51 and seconds < 5
 
 
-def test_a_key_given_twice_is_an_error_naming_it_and_its_lines(tmp_path):
-    path = tmp_path / "twice.yaml"
-    path.write_text("live:\n  mode: solo\n  tempo_bpm: 90\n  mode: respond\n")
-    text, _ = load(path)
-    assert "'mode': given twice (lines 2 and 4)" in text
+def test_learn_refuses_to_edit_a_hostile_settings_file_and_leaves_it_as_it_was(tmp_path):
+    from liveplay.userconfig import set_keys
+
+    for name, content, says in [("undecodable", b"controls: {mode: \xff}\n", "not UTF-8 text"),
+                                ("bomb", (lol_bomb() + "controls: {mode: 3}\n").encode(), "more than 32 aliases")]:
+        path = tmp_path / f"{name}.yaml"
+        path.write_bytes(content)
+        with pytest.raises(ConfigError, match=says):
+            set_keys(path, "controls", {"mode": 20})
+        assert path.read_bytes() == content
 
 
 # -- live input on a real JACK server ------------------------------------------------------------------

@@ -19,16 +19,11 @@ from typing import Any, Callable
 import numpy as np
 
 from liveplay.config import GridSettings, ModelSettings
-from liveplay.errors import BundleError
+from liveplay.errors import BundleError, short
 
 FORMAT_VERSION = 1
 KINDS = ("single",)  # the kinds of model a bundle holds ("single": one token stream)
 MAX_VOCAB_SIZE = 100_002  # REST, HOLD and config's largest grid.vocab_size of chords
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _check(schema, name: str) -> Callable[[Any], str | None]:
@@ -46,7 +41,7 @@ def _is_number(value: Any) -> bool:
 
 def _section(data: Any, key: str, path: Path) -> dict:
     if not isinstance(data, dict):
-        raise BundleError(path, f"{key}: must be a section (a JSON object), not {_short(data)}")
+        raise BundleError(path, f"{key}: must be a section (a JSON object), not {short(data)}")
     return data
 
 
@@ -55,7 +50,7 @@ def _int(data: dict, key: str, path: Path, check: Callable[[Any], str | None] | 
     """``data[key]`` (dotted ``key``'s last part) as a whole number that passes ``check``."""
     value = data.get(key.rsplit(".", 1)[-1], default)
     if not _is_int(value):
-        raise BundleError(path, f"{key}: must be a whole number (got {_short(value)})")
+        raise BundleError(path, f"{key}: must be a whole number (got {short(value)})")
     problem = check(value) if check else None
     if problem:
         raise BundleError(path, f"{key}: {problem} (got {value})")
@@ -65,7 +60,7 @@ def _int(data: dict, key: str, path: Path, check: Callable[[Any], str | None] | 
 def _optional_str(data: dict, key: str, path: Path) -> str | None:
     value = data.get(key.rsplit(".", 1)[-1])
     if value is not None and not isinstance(value, str):
-        raise BundleError(path, f"{key}: must be a string (got {_short(value)})")
+        raise BundleError(path, f"{key}: must be a string (got {short(value)})")
     return value
 
 
@@ -79,7 +74,7 @@ def _figures(data: dict, key: str, path: Path, depth: int = 1, optional: bool = 
         if depth > 1:
             _figures(value, f"{key}.{name}", path, depth - 1)
         elif not _is_number(inner):
-            raise BundleError(path, f"{key}.{name}: must be a number (got {_short(inner)})")
+            raise BundleError(path, f"{key}.{name}: must be a number (got {short(inner)})")
     return value
 
 
@@ -115,7 +110,7 @@ class Architecture:
         dropout = data.get("dropout", 0.0)
         problem = _check(ModelSettings, "dropout")(dropout) if _is_number(dropout) else "must be a number"
         if problem:
-            raise BundleError(path, f"architecture.dropout: {problem} (got {_short(dropout)})")
+            raise BundleError(path, f"architecture.dropout: {problem} (got {short(dropout)})")
         return cls(vocab, *sizes, float(dropout))
 
 
@@ -194,11 +189,11 @@ class Training:
         data = _section(data, "training", path)
         transpose = data.get("transpose", [])
         if not isinstance(transpose, list) or not all(_is_int(s) for s in transpose):
-            raise BundleError(path, f"training.transpose: must be a list of whole numbers (got {_short(transpose)})")
+            raise BundleError(path, f"training.transpose: must be a list of whole numbers (got {short(transpose)})")
         at_least_0 = lambda v: None if v >= 0 else "must be 0 or more"  # noqa: E731
         wall = data.get("wall_time_s", 0.0)
         if not _is_number(wall):
-            raise BundleError(path, f"training.wall_time_s: must be a number (got {_short(wall)})")
+            raise BundleError(path, f"training.wall_time_s: must be a number (got {short(wall)})")
         return cls(
             command=_optional_str(data, "training.command", path),
             files=FileSplit.from_json(data.get("files", {}), path),
@@ -246,17 +241,17 @@ class Manifest:
             raise BundleError(path, "must hold a JSON object")
         version = data.get("format")
         if version != FORMAT_VERSION:
-            raise BundleError(path, f"bundle format {_short(version)}; this liveplay reads format {FORMAT_VERSION}")
+            raise BundleError(path, f"bundle format {short(version)}; this liveplay reads format {FORMAT_VERSION}")
         kind = data.get("kind", "single")
         if kind not in KINDS:
-            raise BundleError(path, f"kind: must be one of {', '.join(KINDS)} (got {_short(kind)})")
+            raise BundleError(path, f"kind: must be one of {', '.join(KINDS)} (got {short(kind)})")
         for key in ("name", "created"):
             if not isinstance(data.get(key, ""), str):
-                raise BundleError(path, f"{key}: must be a string (got {_short(data.get(key))})")
+                raise BundleError(path, f"{key}: must be a string (got {short(data.get(key))})")
         files = _section(data.get("files", {}), "files", path)
         for role, name in files.items():
             if not isinstance(name, str):
-                raise BundleError(path, f"files.{role}: must be a file name (got {_short(name)})")
+                raise BundleError(path, f"files.{role}: must be a file name (got {short(name)})")
         return cls(data.get("name", ""), Architecture.from_json(data.get("architecture"), path),
                    Grid.from_json(data.get("grid"), path), Training.from_json(data.get("training"), path),
                    data.get("created", ""), kind, files, version)
