@@ -362,7 +362,8 @@ def _build(cls, data: dict, prefix: str, problems: list[str], *, base_dir, probl
         if problem is None and value is not None and f.metadata.get("check"):
             problem = f.metadata["check"](value)
         if problem:
-            problems.append(f"{dotted}: {problem} (got {short(value)})")
+            got = "" if "(got " in problem else f" (got {short(value)})"  # a list's check names its item
+            problems.append(f"{dotted}: {problem}{got}")
             continue
         values[f.name] = tuple(value) if isinstance(value, list) else value
     if top:
