@@ -360,7 +360,7 @@ def test_hostile_settings_bytes_are_one_clear_error_at_once(tmp_path, caplog, na
     path = tmp_path / f"{name}.yaml"
     path.write_bytes(content)
     text, seconds = refused(path, caplog)
-    assert str(path) in text and says in text and seconds < 2, text
+    assert str(path) in text and says in text and seconds < 5, text
 
 
 def test_a_fifo_given_as_settings_does_not_hang(tmp_path, caplog):
@@ -383,10 +383,10 @@ def test_huge_values_are_quoted_short_and_huge_files_refused(tmp_path, caplog):
                     + "]\n")
     text, seconds = refused(path, caplog)
     assert "train.transpose: every item must be a whole number (got [0, 0, 0" in text, text[:800]
-    assert len(text) < 600 and seconds < 2, (len(text), seconds)
+    assert len(text) < 600 and seconds < 10, (len(text), seconds)  # reading 100 kB of YAML is ~1 s of it
     path.write_text("live:\n  mode: " + "x" * 20_000_000 + "\n")  # 20 MB: refused unread
     text, seconds = refused(path, caplog)
-    assert "20000015 bytes: a settings file is a few kB (at most 131072)" in text and len(text) < 300 and seconds < 1
+    assert "20000015 bytes: a settings file is a few kB (at most 131072)" in text and len(text) < 300 and seconds < 2
 
 
 def test_many_unknown_keys_are_summed_up_in_bounded_time(tmp_path, caplog):
