@@ -206,12 +206,14 @@ def cmd_learn(args) -> int:
     """Wait for the next control change on the input and map CONTROL to its CC number in the user's file."""
     from liveplay.errors import PortError
     from liveplay.live.inputs import InputQueue
+    from liveplay.live.jacknoise import quiet_libjack
     from liveplay.live.ports import open_port
     from liveplay.live.system import choose_api
 
     control = args.control.replace("-", "_")
     path = args.config or str(user_config_path())
     settings = settings_from(args, {"live.api": args.api, "live.input": args.input})
+    quiet_libjack()
     heard = InputQueue()
     wanted = settings.live.input  # a named input must be there; none: a virtual port of our own
     port = open_port(choose_api(settings.live.api), "input", wanted, client="liveplay-learn", port_name="in",
@@ -253,9 +255,11 @@ def cmd_learn(args) -> int:
 
 
 def cmd_ports(args) -> int:
+    from liveplay.live.jacknoise import quiet_libjack
     from liveplay.live.system import describe_ports
 
     settings = settings_from(args, {"live.api": args.api})
+    quiet_libjack()  # a server that goes away while we look: liveplay's own message, not libjack's
     print(describe_ports(settings.live.api))
     return EXIT_OK
 
