@@ -90,6 +90,7 @@ def cmd_evaluate(args) -> int:
 
     from liveplay.offline.evaluate import corpus_index, data_stats, evaluate, generation_stats
     from liveplay.offline.generate import generate
+    from liveplay.offline.progress import progress
     from liveplay.music.sampler import Sampler
 
     settings = settings_from(args, {"model.path": args.model, "sampler.seed": args.seed,
@@ -106,14 +107,12 @@ def cmd_evaluate(args) -> int:
     if args.listening:
         from liveplay.offline.listening import listening
 
-        from liveplay.offline.progress import progress
-
         report["listening"] = listening(bundle, engine, settings.sampler, pieces, seed=settings.sampler.seed or 0,
-                                        progress=lambda items, n: progress(items, n, "continuing primes"))
+                                        progress=lambda items, n: progress(items, n, "continuing primes", "piece"))
     lengths = settings.sampler.repeat_lengths
     index = corpus_index(corpus) if corpus else None  # once, not once per generation
     runs = []
-    for i in range(args.generations):
+    for i in progress(range(args.generations), args.generations, "generating", unit="generation"):
         seed = None if settings.sampler.seed is None else settings.sampler.seed + i
         gen = generate(bundle, engine, Sampler(settings.sampler, seed=seed), args.steps)
         runs.append(generation_stats(gen.ids, index, lengths))

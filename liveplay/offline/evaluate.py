@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -77,7 +79,7 @@ def score(predict: Callable[[Sequence[int]], np.ndarray], sequences: Sequence[Se
     return tally(((predict(seq[: i + 1]), seq[i + 1]) for seq in sequences for i in range(len(seq) - 1)), chords)
 
 
-def score_engine(engine: Engine, sequences: Sequence[Sequence[int]], chords: np.ndarray | None = None) -> Scores:
+def score_engine(engine: Engine, sequences: Iterable[Sequence[int]], chords: np.ndarray | None = None) -> Scores:
     """The model's figures through the daemon's own path: a ``Context`` on the exact engine.
 
     The sequences start with REST (``with_start``), as every context does.
@@ -252,7 +254,8 @@ def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
           for g, seqs in sorted(groups.items())}
     log.info("scoring the model on %d file(s)", len(pieces))
     chords = chord_targets(bundle.vocab)
-    model = {g: score_engine(engine, seqs, chords) for g, seqs in progress(groups.items(), len(groups), "scoring")}
+    files = progress(((g, seq) for g, seqs in groups.items() for seq in seqs), len(pieces), "scoring")
+    model = {g: score_engine(engine, (seq for _, seq in part), chords) for g, part in groupby(files, itemgetter(0))}
     for g, scores in model.items():
         by[g]["model"] = asdict(scores)
     report["model_scores"] = asdict(combine(list(model.values())))

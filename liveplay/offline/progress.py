@@ -10,10 +10,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def progress(items: Iterable[T], total: int, label: str) -> Iterator[T]:
+def progress(items: Iterable[T], total: int, label: str, unit: str = "file") -> Iterator[T]:
     from tqdm import tqdm
 
-    bar = tqdm(items, total=total, desc=label, unit="file", disable=None, leave=False)  # None: tty only
+    bar = tqdm(items, total=total, desc=label, unit=unit, disable=None, leave=False)  # None: tty only
     step = max(1, total // 10)
     for i, item in enumerate(bar, 1):
         yield item
