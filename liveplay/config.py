@@ -68,10 +68,6 @@ def folder_weight(item: str) -> str | None:
     return None if ok else "must be FOLDER=WEIGHT with a weight between 0 and 1"
 
 
-def folder_weights(items) -> dict[str, float]:
-    return {name: float(weight) for name, _, weight in (i.partition("=") for i in items)}
-
-
 def setting(check: Callable[[Any], str | None] | None = None, *, path: bool = False):
     """A field of the schema; ``path=True`` marks a file path resolved against its config file."""
     return field(default=None, metadata={"check": check, "path": path})

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from liveplay.config import Settings, folder_weights, to_dict
+from liveplay.config import Settings, to_dict
 from liveplay.errors import DataError
 from liveplay.model import bundle as bundle_files
 from liveplay.model.bundle import Architecture, FileSplit, Grid, Manifest, Training
@@ -202,6 +202,11 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     log.info("wrote %s (best epoch %d, %s) in %.0f s", out, training.best_epoch,
              ", ".join(f"{k} {v:.4f}" for k, v in keeper.best_row.items()), wall)
     return manifest
+
+
+def folder_weights(items) -> dict[str, float]:
+    """train.folder_weights' 'FOLDER=W' items (checked by the config schema) as a mapping."""
+    return {name: float(weight) for name, _, weight in (i.partition("=") for i in items)}
 
 
 def _callbacks(monitor: str, patience: int, epochs_before: int):
