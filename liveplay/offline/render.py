@@ -5,8 +5,10 @@
 - **Picture**: a piano roll, drawn here into a PNG (zlib and the PNG chunk format: no plotting
   library, so the runtime install stays light). Time runs left to right at ``PX_PER_BEAT``
   pixels a beat, pitch bottom to top at ``PX_PER_PITCH`` pixels a semitone over the file's pitch
-  range (an octave's margin on each side); each MIDI channel has its colour; a light line marks
-  every beat, a darker one every bar of four, and every C.
+  range (half an octave's margin on each side): ``width = ceil(beats * PX_PER_BEAT) + 1``,
+  ``height = (high - low + 1) * PX_PER_PITCH`` (a file longer than ``MAX_WIDTH`` pixels is
+  squeezed to fit). Each MIDI channel has its colour; a light line marks every beat, a darker one
+  every bar of four, and every C.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from liveplay.errors import UsageError
+from liveplay.errors import LiveplayError, UsageError
 from liveplay.music.midifile import read_notes
 from liveplay.soundfont import INSTALL, find_soundfont
 
 PX_PER_BEAT = 24
 PX_PER_PITCH = 4
 MARGIN = 6  # semitones above and below the file's range
+EMPTY_PITCH = 60  # a file without notes: an empty roll around middle C
+RENDER_TIMEOUT = 900  # s: FluidSynth renders far faster than real time; the longest file allowed takes minutes
 MAX_WIDTH = 30_000  # pixels: a longer file is squeezed to fit
 BACKGROUND = (250, 250, 247)
 GRID_BEAT, GRID_BAR, GRID_C = (232, 232, 228), (200, 200, 195), (220, 226, 236)
@@ -41,8 +45,13 @@ def render_wav(midi: str | Path, wav: str | Path, rate: int = 44100, gain: float
     read_notes(midi)  # a clear error for a missing or corrupt file, before FluidSynth guesses
     wav = Path(wav)
     wav.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([exe, "-ni", "-g", str(gain), "-r", str(rate), "-F", str(wav), "-T", "wav",
-                           str(find_soundfont()), str(midi)], capture_output=True, text=True, timeout=600)
+    try:
+        done = subprocess.run([exe, "-ni", "-g", str(gain), "-r", str(rate), "-F", str(wav), "-T", "wav",
+                               str(find_soundfont()), str(midi)],
+                              capture_output=True, text=True, timeout=RENDER_TIMEOUT)
+    except subprocess.TimeoutExpired as err:
+        raise LiveplayError(f"FluidSynth took more than {RENDER_TIMEOUT} s to render {midi}; "
+                            f"{wav} is incomplete") from err
     if done.returncode != 0 or not wav.exists():
         raise UsageError(f"FluidSynth could not render {midi}: {done.stderr.strip()[:300]}")
     return wav
@@ -51,8 +60,8 @@ def render_wav(midi: str | Path, wav: str | Path, rate: int = 44100, gain: float
 def piano_roll(midi: str | Path) -> np.ndarray:
     """The file's piano roll as an RGB image (height, width, 3) of uint8."""
     notes, length = read_notes(midi, skip_drums=False)
-    low = max(0, min(n.pitch for n in notes) - MARGIN)
-    high = min(127, max(n.pitch for n in notes) + MARGIN)
+    pitches = [n.pitch for n in notes] or [EMPTY_PITCH]
+    low, high = max(0, min(pitches) - MARGIN), min(127, max(pitches) + MARGIN)
     px_beat = min(PX_PER_BEAT, MAX_WIDTH / max(length, 1e-9))
     width = max(1, int(np.ceil(length * px_beat)) + 1)
     height = (high - low + 1) * PX_PER_PITCH

@@ -11,7 +11,7 @@ import pytest
 from liveplay import cli
 from liveplay.music.midifile import write_tokens
 from liveplay.music.tokens import HOLD, REST
-from liveplay.offline.render import MARGIN, PX_PER_BEAT, PX_PER_PITCH
+from liveplay.offline.render import EMPTY_PITCH, MARGIN, PX_PER_BEAT, PX_PER_PITCH
 
 # at 120 BPM, 2 steps a beat: a chord for 2 s, then 3 s of rest, then a note for 1 s
 TOKENS = [(60, 64, 67)] + [HOLD] * 7 + [REST] * 12 + [(72,)] + [HOLD] * 3
@@ -27,8 +27,9 @@ def rms(samples: np.ndarray, rate: int, start: float, end: float) -> float:
     return float(np.sqrt(np.mean(part ** 2)))
 
 
-@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="FluidSynth not installed (Debian fluidsynth)")
 def test_the_audio_sounds_where_the_notes_are_and_rests_where_the_file_rests(song, tmp_path):
+    if shutil.which("fluidsynth") is None:  # a real FluidSynth or a failure: scripts/setup installs it
+        pytest.fail("FluidSynth is not installed (Debian fluidsynth and fluid-soundfont-gm; scripts/setup installs them)")
     wav = tmp_path / "song.wav"
     assert cli.main(["render", str(song), "--wav", str(wav)]) == 0
     with wave.open(str(wav)) as w:
@@ -70,6 +71,19 @@ def test_the_piano_roll_has_the_documented_size_and_the_notes_drawn(song, tmp_pa
     assert (image[MARGIN * PX_PER_PITCH + 2, int(10.5 * PX_PER_BEAT)] != background).any()  # C5 at beat 10
 
 
-def test_a_missing_file_exits_2_naming_it(tmp_path, caplog):
-    assert cli.main(["render", str(tmp_path / "nope.mid"), "--png", str(tmp_path / "x.png")]) == 2
+def test_a_file_without_notes_is_an_empty_roll_around_middle_c(tmp_path):
+    empty = write_tokens([REST] * 8, tmp_path / "empty.mid", 2, 120)
+    png = tmp_path / "empty.png"
+    assert cli.main(["render", str(empty), "--png", str(png)]) == 0
+    width, height = struct.unpack(">II", png_chunks(png.read_bytes())[b"IHDR"][:8])
+    assert EMPTY_PITCH == 60 and height == (2 * MARGIN + 1) * PX_PER_PITCH and width >= 1
+
+
+@pytest.mark.parametrize("out", ["--png", "--wav"])
+def test_a_missing_or_corrupt_file_exits_2_naming_it(tmp_path, caplog, out):
+    assert cli.main(["render", str(tmp_path / "nope.mid"), out, str(tmp_path / "x.out")]) == 2
     assert "nope.mid: no such file" in caplog.text
+    (tmp_path / "bad.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    assert cli.main(["render", str(tmp_path / "bad.mid"), out, str(tmp_path / "x.out")]) == 2
+    assert f"{tmp_path / 'bad.mid'}: " in caplog.text
+    assert not (tmp_path / "x.out").exists()
