@@ -1,6 +1,7 @@
 """The base install is the runtime: a fresh venv with `pip install .` plays, generates and renders
 without TensorFlow, and a command that needs an extra says which one."""
 
+import shutil
 import subprocess
 import sys
 import time
@@ -13,23 +14,34 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def index_reachable() -> bool:
+def index_reachable(scratch: Path) -> bool:
+    """Whether pip reaches the package index now (one small download, a few seconds at most)."""
     try:
         done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "-q",
-                               "-d", "/tmp/liveplay-index-probe", "six"], capture_output=True, timeout=30)
+                               "--timeout", "5", "--retries", "0", "-d", str(scratch), "six"],
+                              capture_output=True, timeout=20)
     except subprocess.TimeoutExpired:
         return False
     return done.returncode == 0
 
 
+def source_copy(dest: Path) -> Path:
+    """What the package is built from, copied: pip builds in its source folder, and the working tree is shared."""
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, dest / name)
+    shutil.copytree(REPO / "liveplay", dest / "liveplay", ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
 @pytest.fixture(scope="module")
 def base_venv(tmp_path_factory):
-    if not index_reachable():
-        pytest.skip("no access to the package index: cannot build a fresh venv")
+    if not index_reachable(tmp_path_factory.mktemp("probe")):
+        pytest.skip("no access to the package index (pip download six failed): cannot build a fresh venv")
     venv = tmp_path_factory.mktemp("base") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     start = time.monotonic()
-    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(REPO)],
+    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                           str(source_copy(tmp_path_factory.mktemp("source")))],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     print(f"base install: {time.monotonic() - start:.1f} s")
