@@ -119,15 +119,24 @@ def connect(source: str, destination: str, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def open_player(destination: str, name: str = "player") -> mido.ports.BaseOutput:
+def unique(name: str) -> str:
+    """A JACK client name no earlier client of this process still holds (a closed mido port's
+    client lives on until it is collected, and JACK would call the next one 'name-01': a connect
+    by the plain name would then reach the old, dead port)."""
+    return f"{name}-{uuid.uuid4().hex[:6]}"
+
+
+def open_player(destination: str, name: str | None = None) -> mido.ports.BaseOutput:
     """A virtual JACK MIDI output of this process, connected to ``destination``."""
+    name = name or unique("player")
     port = backend().open_output("out", virtual=True, client_name=name)
     connect(f"{name}:out", destination)
     return port
 
 
-def raw_sender(destination: str, name: str = "badplayer"):
+def raw_sender(destination: str, name: str | None = None):
     """A python-rtmidi JACK output connected to ``destination``: it sends any bytes, MIDI or not."""
+    name = name or unique("badplayer")
     import rtmidi
 
     out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=name)
@@ -165,9 +174,9 @@ def flood(out, seconds: float, rate: int, rng, odd: list[list[int]] = ()) -> int
 class Recorder:
     """A JACK MIDI input connected to liveplay's output; stamps arrivals with time.monotonic()."""
 
-    def __init__(self, source: str | None, name: str = "recorder"):
+    def __init__(self, source: str | None, name: str | None = None):
         self.events: list[Received] = []
-        self.name = name
+        self.name = name = name or unique("recorder")
         self.lock = threading.Lock()
         self.port = backend().open_input("in", virtual=True, client_name=name, callback=self._on)
         if source is not None:  # None: the source connects to us (e.g. liveplay run --out NAME:in)

@@ -25,6 +25,7 @@ from typing import Callable
 from liveplay.config import LEARNABLE, Settings, to_dict
 from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError, UsageError, require_extra
 from liveplay.live.inputs import InputQueue
+from liveplay.live.jacknoise import quiet_libjack
 from liveplay.live.midiclock import ClockFollower
 from liveplay.live.performance import Performance
 from liveplay.live.player import Player
@@ -119,6 +120,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
     """The daemon: start the parts in order on one ExitStack, so they stop in reverse."""
     live = settings.live
     code = EXIT_OK
+    quiet_libjack()  # libjack's own messages go to the debug log, before any JACK client opens
     with ExitStack() as stack:
         signals = stack.enter_context(Signals())
         notifier = stack.enter_context(closing(Notifier()))  # READY once playing, WATCHDOG from the sender

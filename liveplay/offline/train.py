@@ -124,7 +124,7 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     table = tf.constant(transposition_table(vocab, shifts) if t.augment == "random" else np.zeros((0, 0), np.int32))
 
     def transposed(x, w, p):  # one random key for the whole window (inputs and targets alike)
-        key = tf.random.uniform([], 0, len(shifts), dtype=tf.int32)
+        key = tf.random.uniform([], 0, len(shifts), dtype=tf.int32, seed=t.seed)
         return tf.gather(table[key], x), w, p
 
     def dataset(x, w, keep, train):
@@ -132,9 +132,9 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
         if train:
             ds = ds.shuffle(len(x), seed=t.seed, reshuffle_each_iteration=True)
             if t.folder_weights:
-                ds = ds.filter(lambda x, w, p: tf.random.uniform([]) < p)
+                ds = ds.filter(lambda x, w, p: tf.random.uniform([], seed=t.seed + 1) < p)
             if t.augment == "random":
-                ds = ds.map(transposed, num_parallel_calls=tf.data.AUTOTUNE)
+                ds = ds.map(transposed)  # in order: seeded draws give the same keys every run
         ds = ds.map(lambda x, w, p: (x[:-1], x[1:], w))
         return ds.batch(t.batch_size).prefetch(tf.data.AUTOTUNE)
 
