@@ -27,6 +27,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from liveplay.offline.baselines import NGram
+from liveplay.offline.listening import collection
 from liveplay.offline.ppm import PPM
 from liveplay.offline.progress import progress
 from liveplay.model.bundle import Bundle
@@ -191,25 +192,19 @@ def data_stats(sequences: Sequence[Sequence[int]], chunk: int,
 
 
 def load_sequences(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool = True,
-                   transpose: Sequence[int] = ()) -> tuple[list[list[int]], Coverage]:
-    """Files tokenised the model's way, with the vocabulary's exact coverage before mapping."""
-    raw, cov = load_pieces(bundle, paths, skip_drums)
-    tokens = [toks for _, toks in raw]
+                   transpose: Sequence[int] = ()) -> list[list[int]]:
+    """Files tokenised the model's way (transposed copies too, for the baselines' training data)."""
+    tokens = [toks for _, toks in load_pieces(bundle, paths, skip_drums)]
     if transpose:
         tokens = augment(tokens, transpose)
-    return [with_start(bundle.vocab.encode(toks)) for toks in tokens], cov
+    return [with_start(bundle.vocab.encode(toks)) for toks in tokens]
 
 
-def load_pieces(bundle: Bundle, paths: Sequence[str | Path],
-                skip_drums: bool = True) -> tuple[list[tuple[str, list]], Coverage]:
-    """(file, raw tokens on the model's grid) of every readable file, and the vocabulary's coverage."""
+def load_pieces(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool = True) -> list[tuple[str, list]]:
+    """(file, raw tokens on the model's grid) of every readable file."""
     g = bundle.grid
-    loaded = [(str(p), toks) for p, toks in load_token_files(paths, g.steps_per_beat, g.max_notes, skip_drums,
-                                                             progress)]
-    cov = Coverage(0, 0, 0)
-    for _, toks in loaded:
-        cov = cov + bundle.vocab.coverage(toks)
-    return loaded, cov
+    return [(str(p), toks) for p, toks in load_token_files(paths, g.steps_per_beat, g.max_notes, skip_drums,
+                                                           progress)]
 
 
 def training_files(bundle: Bundle) -> list[str]:
@@ -236,13 +231,14 @@ def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
              train_data: Sequence[str | Path] | None, orders: Sequence[int] = (2, 3, 4),
              skip_drums: bool = True, ppm_order: int = 8) -> dict:
     """The model and the baselines on the files, per collection (the files' folder) and over all."""
-    pieces, coverage = load_pieces(bundle, data, skip_drums)
+    pieces = load_pieces(bundle, data, skip_drums)
     groups: dict[str, list[list[int]]] = {}
     covered: dict[str, Coverage] = {}
     for name, toks in pieces:
-        group = Path(name).parent.name or "."
+        group = collection(name)
         groups.setdefault(group, []).append(with_start(bundle.vocab.encode(toks)))
         covered[group] = covered.get(group, Coverage(0, 0, 0)) + bundle.vocab.coverage(toks)
+    coverage = sum(covered.values(), Coverage(0, 0, 0))
     report: dict = {
         "model": str(bundle.path),
         "files": len(pieces),
@@ -268,7 +264,7 @@ def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
         report["train_sequences"] = []
         return report
     transpose = bundle.manifest.training.transpose
-    train_seqs, _ = load_sequences(bundle, train_data, skip_drums, transpose)
+    train_seqs = load_sequences(bundle, train_data, skip_drums, transpose)
     baselines = {}
     models = [("unigram" if order == 1 else f"{order}-gram", NGram(order, bundle.architecture.vocab_size))
               for order in (1, *orders)]

@@ -28,11 +28,11 @@ import numpy as np
 from liveplay.config import SamplerSettings
 from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
-from liveplay.music.context import Context
 from liveplay.music.midifile import read_notes
 from liveplay.music.sampler import Sampler
 from liveplay.music.tokens import RawToken
 from liveplay.offline import musicality as m
+from liveplay.offline.generate import continue_ids
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +42,6 @@ ANSWER_BEATS = 16
 
 def collection(path: str | Path) -> str:
     return Path(path).parent.name or "."
-
-
-def continue_tokens(bundle: Bundle, engine: Engine, sampler: Sampler, prime: Sequence[RawToken],
-                    steps: int) -> list[RawToken]:
-    """``steps`` sampled tokens after ``prime`` (the daemon's path: a Context on the engine)."""
-    context = Context(engine, bundle.vocab.encode(prime))
-    out = []
-    for _ in range(steps):
-        token = sampler.sample(context.distribution(), context.ids)
-        context.push(token)
-        out.append(token)
-    return bundle.vocab.decode(out)
 
 
 def listening(bundle: Bundle, engine: Engine, sampler_settings: SamplerSettings,
@@ -75,7 +63,8 @@ def listening(bundle: Bundle, engine: Engine, sampler_settings: SamplerSettings,
     for i, (f, tokens) in enumerate(progress(long_enough, len(long_enough))):
         prime, truth = tokens[:p_steps], tokens[p_steps: p_steps + a_steps]
         sampler = Sampler(replace(sampler_settings, seed=seed + i))
-        answer = continue_tokens(bundle, engine, sampler, prime, a_steps)
+        ids, _, _ = continue_ids(engine, sampler, bundle.vocab.encode(prime), a_steps)
+        answer = bundle.vocab.decode(ids)
         chance = long_enough[other[i]][1][p_steps: p_steps + a_steps] if i in other else None
         rows.append(_row(f, prime, answer, truth, chance))
     report = {name: _summary([r for r in rows if r["collection"] == name]) for name in sorted(groups)}
