@@ -19,7 +19,9 @@ Arrays in weights.npz, for L layers of H units, embedding E, vocabulary V
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,13 +190,31 @@ def load_weights(wpath: Path, arch: Architecture) -> dict[str, np.ndarray]:
 
 
 def save_bundle(path: Path, manifest: Manifest, vocab: Vocabulary, weights: dict[str, np.ndarray]) -> None:
-    """Write manifest, vocabulary and arrays (the trainer adds model.keras, history, curves)."""
+    """Write arrays, vocabulary and manifest (the trainer adds model.keras, history, curves).
+
+    Each file is written beside its place and renamed over it, the manifest last, so a trainer
+    killed while checkpointing leaves the previous bundle or the new one, never a torn file.
+    """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     shapes = manifest.architecture.weight_shapes()
     for name, shape in shapes.items():
         if weights[name].shape != shape:
             raise ValueError(f"weight {name} has shape {weights[name].shape}, expected {shape}")
-    np.savez(path / WEIGHTS, **{k: np.asarray(weights[k], dtype=np.float32) for k in shapes})
-    save_vocab(vocab, path / VOCAB)
-    (path / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2) + "\n", encoding="utf-8")
+    with replacing(path / WEIGHTS) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **{k: np.asarray(weights[k], dtype=np.float32) for k in shapes})
+    with replacing(path / VOCAB) as tmp:
+        save_vocab(vocab, tmp)
+    with replacing(path / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def replacing(path: Path):
+    """A temporary name beside ``path``; on success it is renamed over ``path`` (atomic on POSIX)."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # the suffix kept: Keras wants its .keras
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -10,7 +10,9 @@
   token at every position of a window (so contexts of 1..W tokens from a zero
   state are all trained), padding at a file's end carries zero weight.
 - tf.data pipeline; sparse categorical cross-entropy from logits; Adam; the
-  best-validation weights are kept; early stopping after ``patience`` epochs.
+  best-validation weights are kept, and written as the bundle after every improving epoch
+  (a run killed at any point resumes from its best epoch); early stopping after ``patience``
+  epochs.
 """
 
 from __future__ import annotations
@@ -155,7 +157,55 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
 
     history_path = out / bundle_files.HISTORY
     history = json.loads(history_path.read_text()) if resumed and history_path.exists() else []
-    keeper, epoch_log = _callbacks("val_loss" if val_ds is not None else "loss", t.patience, len(history))
+    if resumed is not None:  # the manifest is written last: rows past its epochs are from a torn checkpoint
+        history = history[: resumed.manifest.training.epochs_run]
+    offset = len(history)
+    previous_wall = resumed.manifest.training.wall_time_s if resumed else 0.0
+    fine_tuned_from = outside_vocabulary = None
+    if base is not None:
+        fine_tuned_from = str(base.path)
+        outside_vocabulary = {k: c.chords - c.chords_in_vocab for k, c in cov.items() if c.tokens}
+
+    def write(keeper) -> Manifest:
+        """The bundle of the best epoch so far (the model holds its weights), history included."""
+        rows = history + [dict(epoch=offset + i + 1, **{k: float(v) for k, v in row.items()})
+                          for i, row in enumerate(keeper.rows)]
+        training = Training(
+            command=command,
+            files=FileSplit(tuple(split.train), tuple(split.validation), tuple(split.test)),
+            transpose=tuple(t.transpose),
+            settings=to_dict(settings.train),
+            windows={"train": int(len(x_train)), "validation": int(len(x_val))},
+            tokens={k: c.tokens for k, c in cov.items()},
+            vocabulary_coverage={k: {"chords": round(c.chord_share, 4), "tokens": round(c.token_share, 4)}
+                                 for k, c in cov.items() if c.tokens},
+            epochs_run=offset + len(keeper.rows),
+            best_epoch=keeper.best_epoch,
+            best=keeper.best_row,
+            wall_time_s=round(previous_wall + time.monotonic() - started, 1),
+            tensorflow=tf.__version__,
+            fine_tuned_from=fine_tuned_from,
+            outside_vocabulary=outside_vocabulary,
+        )
+        manifest = Manifest(out.name, arch, grid, training,
+                            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), files=bundle_files.FILES)
+        out.mkdir(parents=True, exist_ok=True)
+        with bundle_files.replacing(out / bundle_files.KERAS) as tmp:
+            model.save(tmp)
+        with bundle_files.replacing(history_path) as tmp:
+            tmp.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+        plot_curves(rows, out / bundle_files.CURVES)
+        bundle_files.save_bundle(out, manifest, vocab, get_arrays(model, arch))  # the manifest last
+        return manifest
+
+    # every improving epoch is written at once: a run stopped any way (a session's end, SIGKILL)
+    # resumes from its best epoch with `liveplay train` on the same DIR
+    monitor = "val_loss" if val_ds is not None else "loss"
+    keeper, epoch_log = _callbacks(monitor, t.patience, offset,
+                                   on_best=lambda k: (write(k), log.info("checkpoint: %s", out)))
+    if resumed is not None and monitor in resumed.manifest.training.best:
+        # a resumed run beats its own best or keeps it: an epoch worse than the bundle's is not written
+        keeper.carry(model, resumed.manifest.training.best_epoch, resumed.manifest.training.best)
     interactive = sys.stderr.isatty()
     callbacks = [keeper] if interactive else [keeper, epoch_log]
     try:
@@ -166,41 +216,9 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
             raise
         log.warning("interrupted: writing the bundle with the best of %d finished epoch(s)", len(keeper.rows))
     keeper.restore(model)
-    offset = len(history)
-    history += [dict(epoch=offset + i + 1, **{k: float(v) for k, v in row.items()})
-                for i, row in enumerate(keeper.rows)]
-
-    wall = time.monotonic() - started
-    previous_wall = resumed.manifest.training.wall_time_s if resumed else 0.0
-    fine_tuned_from = outside_vocabulary = None
-    if base is not None:
-        fine_tuned_from = str(base.path)
-        outside_vocabulary = {k: c.chords - c.chords_in_vocab for k, c in cov.items() if c.tokens}
-    training = Training(
-        command=command,
-        files=FileSplit(tuple(split.train), tuple(split.validation), tuple(split.test)),
-        transpose=tuple(t.transpose),
-        settings=to_dict(settings.train),
-        windows={"train": int(len(x_train)), "validation": int(len(x_val))},
-        tokens={k: c.tokens for k, c in cov.items()},
-        vocabulary_coverage={k: {"chords": round(c.chord_share, 4), "tokens": round(c.token_share, 4)}
-                             for k, c in cov.items() if c.tokens},
-        epochs_run=offset + len(keeper.rows),
-        best_epoch=offset + keeper.best_epoch + 1,
-        best=keeper.best_row,
-        wall_time_s=round(previous_wall + wall, 1),
-        tensorflow=tf.__version__,
-        fine_tuned_from=fine_tuned_from,
-        outside_vocabulary=outside_vocabulary,
-    )
-    manifest = Manifest(out.name, arch, grid, training, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        files=bundle_files.FILES)
-    bundle_files.save_bundle(out, manifest, vocab, get_arrays(model, arch))
-    model.save(out / bundle_files.KERAS)
-    history_path.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
-    plot_curves(history, out / bundle_files.CURVES)
-    log.info("wrote %s (best epoch %d, %s) in %.0f s", out, training.best_epoch,
-             ", ".join(f"{k} {v:.4f}" for k, v in keeper.best_row.items()), wall)
+    manifest = write(keeper)
+    log.info("wrote %s (best epoch %d, %s) in %.0f s", out, manifest.training.best_epoch,
+             ", ".join(f"{k} {v:.4f}" for k, v in keeper.best_row.items()), time.monotonic() - started)
     return manifest
 
 
@@ -209,8 +227,9 @@ def folder_weights(items) -> dict[str, float]:
     return {name: float(weight) for name, _, weight in (i.partition("=") for i in items)}
 
 
-def _callbacks(monitor: str, patience: int, epochs_before: int):
-    """The best-weights keeper (with early stopping) and the plain per-epoch log line.
+def _callbacks(monitor: str, patience: int, epochs_before: int, on_best=None):
+    """The best-weights keeper (with early stopping; ``on_best(keeper)`` after each improving
+    epoch, while the model holds that epoch's weights) and the plain per-epoch log line.
 
     Defined here so that importing this module does not import Keras.
     """
@@ -219,20 +238,28 @@ def _callbacks(monitor: str, patience: int, epochs_before: int):
     class BestKeeper(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.rows: list[dict] = []
+            self.rows: list[dict] = []  # this run's epochs
             self.best = np.inf
-            self.best_epoch = -1
+            self.best_epoch = epochs_before  # counted from 1 over the whole history
             self.best_row: dict = {}
             self.best_weights = None
+
+        def carry(self, model, best_epoch: int, best_row: dict):
+            """Start from a resumed bundle's best: its epoch, figures and (the model's) weights."""
+            self.best, self.best_epoch, self.best_row = best_row[monitor], best_epoch, dict(best_row)
+            self.best_weights = model.get_weights()
 
         def on_epoch_end(self, epoch, logs=None):
             row = {k: float(v) for k, v in (logs or {}).items()}
             self.rows.append(row)
             value = row.get(monitor, np.inf)
+            number = epochs_before + epoch + 1
             if value < self.best:
-                self.best, self.best_epoch, self.best_row = value, epoch, row
+                self.best, self.best_epoch, self.best_row = value, number, row
                 self.best_weights = self.model.get_weights()
-            elif epoch - self.best_epoch >= patience:
+                if on_best is not None:
+                    on_best(self)
+            elif number - max(self.best_epoch, epochs_before) >= patience:
                 log.info("no %s improvement for %d epochs: stopping", monitor, patience)
                 self.model.stop_training = True
 

@@ -64,7 +64,14 @@ def test_resume_keeps_split_and_vocabulary(tiny_model, pattern_dir, tiny_config,
     assert manifest.training.files == before.manifest.training.files
     assert after.vocab.chords == before.vocab.chords
     assert manifest.training.epochs_run == before.manifest.training.epochs_run + 1
-    assert len(json.loads((copy / "history.json").read_text())) == manifest.training.epochs_run
+    history = json.loads((copy / "history.json").read_text())
+    assert len(history) == manifest.training.epochs_run
+    # the bundle keeps the best epoch over the whole history, never a worse epoch of the resumed run
+    best = min(history, key=lambda row: row["val_loss"])
+    assert manifest.training.best_epoch == best["epoch"]
+    assert manifest.training.best["val_loss"] == best["val_loss"] <= before.manifest.training.best["val_loss"]
+    if best["epoch"] <= before.manifest.training.epochs_run:
+        assert np.array_equal(after.weights["dense.bias"], before.weights["dense.bias"])
 
 
 def test_evaluate_reports_model_and_baselines(tiny_model, tiny_config, pattern_dir, capsys):
@@ -88,3 +95,42 @@ def test_evaluate_reports_model_and_baselines(tiny_model, tiny_config, pattern_d
     assert report["by_collection"][pattern_dir.name]["model"]["predictions"] == model["predictions"]
     listening = report["listening"]["all"]
     assert listening["pieces"] == report["files"] and listening["key_agreement_data"] == 1.0
+
+
+def test_a_killed_run_leaves_its_best_epoch_and_resumes(pattern_dir, tiny_config, tmp_path):
+    """SIGKILL after the first checkpoint: the bundle loads, and `train` on it goes on from there."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "liveplay", "train", str(pattern_dir), "--out", str(out),
+                             "--config", str(tiny_config), "--epochs", "200"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "manifest.json").exists():
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.05)
+        time.sleep(1.0)  # let it be mid-way through a later epoch, or a later checkpoint
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    left = load_bundle(out)  # whole: no torn file whenever the kill came
+    assert left.manifest.training.epochs_run >= 1
+    # the manifest is written last: the history may be one checkpoint ahead of it, never behind
+    history = json.loads((out / "history.json").read_text())
+    assert len(history) >= left.manifest.training.epochs_run
+
+    from liveplay.config import load_settings
+    from liveplay.offline.train import train
+
+    manifest = train([pattern_dir], out, load_settings(tiny_config), epochs=1)
+    assert manifest.training.epochs_run == left.manifest.training.epochs_run + 1
+    assert manifest.training.files == left.manifest.training.files
+    assert not [p.name for p in out.iterdir() if ".tmp" in p.name]  # a torn write the kill left is replaced
+    assert len(json.loads((out / "history.json").read_text())) == manifest.training.epochs_run
