@@ -101,7 +101,9 @@ def cmd_evaluate(args) -> int:
         data += bundle.manifest.training.files.of(args.split)
     if not data:
         raise UsageError("evaluate: give DATA files or folders, or --split with files recorded in the manifest")
-    report = evaluate(bundle, engine, data, args.train_data, skip_drums=settings.grid.skip_drums)
+    report = evaluate(bundle, engine, data, args.train_data, skip_drums=settings.grid.skip_drums,
+                      semitones=args.transpose, baselines=args.baselines)
+    report["transpose"] = args.transpose
     corpus = report.pop("train_sequences")
     pieces = report.pop("test_pieces")
     if args.listening:
@@ -125,7 +127,8 @@ def cmd_evaluate(args) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
-    print(f"model {report['model']} on {report['files']} file(s); vocabulary coverage "
+    moved = f", moved {args.transpose:+d} semitones" if args.transpose else ""
+    print(f"model {report['model']} on {report['files']} file(s){moved}; vocabulary coverage "
           f"{100 * report['vocabulary_coverage']['chords']:.1f}% of chords before nearest mapping")
     print(f"{'':16} {'accuracy':>9} {'top-5':>7} {'chord top-5':>12} {'perplexity':>11} {'predictions':>12}")
     sections = [("all", report["model_scores"], report["baselines"])]
@@ -347,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=ENGINES, help="runtime (default: engine)")
     p.add_argument("--no-listening", dest="listening", action="store_false",
                    help="skip the continuation figures (key agreement, pitch classes, chords, rhythm)")
+    p.add_argument("--no-baselines", dest="baselines", action="store_false",
+                   help="skip fitting the n-gram and PPM baselines (and the training data's figures)")
+    p.add_argument("--transpose", type=int, default=0, metavar="SEMITONES",
+                   help="move the held-out pieces by this many semitones first (does it play as well in F#?)")
 
     p = command("render", cmd_render, "Hear and see a MIDI file: audio through FluidSynth, a piano-roll picture.")
     p.add_argument("file", metavar="FILE.mid", help="the MIDI file (a generation, a --record session...)")

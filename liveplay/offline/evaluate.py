@@ -35,7 +35,7 @@ from liveplay.model.engine import Engine
 from liveplay.music.midifile import load_token_files
 from liveplay.music.sampler import is_repeating
 from liveplay.music.context import Context, with_start
-from liveplay.music.tokens import HOLD, HOLD_ID, REST, REST_ID, Coverage, augment
+from liveplay.music.tokens import HOLD, HOLD_ID, REST, REST_ID, Coverage, augment, transpose
 
 log = logging.getLogger(__name__)
 
@@ -229,9 +229,17 @@ def combine(parts: Sequence[Scores]) -> Scores:
 
 def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
              train_data: Sequence[str | Path] | None, orders: Sequence[int] = (2, 3, 4),
-             skip_drums: bool = True, ppm_order: int = 8) -> dict:
-    """The model and the baselines on the files, per collection (the files' folder) and over all."""
+             skip_drums: bool = True, ppm_order: int = 8, semitones: int = 0, baselines: bool = True) -> dict:
+    """The model and the baselines on the files, per collection (the files' folder) and over all.
+
+    ``semitones``: the held-out pieces moved by that much first (does the model answer as well in
+    F# as in C?); a piece that would leave the MIDI range is left out. ``baselines=False`` skips
+    fitting them (and so the training data's figures).
+    """
     pieces = load_pieces(bundle, data, skip_drums)
+    if semitones:
+        moved = [(name, transpose(toks, semitones)) for name, toks in pieces]
+        pieces = [(name, toks) for name, toks in moved if toks is not None]
     groups: dict[str, list[list[int]]] = {}
     covered: dict[str, Coverage] = {}
     for name, toks in pieces:
@@ -256,16 +264,16 @@ def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
         by[g]["model"] = asdict(scores)
     report["model_scores"] = asdict(combine(list(model.values())))
     report["by_collection"] = by
-    if train_data is None:
+    if train_data is None and baselines:
         train_data = training_files(bundle)
     if not train_data:
-        log.warning("no training data on disk: baselines skipped (give --train-data)")
+        if baselines:
+            log.warning("no training data on disk: baselines skipped (give --train-data)")
         report["baselines"] = {}
         report["train_sequences"] = []
         return report
-    transpose = bundle.manifest.training.transpose
-    train_seqs = load_sequences(bundle, train_data, skip_drums, transpose)
-    baselines = {}
+    train_seqs = load_sequences(bundle, train_data, skip_drums, bundle.manifest.training.transpose)
+    fitted = {}
     models = [("unigram" if order == 1 else f"{order}-gram", NGram(order, bundle.architecture.vocab_size))
               for order in (1, *orders)]
     if ppm_order:
@@ -275,8 +283,8 @@ def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
         parts = {g: score(baseline.distribution, seqs, chords) for g, seqs in groups.items()}
         for g, scores in parts.items():
             by[g]["baselines"][name] = asdict(scores)
-        baselines[name] = asdict(combine(list(parts.values())))
-        log.info("%s: perplexity %.3f", name, baselines[name]["perplexity"])
-    report["baselines"] = baselines
+        fitted[name] = asdict(combine(list(parts.values())))
+        log.info("%s: perplexity %.3f", name, fitted[name]["perplexity"])
+    report["baselines"] = fitted
     report["train_sequences"] = train_seqs
     return report

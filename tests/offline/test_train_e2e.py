@@ -134,3 +134,19 @@ def test_a_killed_run_leaves_its_best_epoch_and_resumes(pattern_dir, tiny_config
     assert manifest.training.files == left.manifest.training.files
     assert not [p.name for p in out.iterdir() if ".tmp" in p.name]  # a torn write the kill left is replaced
     assert len(json.loads((out / "history.json").read_text())) == manifest.training.epochs_run
+
+
+def test_evaluate_moves_the_pieces_and_can_skip_the_baselines(tiny_model, tiny_config, capsys):
+    """--transpose scores the pieces in another key; --no-baselines fits none."""
+    def run(*extra):
+        code = cli.main(["evaluate", "--config", str(tiny_config), "--model", str(tiny_model), "--json",
+                         "--steps", "32", "--split", "test", "--no-baselines", *extra])
+        assert code == 0
+        return json.loads(capsys.readouterr().out)
+
+    near, far = run("--transpose", "1"), run("--transpose", "6")
+    assert near["baselines"] == {} and "training_data" not in near and near["transpose"] == 1
+    # trained in keys -3..+3: one semitone up is still known ground, six is not (chords outside the vocabulary)
+    assert near["vocabulary_coverage"]["chords"] == 1.0 and near["model_scores"]["accuracy"] >= 0.95
+    assert far["vocabulary_coverage"]["chords"] < 1.0
+    assert far["model_scores"]["accuracy"] < near["model_scores"]["accuracy"]
