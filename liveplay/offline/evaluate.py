@@ -5,8 +5,8 @@ tokenised the model's way (its grid, its vocabulary with nearest mapping, a
 REST first): accuracy, top-5 accuracy, perplexity = exp(mean negative log
 probability). The model's distributions come from the exact engine (the
 daemon's own path). Baselines are fit on the training files (the manifest's by
-default) with the bundle's transposition augmentation, for a like-for-like
-comparison.
+default) with the bundle's transposition augmentation (``baseline_transpositions``),
+for a like-for-like comparison.
 
 Generation statistics describe a sampled continuation: distinct-n ratio
 (distinct n-grams / n-grams), repetition rate (share of steps where the
@@ -207,6 +207,16 @@ def load_pieces(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool = 
                                                            progress)]
 
 
+def baseline_transpositions(bundle: Bundle) -> tuple[int, ...]:
+    """The transpositions the baselines are fit on: the bundle's copies when it trained on every
+    transposed copy (``augment: all``); none when it drew one key per window and epoch
+    (``random``): the files in their own keys, one copy, as the model sees per epoch. Twelve copies
+    of a 2-million-token mix would not fit an order-8 PPM in memory, and the test pieces come in
+    their own keys, whose frequencies the one-copy baselines keep (the stronger choice for them)."""
+    t = bundle.manifest.training
+    return tuple(t.transpose) if t.settings.get("augment", "all") == "all" else ()
+
+
 def training_files(bundle: Bundle) -> list[str]:
     """The manifest's training files that still exist on disk."""
     names = bundle.manifest.training.files.train
@@ -272,7 +282,7 @@ def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
         report["baselines"] = {}
         report["train_sequences"] = []
         return report
-    train_seqs = load_sequences(bundle, train_data, skip_drums, bundle.manifest.training.transpose)
+    train_seqs = load_sequences(bundle, train_data, skip_drums, baseline_transpositions(bundle))
     fitted = {}
     models = [("unigram" if order == 1 else f"{order}-gram", NGram(order, bundle.architecture.vocab_size))
               for order in (1, *orders)]

@@ -62,3 +62,19 @@ def test_ppm_sums_to_one_and_uses_long_contexts_an_ngram_cannot():
         assert abs(p.sum() - 1) < 1e-12 and (p > 0).all()
     assert ppm.distribution([4, 1, 1, 1, 1, 1])[14] > 0.9
     assert four.distribution([4, 1, 1, 1, 1, 1])[14] < 0.5
+
+
+def test_baselines_fit_the_copies_the_model_trained_on(tiny_model):
+    """augment: all -> every transposed copy; random -> the files in their own keys."""
+    from dataclasses import replace
+
+    from liveplay.model.bundle import load_bundle
+    from liveplay.offline.evaluate import baseline_transpositions
+
+    b = load_bundle(tiny_model, weights=False)
+    assert b.manifest.training.settings["augment"] == "all"
+    assert baseline_transpositions(b) == (-1, 1)
+    t = b.manifest.training
+    random_keys = replace(b, manifest=replace(b.manifest, training=replace(
+        t, settings={**t.settings, "augment": "random"})))
+    assert baseline_transpositions(random_keys) == ()
