@@ -11,9 +11,10 @@ pytest.importorskip("music21", reason="the corpus extra (music21) is not install
 
 
 def test_every_set_of_the_mix_is_offered_on_the_command_line():
-    from liveplay.offline.corpus import SETS
+    from liveplay.offline.corpus import DEFAULT_SETS, OUTSIDE_SETS, SETS
 
     assert cli.CORPUS_SETS == tuple(SETS)
+    assert cli.CORPUS_MIX == DEFAULT_SETS and len(DEFAULT_SETS) == 17 and not set(OUTSIDE_SETS) & set(DEFAULT_SETS)
 
 
 def test_works_in_subfolders_keep_their_own_names():
