@@ -102,7 +102,7 @@ def cmd_evaluate(args) -> int:
     if not data:
         raise UsageError("evaluate: give DATA files or folders, or --split with files recorded in the manifest")
     report = evaluate(bundle, engine, data, args.train_data, skip_drums=settings.grid.skip_drums,
-                      semitones=args.transpose, baselines=args.baselines)
+                      semitones=args.transpose, baselines=args.baselines, most=args.most)
     report["transpose"] = args.transpose
     corpus = report.pop("train_sequences")
     pieces = report.pop("test_pieces")
@@ -354,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the continuation figures (key agreement, pitch classes, chords, rhythm)")
     p.add_argument("--no-baselines", dest="baselines", action="store_false",
                    help="skip fitting the n-gram and PPM baselines (and the training data's figures)")
+    p.add_argument("--most", type=int, metavar="N", help="at most N files of each collection (the folder), "
+                   "evenly spaced by name: the same files every time")
     p.add_argument("--transpose", type=int, default=0, metavar="SEMITONES",
                    help="move the held-out pieces by this many semitones first (does it play as well in F#?)")
 

@@ -207,6 +207,20 @@ def load_pieces(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool = 
                                                            progress)]
 
 
+def at_most(pieces: Sequence[tuple[str, list]], most: int) -> list[tuple[str, list]]:
+    """At most ``most`` pieces of each collection: evenly spaced in name order, so the same files
+    are chosen every time (and for every model)."""
+    groups: dict[str, list[tuple[str, list]]] = {}
+    for piece in sorted(pieces, key=itemgetter(0)):
+        groups.setdefault(collection(piece[0]), []).append(piece)
+    out = []
+    for members in groups.values():
+        if len(members) > most:
+            members = [members[i] for i in np.linspace(0, len(members) - 1, most).round().astype(int)]
+        out += members
+    return out
+
+
 def baseline_transpositions(bundle: Bundle) -> tuple[int, ...]:
     """The transpositions the baselines are fit on: the bundle's copies when it trained on every
     transposed copy (``augment: all``); none when it drew one key per window and epoch
@@ -239,14 +253,18 @@ def combine(parts: Sequence[Scores]) -> Scores:
 
 def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
              train_data: Sequence[str | Path] | None, orders: Sequence[int] = (2, 3, 4),
-             skip_drums: bool = True, ppm_order: int = 8, semitones: int = 0, baselines: bool = True) -> dict:
+             skip_drums: bool = True, ppm_order: int = 8, semitones: int = 0, baselines: bool = True,
+             most: int | None = None) -> dict:
     """The model and the baselines on the files, per collection (the files' folder) and over all.
 
     ``semitones``: the held-out pieces moved by that much first (does the model answer as well in
     F# as in C?); a piece that would leave the MIDI range is left out. ``baselines=False`` skips
-    fitting them (and so the training data's figures).
+    fitting them (and so the training data's figures). ``most``: at most that many pieces of each
+    collection, a fixed choice (``at_most``).
     """
     pieces = load_pieces(bundle, data, skip_drums)
+    if most is not None:
+        pieces = at_most(pieces, most)
     if semitones:
         moved = [(name, transpose(toks, semitones)) for name, toks in pieces]
         pieces = [(name, toks) for name, toks in moved if toks is not None]

@@ -78,3 +78,13 @@ def test_baselines_fit_the_copies_the_model_trained_on(tiny_model):
     random_keys = replace(b, manifest=replace(b.manifest, training=replace(
         t, settings={**t.settings, "augment": "random"})))
     assert baseline_transpositions(random_keys) == ()
+
+
+def test_at_most_takes_the_same_evenly_spaced_files_of_each_collection():
+    from liveplay.offline.evaluate import at_most
+
+    pieces = [(f"data/folk/{i:03d}.mid", [i]) for i in range(100)] + [("data/bach/a.mid", [0]), ("data/bach/b.mid", [1])]
+    chosen = at_most(list(reversed(pieces)), 5)
+    names = [n for n, _ in chosen]
+    assert names == ["data/bach/a.mid", "data/bach/b.mid"] + [f"data/folk/{i:03d}.mid" for i in (0, 25, 50, 74, 99)]
+    assert at_most(pieces, 5) == chosen  # the order given does not change the choice
