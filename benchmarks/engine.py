@@ -18,7 +18,9 @@ distribution) and peak RSS with and without TensorFlow, and the streaming mode's
 deviation from the exact window.
 
     python benchmarks/engine.py [--steps 2000] [--baseline-steps 2000] [--eager-steps 20] [--threads 2]
-                                [--sizes 2x128,3x256,3x512] [--json]
+                                [--sizes 2x128,3x256,3x512 | none] [--bundle DIR ...] [--json]
+
+``--bundle models/default --sizes none`` times only the shipped model: (c), (c1), (d) and start-up.
 """
 
 from __future__ import annotations
@@ -127,6 +129,33 @@ def measure_size(path: Path, steps: int, baseline_steps: int, eager_steps: int, 
     return result
 
 
+def measure_bundle(path: Path, steps: int, threads: int) -> dict:
+    """The daemon's runtimes on a real bundle (its size and vocabulary), along random token ids."""
+    from liveplay.model.bundle import load_bundle
+    from liveplay.model.numpy_engine import NumpyEngine
+
+    bundle = load_bundle(path)
+    a, window = bundle.architecture, bundle.grid.context_length
+    stream = np.random.default_rng(0).integers(0, a.vocab_size, size=steps + window)
+    result = {"size": f"{a.layers}x{a.hidden}", "vocab": a.vocab_size, "window": window}
+    for key, engine in (("c_numpy_exact", NumpyEngine(bundle, threads=threads)),
+                        ("c1_numpy_exact_1_thread", NumpyEngine(bundle, threads=1)),
+                        ("d_numpy_streaming", NumpyEngine(bundle, streaming=True))):
+        engine.reset(stream[:window])
+        engine.distribution()
+
+        def step(i, engine=engine):
+            engine.push(stream[window + i])
+            engine.distribution()
+
+        ms = timed(step, steps)
+        engine.close()
+        result[key] = {"p50_ms": float(np.median(ms)), "p99_ms": float(np.percentile(ms, 99)),
+                       "max_ms": float(ms.max()), "steps": steps}
+    result["startup_numpy"] = startup(path, "numpy", threads)
+    return result
+
+
 STARTUP = """
 import time, sys
 t0 = time.perf_counter()
@@ -193,11 +222,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="2x128,3x256,3x512", help="LAYERSxHIDDEN, comma-separated")
     parser.add_argument("--deviation-model", metavar="DIR", help="also measure streaming vs exact on this "
                         "trained bundle (e.g. models/default)")
+    parser.add_argument("--bundle", action="append", default=[], metavar="DIR",
+                        help="also time the daemon's runtimes on this real bundle (repeatable; e.g. models/default)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sizes = [tuple(int(n) for n in size.split("x")) for size in args.sizes.split(",")]
+    sizes = [tuple(int(n) for n in size.split("x")) for size in args.sizes.split(",") if size and size != "none"]
     results = {"cpu_count": os.cpu_count(), "sizes": {}}
+    results["bundles"] = {d: measure_bundle(Path(d), args.steps, args.threads) for d in args.bundle}
     with tempfile.TemporaryDirectory() as tmp:
         for layers, hidden in sizes:
             path = make_bundle(Path(tmp), layers, hidden)
@@ -232,7 +264,19 @@ def main() -> None:
         print(f"\nstreaming vs exact on {d['model']} ({d['steps']} self-sampled steps), max |dp| per step after the "
               f"window fills: median {d['max_abs_prob_diff_median']:.4f}, p99 {d['max_abs_prob_diff_p99']:.4f}, "
               f"max {d['max_abs_prob_diff_max']:.4f} (within the window: {d['within_window_max']:.1e})")
-    print("\nstart-up to first distribution, 3x256 (fresh process):")
+    for d, r in results["bundles"].items():
+        print(f"\n{d}: {r['size']} LSTM, vocab {r['vocab']}, window {r['window']}")
+        for key, label in (("c_numpy_exact", f"(c) NumPy exact, {args.threads} threads"),
+                           ("c1_numpy_exact_1_thread", "(c1) NumPy exact, 1 thread"),
+                           ("d_numpy_streaming", "(d) NumPy streaming")):
+            x = r[key]
+            print(f"  {label:42} p50 {x['p50_ms']:7.3f}  p99 {x['p99_ms']:7.3f}  max {x['max_ms']:7.3f} ms"
+                  f"  ({x['steps']} steps)")
+        s = r["startup_numpy"]
+        print(f"  start-up to first distribution (numpy): median {s['median_s']:.3f} s, peak RSS "
+              f"{s['peak_rss_mb']:.0f} MB")
+    if results.get("startup_3x256"):
+        print("\nstart-up to first distribution, 3x256 (fresh process):")
     for rt, s in results.get("startup_3x256", {}).items():
         print(f"  {rt:10} median {s['median_s']:.3f} s (max {s['max_s']:.3f}), peak RSS {s['peak_rss_mb']:.0f} MB, "
               f"tensorflow imported: {s['tensorflow_imported']}")
