@@ -107,7 +107,7 @@ class TrainSettings:
     test_fraction: float = setting(between(0.0, 0.5))
     split_seed: int = setting(between(0, 2**31 - 1))
     transpose: list[int] = setting(each(between(-24, 24)))
-    augment: str = setting(one_of("all", "random"))
+    augment: str = setting(one_of("all", "random", "normalise"))
     folder_weights: list[str] = setting(each(folder_weight))
     patience: int = setting(between(1, 1000))
     seed: int = setting(between(0, 2**31 - 1))

@@ -29,7 +29,8 @@ from liveplay.model.bundle import load_bundle  # noqa: E402
 from liveplay.model.runtime import make_engine  # noqa: E402
 from liveplay.music.context import with_start  # noqa: E402
 from liveplay.music.sampler import Sampler  # noqa: E402
-from liveplay.offline.evaluate import at_most, data_stats, generation_stats, load_pieces  # noqa: E402
+from liveplay.offline.evaluate import (at_most, data_stats, generation_stats, in_key_frame,  # noqa: E402
+                                       key_normalised, load_pieces)
 from liveplay.offline.generate import generate  # noqa: E402
 from liveplay.offline.listening import listening  # noqa: E402
 
@@ -57,6 +58,8 @@ def main(argv=None) -> int:
     engine = make_engine(bundle, "numpy", settings.engine_threads)
     files = bundle.manifest.training.files.validation
     pieces = at_most(load_pieces(bundle, files, settings.grid.skip_drums), args.most)
+    if key_normalised(bundle):
+        pieces = in_key_frame(bundle, pieces)
     data = data_stats([with_start(bundle.vocab.encode(t)) for _, t in pieces], args.steps,
                       settings.sampler.repeat_lengths)
 

@@ -27,7 +27,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from liveplay.offline.baselines import NGram
-from liveplay.offline.listening import collection
+from liveplay.offline.listening import PRIME_BEATS, collection
+from liveplay.offline.musicality import tonic_shift
 from liveplay.offline.ppm import PPM
 from liveplay.offline.progress import progress
 from liveplay.model.bundle import Bundle
@@ -192,11 +193,13 @@ def data_stats(sequences: Sequence[Sequence[int]], chunk: int,
 
 
 def load_sequences(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool = True,
-                   transpose: Sequence[int] = ()) -> list[list[int]]:
+                   shifts: Sequence[int] = ()) -> list[list[int]]:
     """Files tokenised the model's way (transposed copies too, for the baselines' training data)."""
     tokens = [toks for _, toks in load_pieces(bundle, paths, skip_drums)]
-    if transpose:
-        tokens = augment(tokens, transpose)
+    if key_normalised(bundle):  # as the model trained: each file by its own key
+        tokens = [t if m is None else m for t, m in ((t, transpose(t, tonic_shift(t))) for t in tokens)]
+    if shifts:
+        tokens = augment(tokens, shifts)
     return [with_start(bundle.vocab.encode(toks)) for toks in tokens]
 
 
@@ -218,6 +221,23 @@ def at_most(pieces: Sequence[tuple[str, list]], most: int) -> list[tuple[str, li
         if len(members) > most:
             members = [members[i] for i in np.linspace(0, len(members) - 1, most).round().astype(int)]
         out += members
+    return out
+
+
+def key_normalised(bundle: Bundle) -> bool:
+    """Trained with every file moved to a tonic of C (``train.augment: normalise``)."""
+    return bundle.manifest.training.settings.get("augment") == "normalise"
+
+
+def in_key_frame(bundle: Bundle, pieces: Sequence[tuple[str, list]]) -> list[tuple[str, list]]:
+    """Each piece moved to a tonic of C by the key of its first ``PRIME_BEATS`` beats: what a
+    key-normalised model is told at play time, from what it has heard (key agreement and
+    pitch-class cosine do not change under transposition)."""
+    steps = PRIME_BEATS * bundle.grid.steps_per_beat
+    out = []
+    for name, toks in pieces:
+        moved = transpose(toks, tonic_shift(toks[:steps]))
+        out.append((name, toks if moved is None else moved))
     return out
 
 
@@ -268,6 +288,8 @@ def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
     if semitones:
         moved = [(name, transpose(toks, semitones)) for name, toks in pieces]
         pieces = [(name, toks) for name, toks in moved if toks is not None]
+    if key_normalised(bundle):
+        pieces = in_key_frame(bundle, pieces)
     groups: dict[str, list[list[int]]] = {}
     covered: dict[str, Coverage] = {}
     for name, toks in pieces:

@@ -73,6 +73,15 @@ def key_of(hist: np.ndarray, weights: str = "aarden-essen") -> tuple[int, str] |
     return best % 12, "major" if best < 12 else "minor"
 
 
+def tonic_shift(tokens: Sequence[RawToken]) -> int:
+    """Semitones (-6..+5) that move the tokens' key (``key_of``) to a tonic of C, major or minor
+    alike: the reference key of a key-normalised model. 0 for silence."""
+    key = key_of(pitch_class_histogram(tokens))
+    if key is None:
+        return 0
+    return -key[0] if key[0] <= 6 else 12 - key[0]
+
+
 def key_name(key: tuple[int, str] | None) -> str:
     return "none" if key is None else f"{NAMES[key[0]]} {key[1]}"
 

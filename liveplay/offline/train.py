@@ -32,8 +32,9 @@ from liveplay.model import bundle as bundle_files
 from liveplay.model.bundle import Architecture, FileSplit, Grid, Manifest, Training
 from liveplay.music.context import with_start
 from liveplay.music.midifile import load_token_files
-from liveplay.music.tokens import Coverage, Vocabulary, augment, transposition_table
+from liveplay.music.tokens import Coverage, Vocabulary, augment, transpose, transposition_table
 from liveplay.offline.dataset import Split, make_windows, split_files, windows_with_sources
+from liveplay.offline.musicality import tonic_shift
 from liveplay.offline.progress import progress
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,12 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
 
     # transposition: every key as a training copy ("all"), or one random key per window and epoch
     shifts = list(range(min(t.transpose), max(t.transpose) + 1)) if t.transpose else [0]
+    if t.augment == "normalise":  # every file in the reference key: the model learns one key's music
+        by_name = {n: in_reference_key(toks, tonic_shift(toks)) for n, toks in by_name.items()}
+        shifts = [0]
     train_seqs, train_folders = [], []
     for name in split.train:
-        copies = [by_name[name]] if t.augment == "random" else augment([by_name[name]], t.transpose)
+        copies = [by_name[name]] if t.augment in ("random", "normalise") else augment([by_name[name]], t.transpose)
         train_seqs += copies
         train_folders += [Path(name).parent.name] * len(copies)
     vocab = start_from.vocab if start_from else Vocabulary.build(
@@ -118,7 +122,8 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     if len(x_train) == 0:
         raise DataError("no training window could be made (files too short?)")
     log.info("windows: %d train (%d tokens%s), %d validation", len(x_train), sum(len(s) for s in train_ids),
-             " after augmentation" if t.augment == "all" else f", each in one of {len(shifts)} keys an epoch",
+             {"all": " after augmentation", "normalise": ", each file moved to a tonic of C"}.get(
+                 t.augment, f", each in one of {len(shifts)} keys an epoch"),
              len(x_val))
 
     tf.keras.utils.set_random_seed(t.seed)
@@ -220,6 +225,12 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     log.info("wrote %s (best epoch %d, %s) in %.0f s", out, manifest.training.best_epoch,
              ", ".join(f"{k} {v:.4f}" for k, v in keeper.best_row.items()), time.monotonic() - started)
     return manifest
+
+
+def in_reference_key(tokens: list, shift: int) -> list:
+    """The tokens moved by ``shift`` semitones; as they are where that would leave 0..127."""
+    moved = transpose(tokens, shift)
+    return tokens if moved is None else moved
 
 
 def folder_weights(items) -> dict[str, float]:

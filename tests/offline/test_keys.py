@@ -42,3 +42,32 @@ def test_a_model_trained_in_one_key_with_random_keys_plays_the_pattern_in_anothe
     scores = score_engine(NumpyEngine(bundle), [seq])
     assert scores.accuracy >= 0.8, scores  # the misses: the first notes, before the key is heard
     assert len(PATTERN) == 8 and np.isfinite(scores.perplexity)
+
+
+def test_a_key_normalised_model_learns_one_key_and_answers_in_a_key_it_never_heard(tmp_path, tiny_config, pattern_dir,
+                                                                                     capsys):
+    """augment: normalise moves every file to a tonic of C; evaluate moves each piece by its prime's key."""
+    import json
+
+    from liveplay import cli
+
+    config = tmp_path / "normalise.yaml"
+    config.write_text(tiny_config.read_text().replace("transpose: [-1, 1]", "augment: normalise"))
+    out = tmp_path / "model"
+    train([pattern_dir], out, load_settings(config))
+    bundle = load_bundle(out)
+    # the five keys of the data became one: only the pattern's chords in C, plus REST and HOLD
+    assert sorted(bundle.vocab.chords) == sorted(t for t in PATTERN if isinstance(t, tuple))
+
+    def run(*extra):
+        assert cli.main(["evaluate", "--config", str(config), "--model", str(out), "--json", "--steps", "32",
+                         "--split", "test", "--no-baselines", *extra]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    # the data's keys are Bb..D; four up they are D..F# (four of five never heard), which the frame moves
+    # down to the same C (a move the other way would land an octave up: the tiny vocabulary has one octave)
+    for semitones in (0, 4):
+        report = run("--transpose", str(semitones))
+        assert report["vocabulary_coverage"]["chords"] == 1.0, semitones  # in the frame, every chord is known
+        assert report["model_scores"]["accuracy"] >= 0.9, (semitones, report["model_scores"])
+        assert report["listening"]["all"]["key_agreement_model"] == 1.0, semitones
