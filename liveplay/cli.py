@@ -75,9 +75,12 @@ def cmd_generate(args) -> int:
     settings = settings_from(args, {"model.path": args.model, "sampler.temperature": args.temperature,
                                     "sampler.seed": args.seed, "generate.steps": args.steps,
                                     "generate.tempo_bpm": args.tempo, "engine": args.engine})
+    from liveplay.model.keyframe import for_play
+
     bundle, engine = _bundle_and_engine(settings)
-    prime = bundle.encode_file(args.prime, settings.grid.skip_drums) if args.prime else []
-    gen = generate(bundle, engine, Sampler(settings.sampler), settings.generate.steps, prime)
+    vocab, engine = for_play(bundle, engine)  # concert pitch in and out, whatever key the model learned in
+    prime = bundle.encode_file(args.prime, settings.grid.skip_drums, vocab) if args.prime else []
+    gen = generate(bundle, engine, Sampler(settings.sampler), settings.generate.steps, prime, vocab)
     path = write_generation(gen, bundle, args.out, settings.generate.tempo_bpm)
     print(f"wrote {path}: {len(gen.ids)} steps ({len(gen.ids) / bundle.grid.steps_per_beat:g} beats "
           f"at {settings.generate.tempo_bpm:g} BPM), primed with {len(prime)} step(s); "

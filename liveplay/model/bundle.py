@@ -67,11 +67,11 @@ class Bundle:
     def grid(self) -> Grid:
         return self.manifest.grid
 
-    def encode_file(self, path: str | Path, skip_drums: bool = True) -> list[int]:
-        """A MIDI file on this model's grid as its token ids (chords outside the vocabulary
-        mapped to the nearest); MidiFileError names a file that cannot be read."""
+    def encode_file(self, path: str | Path, skip_drums: bool = True, vocab: Vocabulary | None = None) -> list[int]:
+        """A MIDI file on this model's grid as token ids of ``vocab`` (default: the model's; chords
+        outside it mapped to the nearest); MidiFileError names a file that cannot be read."""
         g = self.grid
-        return self.vocab.encode(read_tokens(path, g.steps_per_beat, g.max_notes, skip_drums))
+        return (vocab or self.vocab).encode(read_tokens(path, g.steps_per_beat, g.max_notes, skip_drums))
 
 
 def load_bundle(path: str | Path, weights: bool = True) -> Bundle:

@@ -32,6 +32,7 @@ from liveplay.offline.musicality import tonic_shift
 from liveplay.offline.ppm import PPM
 from liveplay.offline.progress import progress
 from liveplay.model.bundle import Bundle
+from liveplay.model.keyframe import key_normalised
 from liveplay.model.engine import Engine
 from liveplay.music.midifile import load_token_files
 from liveplay.music.sampler import is_repeating
@@ -222,11 +223,6 @@ def at_most(pieces: Sequence[tuple[str, list]], most: int) -> list[tuple[str, li
             members = [members[i] for i in np.linspace(0, len(members) - 1, most).round().astype(int)]
         out += members
     return out
-
-
-def key_normalised(bundle: Bundle) -> bool:
-    """Trained with every file moved to a tonic of C (``train.augment: normalise``)."""
-    return bundle.manifest.training.settings.get("augment") == "normalise"
 
 
 def in_key_frame(bundle: Bundle, pieces: Sequence[tuple[str, list]]) -> list[tuple[str, list]]:

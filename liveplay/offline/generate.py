@@ -12,7 +12,7 @@ from liveplay.model.engine import Engine
 from liveplay.music.context import Context
 from liveplay.music.midifile import write_tokens
 from liveplay.music.sampler import Sampler
-from liveplay.music.tokens import RawToken
+from liveplay.music.tokens import RawToken, Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,10 @@ def continue_ids(engine: Engine, sampler: Sampler, prime: Sequence[int], steps: 
 
 
 def generate(bundle: Bundle, engine: Engine, sampler: Sampler, steps: int,
-             prime: Sequence[int] = ()) -> Generation:
+             prime: Sequence[int] = (), vocab: Vocabulary | None = None) -> Generation:
+    """``vocab``: the ids' vocabulary when it is not the model's (a key frame's play vocabulary)."""
     ids, lo, hi = continue_ids(engine, sampler, prime, steps)
-    return Generation(ids, bundle.vocab.decode(ids), lo, hi)
+    return Generation(ids, (vocab or bundle.vocab).decode(ids), lo, hi)
 
 
 def write_generation(gen: Generation, bundle: Bundle, out: str | Path, tempo_bpm: float) -> Path:

@@ -1,0 +1,140 @@
+"""Play time of a key-normalised model: the music moved to a tonic of C going in, back coming out.
+
+A model trained with ``train.augment: normalise`` learned every piece moved to a tonic of C
+(``music.keys.tonic_shift``): one key's music, all its capacity on harmony and melody rather than
+on learning twelve keys. At play time ``for_play`` wraps the bundle's engine:
+
+- the **play vocabulary** is every model chord at every one of the 12 shifts (the musician's
+  chords and liveplay's answers, in concert pitch);
+- ``KeyFrame`` keeps the key of the last ``steps`` steps heard (Krumhansl-Schmuckler) and moves
+  its shift only when another key has been the estimate for ``hold`` steps running (hysteresis:
+  a passing chromatic chord does not re-key the answer);
+- ``KeyFrameEngine`` pushes each token moved by the current shift (the model's id of the nearest
+  chord), and gives the model's distribution moved back, over the play vocabulary. History is
+  never re-encoded when the shift moves: the model hears a modulation, and the window turns over
+  within ``context_length`` steps (re-encoding would cost a whole window's steps in one).
+
+Everything above the engine -- the performance, the sampler, ``Context``, generate -- works on
+play-vocabulary ids as it does on any model's.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Sequence
+
+import numpy as np
+
+from liveplay.model.bundle import Bundle
+from liveplay.model.engine import Engine
+from liveplay.music.keys import tonic_shift
+from liveplay.music.tokens import HOLD, REST, RawToken, Vocabulary, transpose
+
+SHIFTS = tuple(range(-6, 6))  # tonic_shift's range: from any key to a tonic of C
+
+
+def key_normalised(bundle: Bundle) -> bool:
+    """Trained with every file moved to a tonic of C (``train.augment: normalise``)."""
+    return bundle.manifest.training.settings.get("augment") == "normalise"
+
+
+def play_vocabulary(model: Vocabulary) -> Vocabulary:
+    """Every model chord at every shift that fits 0..127, the model's own first (their ids kept)."""
+    chords, seen = list(model.chords), set(model.chords)
+    for s in SHIFTS:
+        for chord in model.chords:
+            moved = transpose([chord], -s)
+            if moved is not None and moved[0] not in seen:
+                seen.add(moved[0])
+                chords.append(moved[0])
+    return Vocabulary(chords, model.max_notes)
+
+
+class KeyFrame:
+    """The shift (semitones to a tonic of C) of the music heard, with hysteresis. Pure."""
+
+    def __init__(self, steps: int = 64, hold: int = 8):
+        self.heard: deque[RawToken] = deque(maxlen=steps)
+        self.hold = hold
+        self.reset()
+
+    def reset(self, tokens: Sequence[RawToken] = ()) -> int:
+        """Forget, then hear ``tokens`` at once (a prime): its key is the shift, no waiting."""
+        self.heard.clear()
+        self.heard.extend(tokens)
+        self.shift = tonic_shift(list(self.heard))
+        self.candidate, self.run = self.shift, 0
+        return self.shift
+
+    def hear(self, token: RawToken) -> int:
+        """One more step heard; the shift after it."""
+        self.heard.append(token)
+        if token in (HOLD, REST):  # nothing new sounds: the estimate cannot change by much
+            return self.shift
+        estimate = tonic_shift(list(self.heard))
+        if estimate == self.shift:
+            self.candidate, self.run = estimate, 0
+        elif estimate == self.candidate:
+            self.run += 1
+            if self.run >= self.hold:
+                self.shift, self.run = estimate, 0
+        else:
+            self.candidate, self.run = estimate, 1
+        return self.shift
+
+
+class KeyFrameEngine:
+    """An engine on play-vocabulary ids around one on the model's (``Engine`` contract)."""
+
+    def __init__(self, inner: Engine, model: Vocabulary, play: Vocabulary, frame: KeyFrame | None = None):
+        self.inner, self.model, self.play = inner, model, play
+        self.frame = frame or KeyFrame()
+        self.vocab_size = len(play)
+        self.context_length = inner.context_length
+        self.name = f"{inner.name} in a key frame"
+        self.threads = getattr(inner, "threads", 1)
+        # model id -> play id at each shift: the model's chord moved back out of the frame  (12, V_model)
+        self.out_of_frame = np.zeros((len(SHIFTS), len(model)), dtype=np.int64)
+        for i, s in enumerate(SHIFTS):
+            for token_id in range(len(model)):
+                moved = transpose([model.decode_token(token_id)], -s)
+                self.out_of_frame[i, token_id] = play.encode_token(moved[0]) if moved else play.encode_token(
+                    model.decode_token(token_id))
+
+    @property
+    def shift(self) -> int:
+        return self.frame.shift
+
+    def into_frame(self, play_id: int, shift: int) -> int:
+        """The model's id of a play token moved by ``shift`` (the nearest chord it knows)."""
+        token = self.play.decode_token(int(play_id))
+        moved = transpose([token], shift)
+        return self.model.encode_token(moved[0] if moved else token)
+
+    def reset(self, tokens: Sequence[int] = ()) -> None:
+        shift = self.frame.reset(self.play.decode(tokens))
+        self.inner.reset([self.into_frame(t, shift) for t in tokens])
+
+    def push(self, token: int) -> None:
+        shift = self.frame.hear(self.play.decode_token(int(token)))
+        self.inner.push(self.into_frame(token, shift))
+
+    def distribution(self) -> np.ndarray:
+        p = self.inner.distribution()  # (V_model,)
+        out = np.zeros(self.vocab_size)  # (V_play,)
+        np.add.at(out, self.out_of_frame[SHIFTS.index(self.shift)], p)
+        return out
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def for_play(bundle: Bundle, engine: Engine) -> tuple[Vocabulary, Engine]:
+    """The vocabulary and engine the daemon and generate play through: the bundle's own, or for a
+    key-normalised model the play vocabulary and a ``KeyFrameEngine``."""
+    if not key_normalised(bundle):
+        return bundle.vocab, engine
+    play = play_vocabulary(bundle.vocab)
+    return play, KeyFrameEngine(engine, bundle.vocab, play)
+
+

@@ -1,0 +1,77 @@
+"""Which key music is in: the Krumhansl-Schmuckler method. Pure NumPy.
+
+The duration-weighted pitch-class histogram is correlated (Pearson) with a major and a minor key
+profile rotated to all 12 tonics; the best of the 24 is the key (tonic, mode). With the
+Aarden-Essen profiles, as music21's ``analyze('key')`` does (tests/offline/test_musicality.py
+compares the two on real pieces). Here, in ``music``, because the daemon needs it too: a
+key-normalised model hears the music moved to a tonic of C (``model.keyframe``).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from liveplay.music.tokens import HOLD, REST, RawToken
+
+# Key profiles, tonic first. Aarden-Essen (Aarden 2003, from the Essen folk songs) is what
+# music21's ``analyze('key')`` uses by default; Krumhansl & Kessler's (1982) probe-tone profiles
+# are the method's original ones.
+WEIGHTS = {
+    "aarden-essen": (
+        np.array([17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624,
+                  8.15494, 0.232998, 4.95122]),
+        np.array([18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621,
+                  1.93186, 7.37619, 1.75623])),
+    "krumhansl-kessler": (
+        np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]),
+        np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])),
+}
+NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def profiles(weights: str = "aarden-essen") -> np.ndarray:
+    """The 24 key profiles (12 major tonics, then 12 minor): row k holds tonic k's weights."""
+    major, minor = WEIGHTS[weights]
+    return np.stack([np.roll(w, t) for w in (major, minor) for t in range(12)])  # (24, 12)
+
+
+def pitch_class_histogram(tokens: Sequence[RawToken]) -> np.ndarray:
+    """Steps each pitch class sounds for: a chord sounds from its step until the next chord or REST."""
+    hist = np.zeros(12)
+    sounding: tuple[int, ...] = ()
+    for t in tokens:
+        if t == REST:
+            sounding = ()
+        elif t != HOLD:
+            sounding = tuple(t)
+        for p in sounding:
+            hist[p % 12] += 1
+    return hist
+
+
+def key_of(hist: np.ndarray, weights: str = "aarden-essen") -> tuple[int, str] | None:
+    """(tonic pitch class, 'major' or 'minor') of a histogram, the best Pearson correlation of the
+    24 profiles (ties: the first, major before minor); None for silence."""
+    if not np.any(hist):
+        return None
+    p = profiles(weights)
+    p = p - p.mean(axis=1, keepdims=True)  # (24, 12)
+    h = np.asarray(hist, dtype=float) - np.mean(hist)  # (12,)
+    r = p @ h / (np.linalg.norm(p, axis=1) * np.linalg.norm(h) + 1e-12)  # (24,)
+    best = int(np.argmax(r))
+    return best % 12, "major" if best < 12 else "minor"
+
+
+def key_name(key: tuple[int, str] | None) -> str:
+    return "none" if key is None else f"{NAMES[key[0]]} {key[1]}"
+
+
+def tonic_shift(tokens: Sequence[RawToken]) -> int:
+    """Semitones (-6..+5) that move the tokens' key (``key_of``) to a tonic of C, major or minor
+    alike: the reference key of a key-normalised model. 0 for silence."""
+    key = key_of(pitch_class_histogram(tokens))
+    if key is None:
+        return 0
+    return -key[0] if key[0] <= 6 else 12 - key[0]

@@ -1,0 +1,86 @@
+"""The key frame of a key-normalised model: concert pitch in and out, hysteresis, a real tiny model."""
+
+import numpy as np
+
+from liveplay.model.keyframe import KeyFrame, KeyFrameEngine, play_vocabulary
+from liveplay.music.tokens import HOLD, REST, Vocabulary
+
+C_MAJOR = [(60, 64, 67), (62,), (64,), (65, 69, 72), (67,), (69,), (67, 71, 74), (72,)]
+
+
+def moved(tokens, semitones):
+    return [t if t in (HOLD, REST) else tuple(p + semitones for p in t) for t in tokens]
+
+
+def test_the_frame_follows_a_new_key_only_once_it_has_lasted():
+    frame = KeyFrame(steps=16, hold=4)
+    assert frame.reset(C_MAJOR * 2) == 0
+    assert frame.hear((66, 70, 73)) == 0  # one F# major chord passing: still C
+    shifts = [frame.hear(t) for t in moved(C_MAJOR, 2) * 2]  # D major from here on
+    assert shifts[-1] == -2 and shifts[0] == 0
+    assert shifts.index(-2) >= 4  # not at once: the estimate had to hold for 4 steps
+    assert frame.hear(HOLD) == -2 and frame.reset(moved(C_MAJOR, 6)) == -6  # a prime sets it at once
+
+
+class FakeEngine:
+    """Records what the model is fed; answers with a fixed distribution on the model's ids."""
+
+    name, context_length = "fake", 8
+
+    def __init__(self, p):
+        self.p, self.fed = p, []
+
+    def reset(self, tokens=()):
+        self.fed = list(tokens)
+
+    def push(self, token):
+        self.fed.append(token)
+
+    def distribution(self):
+        return self.p
+
+    def close(self):
+        pass
+
+
+def test_the_engine_moves_tokens_into_the_frame_and_the_answer_back_out():
+    model = Vocabulary(sorted(set(C_MAJOR)), 4)
+    play = play_vocabulary(model)
+    assert play.chords[: len(model.chords)] == model.chords  # the model's own ids are kept
+    assert all(play.contains(c) for s in range(-5, 7) for c in moved(model.chords, s))  # out of C: -5..+6
+    tonic_triad = model.encode_token((60, 64, 67))
+    p = np.zeros(len(model))
+    p[tonic_triad], p[1] = 0.75, 0.25  # the model: "the tonic triad, or HOLD"
+    inner = FakeEngine(p)
+    engine = KeyFrameEngine(inner, model, play, KeyFrame(steps=16, hold=4))
+    d_major = moved(C_MAJOR, 2)
+    engine.reset(play.encode(d_major))
+    assert engine.shift == -2
+    assert model.decode(inner.fed) == C_MAJOR  # the model hears its own key
+    q = engine.distribution()
+    assert q.shape == (len(play),) and np.isclose(q.sum(), 1.0)
+    assert q[play.encode_token((62, 66, 69))] == 0.75 and q[1] == 0.25  # D major's tonic triad, in concert pitch
+    engine.push(play.encode_token((69, 73, 76)))
+    assert model.decode_token(inner.fed[-1]) == (67, 71, 74)  # A major in D is G major in C
+
+
+def test_a_key_normalised_model_plays_a_prime_in_f_sharp_back_in_f_sharp(tmp_path, tiny_config, pattern_dir):
+    """generate --prime through the key frame, on a tiny model trained with augment: normalise."""
+    from liveplay import cli
+    from liveplay.config import load_settings
+    from liveplay.music.midifile import read_tokens, write_tokens
+    from liveplay.offline.train import train
+
+    from conftest import PATTERN, pattern_tokens, shifted
+
+    config = tmp_path / "normalise.yaml"
+    config.write_text(tiny_config.read_text().replace("transpose: [-1, 1]", "augment: normalise"))
+    model = tmp_path / "model"
+    train([pattern_dir], model, load_settings(config))
+    prime = write_tokens(pattern_tokens(6, 3), tmp_path / "f-sharp.mid", 2, 120)  # the data: Bb..D, never F#
+    out = tmp_path / "answer.mid"
+    assert cli.main(["generate", "--config", str(config), "--model", str(model), "--out", str(out), "--prime",
+                     str(prime), "--steps", "32", "--temperature", "0.2", "--seed", "4"]) == 0
+    got = read_tokens(out, 2, 4)
+    expected = shifted(PATTERN, 6) * 4
+    assert sum(a == b for a, b in zip(got, expected)) >= 28, (got, expected)
