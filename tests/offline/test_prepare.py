@@ -116,3 +116,14 @@ def test_training_settings_must_match_the_prepared_ones(data, config, tmp_path):
     other = load_settings(config).override({"train.window_stride": 4})
     with pytest.raises(DataError, match="window_stride"):
         stream.open_prepared(out, other)
+
+
+def test_prepare_never_imports_tensorflow(data, config, tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from liveplay import cli; "
+            f"code = cli.main(['prepare', {str(data)!r}, '--out', {str(tmp_path / 'p')!r}, '--config', {str(config)!r}]); "
+            "assert code == 0, code; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
