@@ -2,6 +2,7 @@
 
     python benchmarks/train.py speed [--files 40] [--steps 30] [--warmup 5] [--sizes 2x128,2x256] [--batch 32]
     python benchmarks/train.py memory [--files 40] [--scale 10]
+    python benchmarks/train.py pipeline [--files 40] [--scales 1,10,30]
 
 Both make synthetic MIDI files (random chord progressions with holds and rests, seeded) in a
 temporary folder and run ``liveplay prepare`` on them.
@@ -14,6 +15,10 @@ by the devices in sync.
 ``memory`` runs ``liveplay train`` one epoch as a child process, on the prepared folder and on
 the MIDI folders (the in-memory path), at 1x and ``--scale``x the files, and reads each child's
 peak RSS (``ru_maxrss`` from ``os.wait4``).
+
+``pipeline`` does the same for the data alone: a child builds the trainer's training pipeline
+(streamed, or read into memory) and runs one epoch of it without a model, at each scale, with
+windows every step (``window_stride: 1``) so that the data, not TensorFlow, weighs.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -73,7 +79,7 @@ def synthetic_midi(folder: Path, files: int, bars: int = 64, seed: int = 0) -> N
         write_tokens(tokens, folder / f"song{i:05d}.mid", 2, 120)
 
 
-def speed(args) -> None:
+def speed(args, tmp: Path) -> None:
     import tensorflow as tf
 
     from liveplay.model.keras_model import build_model
@@ -81,7 +87,6 @@ def speed(args) -> None:
     from liveplay.music.tokens import transposition_table
     from liveplay.offline import distribute, stream
 
-    tmp = Path(tempfile.mkdtemp(prefix="liveplay-bench-"))
     synthetic_midi(tmp / "midi", args.files)
     rows = []
     for size in args.sizes.split(","):
@@ -137,8 +142,7 @@ def child_rss(argv: list[str], env: dict) -> tuple[float, float]:
     return usage.ru_maxrss / 1024, time.monotonic() - started
 
 
-def memory(args) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="liveplay-bench-"))
+def memory(args, tmp: Path) -> None:
     config = tmp / "bench.yaml"
     config.write_text(CONFIG.format(context=64, batch=256, stride=4, hidden=16, layers=1))
     settings = load_settings(config)
@@ -163,7 +167,51 @@ def memory(args) -> None:
     print(json.dumps(rows))
 
 
+def pipeline_child(data: str, config: str) -> None:
+    """One epoch of the trainer's training pipeline, no model: the data's own memory."""
+    import tensorflow as tf
+
+    from liveplay.music.tokens import transposition_table
+    from liveplay.offline import distribute, memory as in_memory, shards, stream
+
+    settings = load_settings(config)
+    shifts = list(range(-5, 7))
+    if shards.is_prepared(data):
+        prepared = stream.open_prepared(data, settings)
+        table = tf.constant(transposition_table(prepared.vocab, shifts))
+        ds = stream.train_dataset(tf, prepared, settings, distribute.Cluster(), settings.train.batch_size, {},
+                                  table, shifts).take(stream.steps_per_epoch(prepared, {}, settings.train.batch_size))
+    else:
+        ds = in_memory.memory_data(tf, [data], settings, None, None, settings.train.batch_size, {}, shifts)[6]
+    batches = sum(1 for _ in ds)
+    print(batches)
+
+
+def pipeline(args, tmp: Path) -> None:
+    config = tmp / "bench.yaml"
+    config.write_text(CONFIG.format(context=64, batch=256, stride=1, hidden=16, layers=1))
+    settings = load_settings(config)
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+    rows = []
+    for scale in [int(s) for s in args.scales.split(",")]:
+        midi = tmp / f"midi-{scale}x"
+        synthetic_midi(midi, args.files * scale)
+        windows = prepare([midi], tmp / f"prep-{scale}x", settings)["counts"]["windows"]["train"]
+        for path, data in (("prepared (streamed)", tmp / f"prep-{scale}x"), ("MIDI folders (in memory)", midi)):
+            rss, wall = child_rss([sys.executable, __file__, "_pipeline", str(data), str(config)], env)
+            rows.append({"data": f"{scale}x ({args.files * scale} files, {windows} windows)", "path": path,
+                         "peak_rss_mib": round(rss), "wall_s": round(wall)})
+        shutil.rmtree(midi)
+    print("| data | pipeline | peak RSS MiB | wall s |")
+    print("| --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['data']} | {r['path']} | {r['peak_rss_mib']} | {r['wall_s']} |")
+    print(json.dumps(rows))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["_pipeline"]:
+        return pipeline_child(*sys.argv[2:4])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("speed")
@@ -176,8 +224,15 @@ def main() -> None:
     p = sub.add_parser("memory")
     p.add_argument("--files", type=int, default=40)
     p.add_argument("--scale", type=int, default=10)
+    p = sub.add_parser("pipeline")
+    p.add_argument("--files", type=int, default=40)
+    p.add_argument("--scales", default="1,10,30")
     args = parser.parse_args()
-    speed(args) if args.what == "speed" else memory(args)
+    tmp = Path(tempfile.mkdtemp(prefix="liveplay-bench-"))
+    try:
+        {"speed": speed, "memory": memory, "pipeline": pipeline}[args.what](args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
