@@ -96,6 +96,7 @@ def test_a_corrupt_file_is_listed_with_its_reason(data, config, tmp_path, capsys
     manifest = shards.read_manifest(out)
     assert [s["name"] for s in manifest["skipped"]] == [str(bad)]
     assert manifest["skipped"][0]["reason"]
+    assert (manifest["counts"]["tokenised"], manifest["counts"]["skipped"], manifest["counts"]["files"]) == (10, 1, 10)
     assert f"skipped {bad}" in capsys.readouterr().out
     assert str(bad) not in [f["name"] for f in manifest["files"]]
     # known to be unreadable: not read again while it is the same file
