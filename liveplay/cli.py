@@ -1,4 +1,4 @@
-"""``liveplay`` command line: run / learn / ports / train / generate / evaluate / render / corpus.
+"""``liveplay`` command line: run / learn / ports / prepare / train / generate / evaluate / render / corpus.
 
 Every command takes ``--config FILE`` (settings on top of the shipped config.yaml;
 default: the user's file, $XDG_CONFIG_HOME/liveplay/config.yaml, when it exists);
@@ -46,6 +46,20 @@ def settings_from(args: argparse.Namespace, overrides: dict) -> Settings:
 
 
 # -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_prepare(args) -> int:
+    from liveplay.offline.shards import prepare
+
+    settings = settings_from(args, {"prepare.jobs": args.jobs})
+    manifest = prepare(args.data, args.out, settings)
+    c = manifest["counts"]
+    print(f"{args.out}: {c['files']} files ({c['tokenised']} tokenised now, {c['unchanged']} unchanged, "
+          f"{c['skipped']} skipped), {c['windows']['train']} train and {c['windows']['validation']} validation "
+          f"windows, vocabulary {len(manifest['vocabulary']['chords'])} chords")
+    for s in manifest["skipped"]:
+        print(f"  skipped {s['name']}: {s['reason']}")
+    return EXIT_OK
 
 
 def cmd_train(args) -> int:
@@ -323,9 +337,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("ports", cmd_ports, "List the MIDI inputs and outputs of the chosen API.")
     p.add_argument("--api", choices=("auto", "alsa", "jack"), help="MIDI system (default: live.api)")
 
-    p = command("train", cmd_train, "Train a model bundle from MIDI files (resumes if OUT holds one; --from "
-                "fine-tunes another).")
+    p = command("prepare", cmd_prepare, "Tokenise MIDI files in parallel into a prepared folder of shards for "
+                "train (again: only new or changed files are read).")
     p.add_argument("data", nargs="+", metavar="DATA", help="MIDI files or folders (searched recursively)")
+    p.add_argument("--out", required=True, metavar="DIR", help="prepared folder to write or bring up to date")
+    p.add_argument("--jobs", type=int, metavar="N", help="tokenising processes (default: prepare.jobs)")
+
+    p = command("train", cmd_train, "Train a model bundle from MIDI files or a prepared folder (resumes if OUT "
+                "holds one; --from fine-tunes another; TF_CONFIG: one worker of several).")
+    p.add_argument("data", nargs="+", metavar="DATA", help="MIDI files or folders (searched recursively), or one "
+                   "folder made by liveplay prepare")
     p.add_argument("--out", required=True, metavar="DIR", help="bundle folder to write")
     p.add_argument("--epochs", type=int, metavar="N", help="most epochs (default: train.epochs)")
     p.add_argument("--from", dest="base", metavar="BUNDLE", help="fine-tune this bundle on DATA (e.g. your own "

@@ -97,6 +97,10 @@ class ModelSettings:
     dropout: float = setting(between(0.0, 0.9))
 
 
+# train.strategy: how `liveplay train` spreads over devices and machines (offline.distribute)
+STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     epochs: int = setting(between(1, 10_000))
@@ -111,6 +115,14 @@ class TrainSettings:
     folder_weights: list[str] = setting(each(folder_weight))
     patience: int = setting(between(1, 1000))
     seed: int = setting(between(0, 2**31 - 1))
+    shuffle_buffer: int = setting(between(1, 10_000_000))
+    strategy: str = setting(one_of(*STRATEGIES))
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    jobs: int = setting(between(0, 1024))
+    shard_windows: int = setting(between(1, 10_000_000))
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,7 @@ class Settings:
     grid: GridSettings = None
     model: ModelSettings = None
     train: TrainSettings = None
+    prepare: PrepareSettings = None
     sampler: SamplerSettings = None
     generate: GenerateSettings = None
     live: LiveSettings = None

@@ -11,16 +11,30 @@ import numpy as np
 from liveplay.model.manifest import Architecture
 
 
-def build_model(arch: Architecture, seed: int | None = None):
-    """A Keras model mapping (batch, time) token ids to (batch, time, V) logits."""
-    import keras
+# The LSTM layers meet every condition of the fused cuDNN kernel, so on a GPU Keras (3 and
+# tf_keras alike) runs each layer as one cuDNN call instead of a loop of small kernels: tanh
+# activation, sigmoid recurrent activation, no recurrent dropout, not unrolled, with a bias
+# (Keras' defaults, spelt out here so that a change is a visible decision; dropout between
+# layers is a separate Dropout layer, not the LSTM's). tests/model/test_keras_model.py checks it.
+CUDNN_LSTM = {"activation": "tanh", "recurrent_activation": "sigmoid", "recurrent_dropout": 0.0,
+              "unroll": False, "use_bias": True}
+
+
+def build_model(arch: Architecture, seed: int | None = None, keras=None):
+    """A Keras model mapping (batch, time) token ids to (batch, time, V) logits.
+
+    ``keras``: the Keras module to build with (default Keras 3; the multi-worker trainer passes
+    ``tf_keras``, offline.distribute); the layers and their names are the same.
+    """
+    if keras is None:
+        import keras
 
     if seed is not None:
         keras.utils.set_random_seed(seed)
     layers = [keras.Input(shape=(None,), dtype="int32", name="tokens"),
               keras.layers.Embedding(arch.vocab_size, arch.embedding, name="embedding")]
     for i in range(arch.layers):
-        layers.append(keras.layers.LSTM(arch.hidden, return_sequences=True, name=f"lstm{i}"))
+        layers.append(keras.layers.LSTM(arch.hidden, return_sequences=True, name=f"lstm{i}", **CUDNN_LSTM))
         if arch.dropout > 0:
             layers.append(keras.layers.Dropout(arch.dropout, name=f"dropout{i}"))
     layers.append(keras.layers.Dense(arch.vocab_size, name="logits"))

@@ -23,6 +23,7 @@ from liveplay.errors import BundleError, short
 
 FORMAT_VERSION = 1
 KINDS = ("single",)  # the kinds of model a bundle holds ("single": one token stream)
+STRATEGIES = ("one-device", "mirrored", "multi-worker")  # how a model was trained (Training.strategy)
 MAX_VOCAB_SIZE = 100_002  # REST, HOLD and config's largest grid.vocab_size of chords
 
 
@@ -62,6 +63,20 @@ def _optional_str(data: dict, key: str, path: Path) -> str | None:
     if value is not None and not isinstance(value, str):
         raise BundleError(path, f"{key}: must be a string (got {short(value)})")
     return value
+
+
+def _choice(data: dict, key: str, path: Path, choices: tuple[str, ...], default: str) -> str:
+    value = data.get(key.rsplit(".", 1)[-1], default)
+    if value not in choices:
+        raise BundleError(path, f"{key}: must be one of {', '.join(choices)} (got {short(value)})")
+    return value
+
+
+def _names(data: dict, key: str, path: Path) -> tuple[str, ...]:
+    value = data.get(key.rsplit(".", 1)[-1], [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BundleError(path, f"{key}: must be a list of strings (got {short(value)})")
+    return tuple(value)
 
 
 def _figures(data: dict, key: str, path: Path, depth: int = 1, optional: bool = False) -> dict | None:
@@ -169,13 +184,19 @@ class Training:
     tensorflow: str | None = None  # its version
     fine_tuned_from: str | None = None  # `train --from`: the base bundle
     outside_vocabulary: dict[str, int] | None = None  # `train --from`: per split, chords mapped to the nearest
+    strategy: str = "one-device"  # tf.distribute: one-device | mirrored | multi-worker (offline.distribute)
+    workers: int = 1  # machines (TF_CONFIG workers) that trained together
+    devices: tuple[str, ...] = ()  # each worker's training devices, e.g. ("GPU", "GPU"); () before they were kept
+    global_batch_size: int = 0  # windows per optimiser step over every replica (0: not recorded)
+    data: str = "midi"  # what `train` read: midi (files, in memory) | prepared (a `liveplay prepare` folder)
 
     def to_json(self) -> dict:
         out = {"command": self.command, "files": self.files.as_dict(), "transpose": list(self.transpose),
                "settings": self.settings, "windows": self.windows, "tokens": self.tokens,
                "vocabulary_coverage": self.vocabulary_coverage, "epochs_run": self.epochs_run,
                "best_epoch": self.best_epoch, "best": self.best, "wall_time_s": self.wall_time_s,
-               "tensorflow": self.tensorflow}
+               "tensorflow": self.tensorflow, "strategy": self.strategy, "workers": self.workers,
+               "devices": list(self.devices), "global_batch_size": self.global_batch_size, "data": self.data}
         if self.fine_tuned_from is not None:
             out["fine_tuned_from"] = self.fine_tuned_from
         if self.outside_vocabulary is not None:
@@ -209,6 +230,11 @@ class Training:
             tensorflow=_optional_str(data, "training.tensorflow", path),
             fine_tuned_from=_optional_str(data, "training.fine_tuned_from", path),
             outside_vocabulary=_figures(data, "training.outside_vocabulary", path, optional=True),
+            strategy=_choice(data, "training.strategy", path, STRATEGIES, "one-device"),
+            workers=_int(data, "training.workers", path, lambda v: None if v >= 1 else "must be 1 or more", 1),
+            devices=_names(data, "training.devices", path),
+            global_batch_size=_int(data, "training.global_batch_size", path, at_least_0, 0),
+            data=_choice(data, "training.data", path, ("midi", "prepared"), "midi"),
         )
 
 

@@ -126,6 +126,12 @@ class Vocabulary:
         found: Counter = Counter()
         for seq in sequences:
             found.update(t for t in seq if t not in (REST, HOLD))
+        return cls.from_counts(found, size, max_notes, shifts)
+
+    @classmethod
+    def from_counts(cls, found: "Counter[Chord]", size: int, max_notes: int,
+                    shifts: Sequence[int] = (0,)) -> "Vocabulary":
+        """``build`` from chord counts already made (``offline.shards`` keeps them per file)."""
         counts: Counter = Counter()
         for chord, n in found.items():
             for s in shifts:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -27,15 +28,11 @@ from typing import Sequence
 import numpy as np
 
 from liveplay.config import Settings, to_dict
-from liveplay.errors import DataError
+from liveplay.errors import DataError, UsageError
 from liveplay.model import bundle as bundle_files
 from liveplay.model.bundle import Architecture, FileSplit, Grid, Manifest, Training
-from liveplay.music.context import with_start
-from liveplay.music.midifile import load_token_files
-from liveplay.music.tokens import Coverage, Vocabulary, augment, transpose, transposition_table
-from liveplay.offline.dataset import Split, make_windows, split_files, windows_with_sources
-from liveplay.offline.musicality import tonic_shift
-from liveplay.offline.progress import progress
+from liveplay.music.tokens import transposition_table
+from liveplay.offline import distribute, memory, shards, stream
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +41,8 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
           command: str | None = None, base: str | Path | None = None) -> Manifest:
     """Train (or resume) a bundle in ``out``; returns the manifest written.
 
+    ``data``: MIDI files and folders (read into memory), or one prepared folder (``liveplay
+    prepare``: streamed from its shards; the only data a multi-worker run takes).
     ``base``: fine-tune that bundle on ``data`` -- its grid, vocabulary (chords outside it map to
     the nearest, and how many is logged and recorded) and weights are the start; the new files get
     a split of their own.
@@ -54,118 +53,82 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
 
     started = time.monotonic()
     out = Path(out)
-    g, t = settings.grid, settings.train
+    t = settings.train
     epochs = epochs if epochs is not None else t.epochs
+    cluster = distribute.cluster_from_env()
+    kind = distribute.choose(t.strategy, cluster, len(tf.config.list_physical_devices("GPU")))
+    prepared = stream.open_prepared(data[0], settings) if len(data) == 1 and shards.is_prepared(data[0]) else None
+    if prepared is None and kind == "multi-worker":
+        raise UsageError("multi-worker training reads a prepared folder: run liveplay prepare DATA --out DIR, "
+                         "then liveplay train DIR on every worker")
+    if prepared is not None and base is not None:
+        raise UsageError("train --from fine-tunes on MIDI files, not on a prepared folder")
+    strategy = distribute.make_strategy(kind)
+    K = distribute.keras_for(kind)
+    replicas = strategy.num_replicas_in_sync
+    global_batch = t.batch_size * replicas
+    backup = distribute.backup_dir(out) if prepared is not None else None
+    carried = _read_carried(backup)  # an interrupted run of a prepared folder: its own state
     resumed = None
-    if (out / bundle_files.MANIFEST).exists():
+    if (out / bundle_files.MANIFEST).exists() and carried is None:
         resumed = bundle_files.load_bundle(out)
         log.info("resuming from %s (its grid, vocabulary and split are kept)", out)
-        grid, arch = resumed.grid, resumed.architecture
     elif base is not None:
         base = bundle_files.load_bundle(base)
         log.info("fine-tuning %s on new files: its grid, vocabulary and weights are the start", base.path)
-        grid, arch = base.grid, base.architecture
-    else:
-        grid = Grid(g.steps_per_beat, g.max_notes, g.context_length)
-        arch = None
     start_from = resumed or base
+    log.info("strategy %s: %d worker(s), this is worker %d, %d replica(s) in sync, global batch %d", kind,
+             cluster.workers, cluster.index, replicas, global_batch)
 
-    loaded = load_token_files(data, grid.steps_per_beat, grid.max_notes, g.skip_drums, progress)
-    by_name = {str(p): toks for p, toks in loaded}
-    if resumed is not None:
-        old = resumed.manifest.training.files
-        known = set(old.validation) | set(old.test)
-        split = Split(sorted(n for n in by_name if n not in known),
-                      [n for n in old.validation if n in by_name], [n for n in old.test if n in by_name])
-        if not split.train:
-            raise DataError("resuming: none of the given files is a training file of this bundle")
-    else:
-        split = split_files(list(by_name), t.validation_fraction, t.test_fraction, t.split_seed)
-    log.info("files: %d train, %d validation, %d test", len(split.train), len(split.validation),
-             len(split.test))
-
-    # transposition: every key as a training copy ("all"), or one random key per window and epoch
+    tf.keras.utils.set_random_seed(t.seed)
+    weights = folder_weights(t.folder_weights)
     shifts = list(range(min(t.transpose), max(t.transpose) + 1)) if t.transpose else [0]
-    if t.augment == "normalise":  # every file in the reference key: the model learns one key's music
-        by_name = {n: in_reference_key(toks, tonic_shift(toks)) for n, toks in by_name.items()}
-        shifts = [0]
-    train_seqs, train_folders = [], []
-    for name in split.train:
-        copies = [by_name[name]] if t.augment in ("random", "normalise") else augment([by_name[name]], t.transpose)
-        train_seqs += copies
-        train_folders += [Path(name).parent.name] * len(copies)
-    vocab = start_from.vocab if start_from else Vocabulary.build(
-        train_seqs, g.vocab_size, grid.max_notes, shifts if t.augment == "random" else (0,))
+    if prepared is not None:
+        grid, arch = Grid(**prepared.manifest["grid"]), resumed.architecture if resumed else None
+        vocab, split, cov = prepared.vocab, prepared.split, prepared.coverage()
+        if resumed is not None and (resumed.vocab.chords != vocab.chords or resumed.grid != grid):
+            raise DataError(f"{out}: resuming needs the vocabulary and grid it was trained with; {data[0]} was "
+                            "prepared with others (train into a new OUT)")
+        n_windows = prepared.windows
+        table = tf.constant(transposition_table(vocab, shifts) if t.augment == "random" else np.zeros((0, 0), np.int32))
+        train_ds = stream.train_dataset(tf, prepared, settings, cluster, global_batch, weights, table, shifts)
+        val_ds = stream.validation_dataset(tf, prepared, cluster, global_batch)
+        fit_steps = stream.steps_per_epoch(prepared, weights, global_batch)
+        log.info("windows: %d train (streamed, %d steps of %d an epoch), %d validation", n_windows["train"],
+                 fit_steps, global_batch, n_windows.get("validation", 0))
+    else:
+        grid, arch, vocab, split, cov, n_windows, train_ds, val_ds = memory.memory_data(
+            tf, data, settings, resumed, base, global_batch, weights, shifts)
+        fit_steps = None
     if arch is None:
         m = settings.model
         arch = Architecture(len(vocab), m.embedding, m.hidden, m.layers, m.dropout)
-
-    def coverage(names):
-        total = Coverage(0, 0, 0)
-        for n in names:
-            total = total + vocab.coverage(by_name[n])
-        return total
-
-    cov = {k: coverage(v) for k, v in split.as_dict().items()}
     for k, c in cov.items():
         if c.tokens:
             log.info("vocabulary coverage, %s: %.1f%% of chords, %.1f%% of tokens", k,
                      100 * c.chord_share, 100 * c.token_share)
-
-    train_ids = [with_start(vocab.encode(s)) for s in train_seqs]
-    val_ids = [with_start(vocab.encode(by_name[n])) for n in split.validation]
-    x_train, w_train, sources = windows_with_sources(train_ids, grid.context_length, t.window_stride)
-    # share of a folder's windows taken each epoch (the folk songs would drown the harmony)
-    weights = folder_weights(t.folder_weights)
-    keep = np.array([weights.get(train_folders[i], 1.0) for i in sources], dtype=np.float32)
-    x_val, w_val = make_windows(val_ids, grid.context_length, t.window_stride)
-    if len(x_train) == 0:
-        raise DataError("no training window could be made (files too short?)")
-    log.info("windows: %d train (%d tokens%s), %d validation", len(x_train), sum(len(s) for s in train_ids),
-             {"all": " after augmentation", "normalise": ", each file moved to a tonic of C"}.get(
-                 t.augment, f", each in one of {len(shifts)} keys an epoch"),
-             len(x_val))
-
-    tf.keras.utils.set_random_seed(t.seed)
-
-    table = tf.constant(transposition_table(vocab, shifts) if t.augment == "random" else np.zeros((0, 0), np.int32))
-
-    def transposed(x, w, p):  # one random key for the whole window (inputs and targets alike)
-        key = tf.random.uniform([], 0, len(shifts), dtype=tf.int32, seed=t.seed)
-        return tf.gather(table[key], x), w, p
-
-    def dataset(x, w, keep, train):
-        ds = tf.data.Dataset.from_tensor_slices((x, w, keep))
-        if train:
-            ds = ds.shuffle(len(x), seed=t.seed, reshuffle_each_iteration=True)
-            if t.folder_weights:
-                ds = ds.filter(lambda x, w, p: tf.random.uniform([], seed=t.seed + 1) < p)
-            if t.augment == "random":
-                ds = ds.map(transposed)  # in order: seeded draws give the same keys every run
-        ds = ds.map(lambda x, w, p: (x[:-1], x[1:], w))
-        return ds.batch(t.batch_size).prefetch(tf.data.AUTOTUNE)
-
-    train_ds = dataset(x_train, w_train, keep, True)
-    val_ds = dataset(x_val, w_val, np.ones(len(x_val), np.float32), False) if len(x_val) else None
-
     if base is not None:
         outside = {k: c.chords - c.chords_in_vocab for k, c in cov.items()}
         log.info("chord onsets outside %s's vocabulary, mapped to the nearest: %s", base.name,
                  ", ".join(f"{n} of {cov[k].chords} ({k})" for k, n in outside.items() if cov[k].tokens))
 
-    model = build_model(arch, seed=t.seed)
-    if start_from is not None:
-        set_arrays(model, arch, start_from.weights)
-    model.compile(optimizer=tf.keras.optimizers.Adam(t.learning_rate),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  weighted_metrics=["accuracy"])
+    with strategy.scope():
+        model = build_model(arch, seed=t.seed, keras=K)
+        if start_from is not None:
+            set_arrays(model, arch, start_from.weights)
+        model.compile(optimizer=K.optimizers.Adam(t.learning_rate),
+                      loss=K.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      weighted_metrics=["accuracy"])
 
+    target = distribute.WriteTarget(out, cluster)  # the chief writes `out`; the others a temporary folder
     history_path = out / bundle_files.HISTORY
     history = json.loads(history_path.read_text()) if resumed and history_path.exists() else []
     if resumed is not None:  # the manifest is written last: rows past its epochs are from a torn checkpoint
         history = history[: resumed.manifest.training.epochs_run]
     offset = len(history)
     previous_wall = resumed.manifest.training.wall_time_s if resumed else 0.0
+    if carried is not None:
+        history, offset, previous_wall = carried["history"], carried["offset"], carried["previous_wall"]
     fine_tuned_from = outside_vocabulary = None
     if base is not None:
         fine_tuned_from = str(base.path)
@@ -180,7 +143,7 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
             files=FileSplit(tuple(split.train), tuple(split.validation), tuple(split.test)),
             transpose=tuple(t.transpose),
             settings=to_dict(settings.train),
-            windows={"train": int(len(x_train)), "validation": int(len(x_val))},
+            windows={k: int(v) for k, v in n_windows.items()},
             tokens={k: c.tokens for k, c in cov.items()},
             vocabulary_coverage={k: {"chords": round(c.chord_share, 4), "tokens": round(c.token_share, 4)}
                                  for k, c in cov.items() if c.tokens},
@@ -191,46 +154,56 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
             tensorflow=tf.__version__,
             fine_tuned_from=fine_tuned_from,
             outside_vocabulary=outside_vocabulary,
+            strategy=kind, workers=cluster.workers, devices=tuple(distribute.local_devices(tf)),
+            global_batch_size=global_batch, data="prepared" if prepared is not None else "midi",
         )
         manifest = Manifest(out.name, arch, grid, training,
                             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), files=bundle_files.FILES)
-        out.mkdir(parents=True, exist_ok=True)
-        with bundle_files.replacing(out / bundle_files.KERAS) as tmp:
+        where = target.path
+        where.mkdir(parents=True, exist_ok=True)
+        with bundle_files.replacing(where / bundle_files.KERAS) as tmp:
             model.save(tmp)
-        with bundle_files.replacing(history_path) as tmp:
+        with bundle_files.replacing(where / bundle_files.HISTORY) as tmp:
             tmp.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
-        plot_curves(rows, out / bundle_files.CURVES)
-        bundle_files.save_bundle(out, manifest, vocab, get_arrays(model, arch))  # the manifest last
+        plot_curves(rows, where / bundle_files.CURVES)
+        bundle_files.save_bundle(where, manifest, vocab, get_arrays(model, arch))  # the manifest last
         return manifest
 
     # every improving epoch is written at once: a run stopped any way (a session's end, SIGKILL)
     # resumes from its best epoch with `liveplay train` on the same DIR
     monitor = "val_loss" if val_ds is not None else "loss"
-    keeper, epoch_log = _callbacks(monitor, t.patience, offset,
-                                   on_best=lambda k: (write(k), log.info("checkpoint: %s", out)))
-    if resumed is not None and monitor in resumed.manifest.training.best:
+    keeper, epoch_log = _callbacks(monitor, t.patience, offset, K,
+                                   on_best=lambda k: (write(k), log.info("checkpoint: %s", target.path)))
+    if carried is not None:
+        keeper.load_state(carried, backup)
+    elif resumed is not None and monitor in resumed.manifest.training.best:
         # a resumed run beats its own best or keeps it: an epoch worse than the bundle's is not written
         keeper.carry(model, resumed.manifest.training.best_epoch, resumed.manifest.training.best)
     interactive = sys.stderr.isatty()
     callbacks = [keeper] if interactive else [keeper, epoch_log]
+    if backup is not None:  # a worker killed and started again goes on from its last finished epoch
+        # Keras' backup first: the trainer's state may lag it by an epoch (a row missing from the
+        # history), never lead it (an epoch counted twice)
+        callbacks += [K.callbacks.BackupAndRestore(str(backup / "keras"))]
+        if cluster.chief:
+            callbacks.append(_state_saver(K, backup, keeper, dict(history=history, offset=offset,
+                                                                 previous_wall=previous_wall)))
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=1 if interactive else 0, shuffle=False,
-                  callbacks=callbacks)
+                  callbacks=callbacks, steps_per_epoch=fit_steps)
     except KeyboardInterrupt:
         if not keeper.rows:
             raise
         log.warning("interrupted: writing the bundle with the best of %d finished epoch(s)", len(keeper.rows))
     keeper.restore(model)
     manifest = write(keeper)
-    log.info("wrote %s (best epoch %d, %s) in %.0f s", out, manifest.training.best_epoch,
-             ", ".join(f"{k} {v:.4f}" for k, v in keeper.best_row.items()), time.monotonic() - started)
+    target.cleanup()
+    if backup is not None and cluster.chief:
+        shutil.rmtree(backup, ignore_errors=True)
+    log.info("wrote %s (best epoch %d, %s) in %.0f s", target.path if cluster.chief else "nothing (not the chief)",
+             manifest.training.best_epoch, ", ".join(f"{k} {v:.4f}" for k, v in keeper.best_row.items()),
+             time.monotonic() - started)
     return manifest
-
-
-def in_reference_key(tokens: list, shift: int) -> list:
-    """The tokens moved by ``shift`` semitones; as they are where that would leave 0..127."""
-    moved = transpose(tokens, shift)
-    return tokens if moved is None else moved
 
 
 def folder_weights(items) -> dict[str, float]:
@@ -238,13 +211,47 @@ def folder_weights(items) -> dict[str, float]:
     return {name: float(weight) for name, _, weight in (i.partition("=") for i in items)}
 
 
-def _callbacks(monitor: str, patience: int, epochs_before: int, on_best=None):
+def _read_carried(backup: Path | None) -> dict | None:
+    """The keeper's state an interrupted run left in its backup folder (``_state_saver``); None
+    when there is none. Keras' BackupAndRestore restores the weights, optimiser and epoch."""
+    if backup is None or not (backup / "keeper.json").is_file() or not (backup / "keras").is_dir():
+        return None
+    state = json.loads((backup / "keeper.json").read_text(encoding="utf-8"))
+    log.info("an interrupted run left %s (%d epoch(s) recorded): going on from its backup", backup,
+             state["offset"] + len(state["rows"]))
+    return state
+
+
+def _state_saver(keras, backup: Path, keeper, run: dict):
+    """A callback that keeps the keeper's state (rows, best epoch, best weights) in ``backup``
+    after every epoch, beside Keras' BackupAndRestore, so a restarted worker has all of it."""
+
+    class StateSaver(keras.callbacks.Callback):
+        saved_best = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            backup.mkdir(parents=True, exist_ok=True)
+            if keeper.best_weights is not None and keeper.best_epoch != self.saved_best:
+                with bundle_files.replacing(backup / "best.npz") as tmp:
+                    np.savez(tmp, *keeper.best_weights)
+                self.saved_best = keeper.best_epoch
+            state = dict(run, rows=keeper.rows, best=float(keeper.best), best_epoch=keeper.best_epoch,
+                         best_row=keeper.best_row)
+            with bundle_files.replacing(backup / "keeper.json") as tmp:
+                tmp.write_text(json.dumps(state), encoding="utf-8")
+
+    return StateSaver()
+
+
+def _callbacks(monitor: str, patience: int, epochs_before: int, keras=None, on_best=None):
     """The best-weights keeper (with early stopping; ``on_best(keeper)`` after each improving
     epoch, while the model holds that epoch's weights) and the plain per-epoch log line.
+    ``keras``: the Keras module the model is built with (default Keras 3).
 
     Defined here so that importing this module does not import Keras.
     """
-    import keras
+    if keras is None:
+        import keras
 
     class BestKeeper(keras.callbacks.Callback):
         def __init__(self):
@@ -259,6 +266,14 @@ def _callbacks(monitor: str, patience: int, epochs_before: int, on_best=None):
             """Start from a resumed bundle's best: its epoch, figures and (the model's) weights."""
             self.best, self.best_epoch, self.best_row = best_row[monitor], best_epoch, dict(best_row)
             self.best_weights = model.get_weights()
+
+        def load_state(self, state: dict, backup: Path):
+            """Go on from an interrupted run's state (``_state_saver``)."""
+            self.rows, self.best, self.best_epoch = list(state["rows"]), state["best"], state["best_epoch"]
+            self.best_row = dict(state["best_row"])
+            if (backup / "best.npz").is_file():
+                with np.load(backup / "best.npz", allow_pickle=False) as z:
+                    self.best_weights = [z[f"arr_{i}"] for i in range(len(z.files))]
 
         def on_epoch_end(self, epoch, logs=None):
             row = {k: float(v) for k, v in (logs or {}).items()}

@@ -1,0 +1,110 @@
+"""Training data read into memory: MIDI files -> split, vocabulary, windows, two tf.data pipelines.
+
+The path `liveplay train DATA...` has always taken (a prepared folder streams instead:
+``offline.stream``). Resuming keeps the bundle's split and vocabulary; fine-tuning keeps the
+base's vocabulary and gives the new files a split of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from liveplay.config import Settings
+from liveplay.errors import DataError
+from liveplay.model.bundle import Grid
+from liveplay.music.context import with_start
+from liveplay.music.midifile import load_token_files
+from liveplay.music.keys import tonic_shift
+from liveplay.music.tokens import Coverage, Vocabulary, augment, transpose, transposition_table
+from liveplay.offline.dataset import Split, make_windows, split_files, windows_with_sources
+from liveplay.offline.progress import progress
+
+log = logging.getLogger(__name__)
+
+
+def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, weights: dict, shifts: list):
+    """MIDI files read into memory: grid, architecture (a resumed or base bundle's), vocabulary,
+    split, coverage, window counts and the two tf.data pipelines."""
+    g, t = settings.grid, settings.train
+    start_from = resumed or base
+    if start_from is not None:
+        grid, arch = start_from.grid, start_from.architecture
+    else:
+        grid, arch = Grid(g.steps_per_beat, g.max_notes, g.context_length), None
+    loaded = load_token_files(data, grid.steps_per_beat, grid.max_notes, g.skip_drums, progress)
+    by_name = {str(p): toks for p, toks in loaded}
+    if resumed is not None:
+        old = resumed.manifest.training.files
+        known = set(old.validation) | set(old.test)
+        split = Split(sorted(n for n in by_name if n not in known),
+                      [n for n in old.validation if n in by_name], [n for n in old.test if n in by_name])
+        if not split.train:
+            raise DataError("resuming: none of the given files is a training file of this bundle")
+    else:
+        split = split_files(list(by_name), t.validation_fraction, t.test_fraction, t.split_seed)
+    log.info("files: %d train, %d validation, %d test", len(split.train), len(split.validation),
+             len(split.test))
+
+    if t.augment == "normalise":  # every file in the reference key: the model learns one key's music
+        by_name = {n: in_reference_key(toks) for n, toks in by_name.items()}
+        shifts = [0]
+    # transposition: every key as a training copy ("all"), or one random key per window and epoch
+    train_seqs, train_folders = [], []
+    for name in split.train:
+        copies = [by_name[name]] if t.augment in ("random", "normalise") else augment([by_name[name]], t.transpose)
+        train_seqs += copies
+        train_folders += [Path(name).parent.name] * len(copies)
+    vocab = start_from.vocab if start_from else Vocabulary.build(
+        train_seqs, g.vocab_size, grid.max_notes, shifts if t.augment == "random" else (0,))
+
+    def coverage(names):
+        total = Coverage(0, 0, 0)
+        for n in names:
+            total = total + vocab.coverage(by_name[n])
+        return total
+
+    cov = {k: coverage(v) for k, v in split.as_dict().items()}
+    train_ids = [with_start(vocab.encode(s)) for s in train_seqs]
+    val_ids = [with_start(vocab.encode(by_name[n])) for n in split.validation]
+    x_train, w_train, sources = windows_with_sources(train_ids, grid.context_length, t.window_stride)
+    # share of a folder's windows taken each epoch (the folk songs would drown the harmony)
+    keep = np.array([weights.get(train_folders[i], 1.0) for i in sources], dtype=np.float32)
+    x_val, w_val = make_windows(val_ids, grid.context_length, t.window_stride)
+    if len(x_train) == 0:
+        raise DataError("no training window could be made (files too short?)")
+    log.info("windows: %d train (%d tokens%s), %d validation", len(x_train), sum(len(s) for s in train_ids),
+             {"all": " after augmentation", "normalise": ", each file moved to a tonic of C"}.get(
+                 t.augment, f", each in one of {len(shifts)} keys an epoch"),
+             len(x_val))
+
+    table = tf.constant(transposition_table(vocab, shifts) if t.augment == "random" else np.zeros((0, 0), np.int32))
+
+    def transposed(x, w, p):  # one random key for the whole window (inputs and targets alike)
+        key = tf.random.uniform([], 0, len(shifts), dtype=tf.int32, seed=t.seed)
+        return tf.gather(table[key], x), w, p
+
+    def dataset(x, w, keep, train):
+        ds = tf.data.Dataset.from_tensor_slices((x, w, keep))
+        if train:
+            ds = ds.shuffle(len(x), seed=t.seed, reshuffle_each_iteration=True)
+            if t.folder_weights:
+                ds = ds.filter(lambda x, w, p: tf.random.uniform([], seed=t.seed + 1) < p)
+            if t.augment == "random":
+                ds = ds.map(transposed)  # in order: seeded draws give the same keys every run
+        ds = ds.map(lambda x, w, p: (x[:-1], x[1:], w))
+        return ds.batch(global_batch).prefetch(tf.data.AUTOTUNE)
+
+    train_ds = dataset(x_train, w_train, keep, True)
+    val_ds = dataset(x_val, w_val, np.ones(len(x_val), np.float32), False) if len(x_val) else None
+    n_windows = {"train": int(len(x_train)), "validation": int(len(x_val))}
+    return grid, arch, vocab, split, cov, n_windows, train_ds, val_ds
+
+
+def in_reference_key(tokens: list) -> list:
+    """The tokens moved to a tonic of C by their own key (``music.keys.tonic_shift``); as they are
+    where that would leave 0..127."""
+    moved = transpose(tokens, tonic_shift(tokens))
+    return tokens if moved is None else moved
