@@ -138,9 +138,16 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
     a, window = bundle.architecture, bundle.grid.context_length
     stream = np.random.default_rng(0).integers(0, a.vocab_size, size=steps + window)
     result = {"size": f"{a.layers}x{a.hidden}", "vocab": a.vocab_size, "window": window}
-    for key, engine in (("c_numpy_exact", NumpyEngine(bundle, threads=threads)),
-                        ("c1_numpy_exact_1_thread", NumpyEngine(bundle, threads=1)),
-                        ("d_numpy_streaming", NumpyEngine(bundle, streaming=True))):
+    from liveplay.model.keyframe import for_play, key_normalised
+
+    engines = [("c_numpy_exact", NumpyEngine(bundle, threads=threads)),
+               ("c1_numpy_exact_1_thread", NumpyEngine(bundle, threads=1)),
+               ("d_numpy_streaming", NumpyEngine(bundle, streaming=True))]
+    if key_normalised(bundle):  # the daemon's path for such a model: (c) inside the key frame
+        engines.insert(1, ("c_keyframe", for_play(bundle, NumpyEngine(bundle, threads=threads))[1]))
+    for key, engine in engines:
+        if key == "c_keyframe":  # token ids of the play vocabulary: the model's own are its first
+            stream = np.random.default_rng(0).integers(0, a.vocab_size, size=steps + window)
         engine.reset(stream[:window])
         engine.distribution()
 
@@ -267,8 +274,11 @@ def main() -> None:
     for d, r in results["bundles"].items():
         print(f"\n{d}: {r['size']} LSTM, vocab {r['vocab']}, window {r['window']}")
         for key, label in (("c_numpy_exact", f"(c) NumPy exact, {args.threads} threads"),
+                           ("c_keyframe", "(c) inside the key frame (the daemon's path)"),
                            ("c1_numpy_exact_1_thread", "(c1) NumPy exact, 1 thread"),
                            ("d_numpy_streaming", "(d) NumPy streaming")):
+            if key not in r:
+                continue
             x = r[key]
             print(f"  {label:42} p50 {x['p50_ms']:7.3f}  p99 {x['p99_ms']:7.3f}  max {x['max_ms']:7.3f} ms"
                   f"  ({x['steps']} steps)")

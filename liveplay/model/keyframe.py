@@ -53,7 +53,7 @@ def play_vocabulary(model: Vocabulary) -> Vocabulary:
 class KeyFrame:
     """The shift (semitones to a tonic of C) of the music heard, with hysteresis. Pure."""
 
-    def __init__(self, steps: int = 64, hold: int = 8):
+    def __init__(self, steps: int = 128, hold: int = 32):
         self.heard: deque[RawToken] = deque(maxlen=steps)
         self.hold = hold
         self.reset()
