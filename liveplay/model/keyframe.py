@@ -130,7 +130,7 @@ class KeyFrameEngine:
 
 
 def for_play(bundle: Bundle, engine: Engine) -> tuple[Vocabulary, Engine]:
-    """The vocabulary and engine the daemon and generate play through: the bundle's own, or for a
+    """The vocabulary and engine generate plays through (the daemon next): the bundle's own, or for a
     key-normalised model the play vocabulary and a ``KeyFrameEngine``."""
     if not key_normalised(bundle):
         return bundle.vocab, engine
