@@ -77,7 +77,7 @@ def tiny_model(pattern_dir, tiny_config, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def jack_server(tmp_path_factory):
-    """A private ``jackd -d dummy -p 128`` for one test module (tests/jacktools.py)."""
+    """A private ``jackd -S -d dummy -p 256`` for one test module (tests/jacktools.py)."""
     from jacktools import JackServer
 
     server = JackServer(tmp_path_factory.mktemp("jack"))

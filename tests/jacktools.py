@@ -25,14 +25,23 @@ from typing import Iterator
 import mido
 import numpy as np
 
-PERIOD_FRAMES = 128
+PERIOD_FRAMES = 256
 RATE = 48000
-PERIOD_MS = 1000 * PERIOD_FRAMES / RATE  # 2.67 ms
+PERIOD_MS = 1000 * PERIOD_FRAMES / RATE  # 5.33 ms
 JACK = "mido.backends.rtmidi/UNIX_JACK"
+# Synchronous mode: a client late for its period (a 2-core VM without real-time guarantees
+# stalls one every few seconds) delays the cycle instead of having its MIDI dropped or its last
+# buffer delivered twice, so a count of messages is exact; the delay shows as timing error.
+# 256 frames (5.3 ms), a common musician's setting: at 128 this machine missed ~8 deadlines a
+# second with two clients and nothing else running, at 256 under one in five seconds.
+SYNC_FLAGS = ["-S", "-t", "2000"]
 
 
 class JackServer:
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, sync: bool = True):
+        """``sync=False``: JACK's default asynchronous mode (the hot-plug tests, whose clients come
+        and go mid-cycle: python-rtmidi crashed once in a closing input's callback under -S)."""
+        self.flags = SYNC_FLAGS if sync else []
         if not shutil.which("jackd"):
             raise RuntimeError("jackd not installed (Debian package jackd2; scripts/setup installs it)")
         self.name = f"liveplay-test-{uuid.uuid4().hex[:8]}"
@@ -41,7 +50,7 @@ class JackServer:
         self.start()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(["jackd", "-n", self.name, "-d", "dummy", "-p", str(PERIOD_FRAMES),
+        self.proc = subprocess.Popen(["jackd", *self.flags, "-n", self.name, "-d", "dummy", "-p", str(PERIOD_FRAMES),
                                       "-r", str(RATE)], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -287,6 +296,18 @@ def grid_fit(times: np.ndarray, step: float) -> tuple[np.ndarray, float]:
     idx = np.round((times - times[0]) / step)
     slope, intercept = np.polyfit(idx, times, 1)
     return (times - (intercept + slope * idx)) * 1000, float(slope)
+
+
+def assert_on_time(errors_ms: np.ndarray, what: str = "onsets") -> None:
+    """The tests' timing rule: 95 % of the errors within one JACK period and a millisecond (a
+    message waits for the next period), and no more than one in a hundred (at least one) beyond
+    three periods and a millisecond (a scheduler stall of this shared machine). Late playing
+    fails it; the tails themselves are measured by benchmarks/ (BENCHMARKS.md), not asserted."""
+    errors = np.abs(np.asarray(errors_ms, dtype=float))
+    worst = np.sort(errors)[-5:]
+    assert np.percentile(errors, 95) <= PERIOD_MS + 1, f"{what}: p95 {np.percentile(errors, 95):.2f} ms; worst {worst}"
+    beyond = int((errors > 3 * PERIOD_MS + 1).sum())
+    assert beyond <= max(1, errors.size // 100), f"{what}: {beyond} of {errors.size} beyond 3 periods; worst {worst}"
 
 
 class ClockSource:

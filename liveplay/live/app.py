@@ -38,6 +38,7 @@ from liveplay.live.system import find_api
 from liveplay.live.timing import InternalTiming, MidiClockTiming, Timing
 from liveplay.live.writer import NoteWriter
 from liveplay.model.bundle import load_bundle
+from liveplay.model.keyframe import for_play
 from liveplay.model.runtime import make_engine
 from liveplay.music.context import Context
 from liveplay.music.sampler import Sampler
@@ -127,9 +128,10 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         bundle = load_bundle(settings.model.path)
         if settings.engine == "tensorflow":
             require_extra("train", "tensorflow", "engine: tensorflow")
-        engine = make_engine(bundle, settings.engine, settings.engine_threads)
+        # a key-normalised model plays through a key frame: concert pitch in and out (model/keyframe.py)
+        vocab, engine = for_play(bundle, make_engine(bundle, settings.engine, settings.engine_threads))
         stack.callback(engine.close)  # the engine's worker threads
-        prime = bundle.encode_file(live.prime, settings.grid.skip_drums) if live.prime else []
+        prime = bundle.encode_file(live.prime, settings.grid.skip_drums, vocab) if live.prime else []
         steps_per_beat = live.steps_per_beat or bundle.grid.steps_per_beat
         follower = ClockFollower(steps_per_beat, live.tempo_bpm) if settings.clock.source == "midi" else None
         inputs = InputQueue(live.queue_size, follower.on_message if follower else None)
@@ -146,7 +148,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
                           InternalTiming(live.tempo_bpm, steps_per_beat, writer.send if settings.clock.send else None))
         if "output" not in ports.missing:
             writer.hygiene()  # notes a killed predecessor left sounding stop before our first one
-        performance = Performance(bundle.vocab, Context(engine, prime), Sampler(settings.sampler), live,
+        performance = Performance(vocab, Context(engine, prime), Sampler(settings.sampler), live,
                                   settings.controls, steps_per_beat, writer.is_ours)
         player = Player(performance, timing, writer, inputs, live, pet_watchdog=notifier.pet, flush=ports.flush,
                         recording=recording)

@@ -6,8 +6,9 @@ on learning twelve keys. At play time ``for_play`` wraps the bundle's engine:
 
 - the **play vocabulary** is every model chord at every one of the 12 shifts (the musician's
   chords and liveplay's answers, in concert pitch);
-- ``KeyFrame`` keeps the key of the last ``steps`` steps heard (Krumhansl-Schmuckler) and moves
-  its shift only when another key has been the estimate for ``hold`` steps running (hysteresis:
+- ``KeyFrame`` keeps the key of the last ``steps`` steps heard (Krumhansl-Schmuckler, on a
+  histogram kept up to date step by step) and moves its shift only when another key has been
+  the estimate for ``hold`` steps running (hysteresis:
   a passing chromatic chord does not re-key the answer);
 - ``KeyFrameEngine`` pushes each token moved by the current shift (the model's id of the nearest
   chord), and gives the model's distribution moved back, over the play vocabulary. History is
@@ -27,7 +28,7 @@ import numpy as np
 
 from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
-from liveplay.music.keys import tonic_shift
+from liveplay.music.keys import histogram_shift
 from liveplay.music.tokens import HOLD, REST, RawToken, Vocabulary, transpose
 
 SHIFTS = tuple(range(-6, 6))  # tonic_shift's range: from any key to a tonic of C
@@ -51,27 +52,49 @@ def play_vocabulary(model: Vocabulary) -> Vocabulary:
 
 
 class KeyFrame:
-    """The shift (semitones to a tonic of C) of the music heard, with hysteresis. Pure."""
+    """The shift (semitones to a tonic of C) of the music heard, with hysteresis. Pure.
+
+    The pitch-class histogram of the last ``steps`` steps is kept up to date a step at a time
+    (the step leaving the window is taken out, the new one put in), so a step costs one
+    24-profile correlation, not a walk over the window (``benchmarks/engine.py`` times it).
+    A step counts what sounds in it: a chord from its step until the next chord or REST, as
+    ``music.keys.pitch_class_histogram`` counts it.
+    """
 
     def __init__(self, steps: int = 128, hold: int = 32):
-        self.heard: deque[RawToken] = deque(maxlen=steps)
-        self.hold = hold
+        self.steps, self.hold = steps, hold
+        self.window: deque[tuple[int, ...]] = deque()  # pitch classes sounding in each step
+        self.hist = np.zeros(12)
         self.reset()
 
     def reset(self, tokens: Sequence[RawToken] = ()) -> int:
         """Forget, then hear ``tokens`` at once (a prime): its key is the shift, no waiting."""
-        self.heard.clear()
-        self.heard.extend(tokens)
-        self.shift = tonic_shift(list(self.heard))
+        self.window.clear()
+        self.hist[:] = 0
+        self.sounding: tuple[int, ...] = ()
+        for token in tokens:
+            self._count(token)
+        self.shift = histogram_shift(self.hist)
         self.candidate, self.run = self.shift, 0
         return self.shift
 
+    def _count(self, token: RawToken) -> None:
+        if token == REST:
+            self.sounding = ()
+        elif token != HOLD:
+            self.sounding = tuple(p % 12 for p in token)
+        if len(self.window) == self.steps:
+            for pc in self.window.popleft():
+                self.hist[pc] -= 1
+        self.window.append(self.sounding)
+        for pc in self.sounding:
+            self.hist[pc] += 1
+
     def hear(self, token: RawToken) -> int:
-        """One more step heard; the shift after it."""
-        self.heard.append(token)
-        if token in (HOLD, REST):  # nothing new sounds: the estimate cannot change by much
-            return self.shift
-        estimate = tonic_shift(list(self.heard))
+        """One more step heard; the shift after it (another key must be the estimate for
+        ``hold`` steps running before the shift moves to it)."""
+        self._count(token)
+        estimate = histogram_shift(self.hist)
         if estimate == self.shift:
             self.candidate, self.run = estimate, 0
         elif estimate == self.candidate:

@@ -9,6 +9,7 @@ key-normalised model hears the music moved to a tonic of C (``model.keyframe``).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Sequence
 
 import numpy as np
@@ -37,6 +38,14 @@ def profiles(weights: str = "aarden-essen") -> np.ndarray:
     return np.stack([np.roll(w, t) for w in (major, minor) for t in range(12)])  # (24, 12)
 
 
+@cache
+def _centred(weights: str) -> np.ndarray:
+    """The profiles centred and scaled to unit norm, once: Pearson's r is then one product."""
+    p = profiles(weights)
+    p = p - p.mean(axis=1, keepdims=True)
+    return p / np.linalg.norm(p, axis=1, keepdims=True)  # (24, 12)
+
+
 def pitch_class_histogram(tokens: Sequence[RawToken]) -> np.ndarray:
     """Steps each pitch class sounds for: a chord sounds from its step until the next chord or REST."""
     hist = np.zeros(12)
@@ -56,10 +65,8 @@ def key_of(hist: np.ndarray, weights: str = "aarden-essen") -> tuple[int, str] |
     24 profiles (ties: the first, major before minor); None for silence."""
     if not np.any(hist):
         return None
-    p = profiles(weights)
-    p = p - p.mean(axis=1, keepdims=True)  # (24, 12)
     h = np.asarray(hist, dtype=float) - np.mean(hist)  # (12,)
-    r = p @ h / (np.linalg.norm(p, axis=1) * np.linalg.norm(h) + 1e-12)  # (24,)
+    r = _centred(weights) @ h / (np.linalg.norm(h) + 1e-12)  # (24,)
     best = int(np.argmax(r))
     return best % 12, "major" if best < 12 else "minor"
 
@@ -71,7 +78,12 @@ def key_name(key: tuple[int, str] | None) -> str:
 def tonic_shift(tokens: Sequence[RawToken]) -> int:
     """Semitones (-6..+5) that move the tokens' key (``key_of``) to a tonic of C, major or minor
     alike: the reference key of a key-normalised model. 0 for silence."""
-    key = key_of(pitch_class_histogram(tokens))
+    return histogram_shift(pitch_class_histogram(tokens))
+
+
+def histogram_shift(hist: np.ndarray | Sequence[float]) -> int:
+    """``tonic_shift`` of a pitch-class histogram (``model.keyframe`` keeps one up to date)."""
+    key = key_of(np.asarray(hist, dtype=float))
     if key is None:
         return 0
     return -key[0] if key[0] <= 6 else 12 - key[0]

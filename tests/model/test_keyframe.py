@@ -22,6 +22,23 @@ def test_the_frame_follows_a_new_key_only_once_it_has_lasted():
     assert frame.hear(HOLD) == -2 and frame.reset(moved(C_MAJOR, 6)) == -6  # a prime sets it at once
 
 
+def test_the_frames_histogram_is_the_last_steps_sounding_however_long_it_has_heard():
+    """Kept a step at a time, it equals a whole count of the window (what sounds in each of its
+    steps, a chord held from before the window included) after any number of steps."""
+    from liveplay.music.keys import histogram_shift, pitch_class_histogram
+
+    rng = np.random.default_rng(3)
+    pool = [HOLD, HOLD, REST, *C_MAJOR, *moved(C_MAJOR, 7), (61, 73)]
+    heard = [pool[i] for i in rng.integers(len(pool), size=300)]
+    frame = KeyFrame(steps=16, hold=4)
+    frame.reset(heard[:5])
+    for n in range(6, len(heard) + 1):
+        frame.hear(heard[n - 1])
+        whole = pitch_class_histogram(heard[:n]) - pitch_class_histogram(heard[:max(n - 16, 0)])
+        assert np.array_equal(frame.hist, whole), n
+        assert histogram_shift(frame.hist) in range(-6, 6)
+
+
 class FakeEngine:
     """Records what the model is fed; answers with a fixed distribution on the model's ids."""
 
