@@ -1,6 +1,6 @@
 """Following a MIDI clock under jitter: onset error vs the tick each onset belongs to, at 3 tempi.
 
-Starts a private ``jackd -d dummy -p 128`` (2.67 ms periods), runs ``liveplay run --clock midi
+Starts a private ``jackd -d dummy -p 128`` (2.67 ms periods, asynchronous: as a musician runs it), runs ``liveplay run --clock midi
 --mode solo`` on the given model, and drives it with a JACK clock source of our own (Start, then
 24 ticks a beat, each sent up to ``--jitter-ms`` early or late around an exact schedule). One
 recorder hears both the clock and the daemon and stamps arrivals with ``time.monotonic()``, so
@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jacktools import (PERIOD_MS, ClockSource, Daemon, JackServer, Recorder, error_stats, onset_times,  # noqa: E402
+from jacktools import (ClockSource, Daemon, JackServer, Recorder, error_stats, onset_times,  # noqa: E402
                        private_jack)
 
 TEMPI = (80, 120, 180)
@@ -101,11 +101,11 @@ def main() -> None:
     with private_jack() as (server, tmp):
         results = {"follow": [follow_case(server, args.model, t, args.seconds, args.jitter_ms, tmp) for t in TEMPI],
                    "send": send_case(server, args.model, 120, args.seconds, tmp)}
-    results["jack_period_ms"] = PERIOD_MS
+    results["jack_period_ms"] = server.period_ms
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"JACK dummy, period {PERIOD_MS:.2f} ms; model {args.model}; clock jitter +-{args.jitter_ms:g} ms")
+    print(f"JACK dummy, period {server.period_ms:.2f} ms; model {args.model}; clock jitter +-{args.jitter_ms:g} ms")
     print(f"{'tempo':>6} {'onsets':>6} {'off grid':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'late':>5} "
           f"{'hanging':>7}")
     for r in results["follow"]:

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jacktools import (PERIOD_MS, Daemon, Recorder, error_stats, flood, grid_fit, onset_times,  # noqa: E402
+from jacktools import (Daemon, Recorder, error_stats, flood, grid_fit, onset_times,  # noqa: E402
                        private_jack, raw_sender, rss_kb)
 
 ODD = [[0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7], [0xF4], [0xF5], [0xFD], [0xF8], [0xFA], [0xFC], [0xFE], [0xFF]]
@@ -66,7 +66,7 @@ def main() -> None:
               "onsets_during_flood": int(len(onset_times(during))),
               "onset_error_ms": error_stats(err),
               "late_steps": late, "rss_before_mb": rss_before, "rss_after_mb": rss_after,
-              "notes_left_sounding": len(rec.sounding()), "exit_code": code, "jack_period_ms": PERIOD_MS}
+              "notes_left_sounding": len(rec.sounding()), "exit_code": code, "jack_period_ms": server.period_ms}
     if args.json:
         print(json.dumps(result, indent=2))
         return

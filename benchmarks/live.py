@@ -1,6 +1,6 @@
 """Live timing on a real JACK server: onset error vs the grid, late steps, CPU, RSS, start-up.
 
-Starts a private ``jackd -d dummy -p 128`` (2.67 ms periods), runs ``liveplay run --mode solo``
+Starts a private ``jackd -d dummy -p 128`` (2.67 ms periods, asynchronous: as a musician runs it), runs ``liveplay run --mode solo``
 on the given model, records its output with a JACK client that stamps every arrival with
 ``time.monotonic()`` in the rtmidi callback, and fits the grid (least squares on step
 index) to the onsets. For each tempo/grid: onset error p50 / p99 / max (ms), fitted
@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jacktools import (PERIOD_MS, Daemon, JackServer, Recorder, error_stats, grid_fit, onset_times,  # noqa: E402
+from jacktools import (Daemon, JackServer, Recorder, error_stats, grid_fit, onset_times,  # noqa: E402
                        private_jack)
 
 CASES = [("120 BPM eighths", 120, 2), ("240 BPM sixteenths", 240, 4)]
@@ -81,11 +81,11 @@ def main() -> None:
     args = parser.parse_args()
     with private_jack() as (server, tmp):
         results = {name: run_case(server, args.model, tempo, spb, args.seconds, tmp) for name, tempo, spb in CASES}
-    results["jack_period_ms"] = PERIOD_MS
+    results["jack_period_ms"] = server.period_ms
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"JACK dummy, period {PERIOD_MS:.2f} ms; model {args.model}; recorder stamps with time.monotonic()")
+    print(f"JACK dummy, period {server.period_ms:.2f} ms; model {args.model}; recorder stamps with time.monotonic()")
     print(f"{'case':20} {'onsets':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'tempo err %':>11} {'late':>5} "
           f"{'CPU %':>6} {'RSS MB':>7} {'start s':>7} {'hanging':>7}")
     for name, _, _ in CASES:

@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jacktools import (PERIOD_MS, Daemon, Recorder, error_stats, grid_fit, onset_times, open_player,  # noqa: E402
+from jacktools import (Daemon, Recorder, error_stats, grid_fit, onset_times, open_player,  # noqa: E402
                        private_jack, rss_kb)
 
 TEMPO, SPB = 240, 4
@@ -81,7 +81,7 @@ def main() -> None:
               "onsets": int(len(onsets)), "late_steps": late,
               "onset_error_ms": error_stats(err),
               "tempo_error_pct": float(100 * (step / fitted - 1)), "rss_start_mb": rss_start, "rss_end_mb": rss_end,
-              "notes_left_sounding": len(rec.sounding()), "exit_code": code, "jack_period_ms": PERIOD_MS}
+              "notes_left_sounding": len(rec.sounding()), "exit_code": code, "jack_period_ms": server.period_ms}
     if args.json:
         print(json.dumps(result, indent=2))
         return

@@ -38,10 +38,13 @@ SYNC_FLAGS = ["-S", "-t", "2000"]
 
 
 class JackServer:
-    def __init__(self, log_dir: Path, sync: bool = True):
-        """``sync=False``: JACK's default asynchronous mode (the hot-plug tests, whose clients come
-        and go mid-cycle: python-rtmidi crashed once in a closing input's callback under -S)."""
+    def __init__(self, log_dir: Path, sync: bool = True, frames: int = PERIOD_FRAMES):
+        """``sync=False``: JACK's default asynchronous mode (the benchmarks; the hot-plug tests,
+        whose clients come and go mid-cycle: python-rtmidi crashed once in a closing input's
+        callback under -S). ``frames``: the period."""
         self.flags = SYNC_FLAGS if sync else []
+        self.frames = frames
+        self.period_ms = 1000 * frames / RATE
         if not shutil.which("jackd"):
             raise RuntimeError("jackd not installed (Debian package jackd2; scripts/setup installs it)")
         self.name = f"liveplay-test-{uuid.uuid4().hex[:8]}"
@@ -50,7 +53,7 @@ class JackServer:
         self.start()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(["jackd", *self.flags, "-n", self.name, "-d", "dummy", "-p", str(PERIOD_FRAMES),
+        self.proc = subprocess.Popen(["jackd", *self.flags, "-n", self.name, "-d", "dummy", "-p", str(self.frames),
                                       "-r", str(RATE)], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -78,10 +81,11 @@ class JackServer:
 
 
 @contextmanager
-def private_jack() -> Iterator[tuple[JackServer, Path]]:
-    """A private dummy JACK server for this process, and a scratch folder; both gone afterwards."""
+def private_jack(sync: bool = False, frames: int = 128) -> Iterator[tuple[JackServer, Path]]:
+    """A private dummy JACK server for this process, and a scratch folder; both gone afterwards.
+    By default as a musician runs JACK for low latency (the benchmarks): asynchronous, 128 frames."""
     with tempfile.TemporaryDirectory() as tmp:
-        server = JackServer(Path(tmp))
+        server = JackServer(Path(tmp), sync, frames)
         server.activate()
         try:
             yield server, Path(tmp)

@@ -100,8 +100,9 @@ def test_the_shipped_manifest_reads_as_types_and_writes_back_byte_for_byte():
     text = SHIPPED.read_text(encoding="utf-8")
     manifest = Manifest.from_json(json.loads(text), SHIPPED)
     assert (manifest.kind, manifest.format, manifest.files) == ("single", 1, FILES)
-    assert manifest.grid.steps_per_beat == 2 and manifest.architecture.vocab_size == 514
-    assert manifest.training.best_epoch == 6 and manifest.training.best["val_loss"] < 1
+    assert manifest.grid.steps_per_beat == 4 and manifest.architecture.vocab_size == 1026  # sixteenths
+    assert manifest.training.settings["augment"] == "normalise"  # the listening model: one key, a frame
+    assert manifest.training.best_epoch == 7 and manifest.training.best["val_loss"] < 1.2
     assert json.dumps(manifest.to_json(), indent=2) + "\n" == text
 
 
