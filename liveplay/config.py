@@ -91,6 +91,7 @@ class GridSettings:
 @dataclass(frozen=True)
 class ModelSettings:
     path: str = setting(path=True)
+    duet: str | None = setting(path=True)
     embedding: int = setting(between(1, 4096))
     hidden: int = setting(between(1, 4096))
     layers: int = setting(between(1, 8))

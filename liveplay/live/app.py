@@ -20,14 +20,15 @@ import sys
 import threading
 import time
 from contextlib import ExitStack, closing
+from pathlib import Path
 from typing import Callable
 
 from liveplay.config import LEARNABLE, Settings, to_dict
-from liveplay.errors import EXIT_OK, EXIT_RUNTIME, LiveplayError, UsageError, require_extra
+from liveplay.errors import EXIT_OK, EXIT_RUNTIME, BundleError, LiveplayError, UsageError, require_extra
 from liveplay.live.inputs import InputQueue
 from liveplay.live.jacknoise import quiet_libjack
 from liveplay.live.midiclock import ClockFollower
-from liveplay.live.performance import Performance
+from liveplay.live.performance import DUET_START, Performance, Voice
 from liveplay.live.player import Player
 from liveplay.live.ports import DEAD_PORTS, Ports
 from liveplay.live.recording import SessionRecording
@@ -133,6 +134,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         stack.callback(engine.close)  # the engine's worker threads
         prime = bundle.encode_file(live.prime, settings.grid.skip_drums, vocab) if live.prime else []
         steps_per_beat = live.steps_per_beat or bundle.grid.steps_per_beat
+        duet = _duet(stack, settings, bundle.grid.steps_per_beat)  # loaded now: a mode change by CC loads nothing
         follower = ClockFollower(steps_per_beat, live.tempo_bpm) if settings.clock.source == "midi" else None
         inputs = InputQueue(live.queue_size, follower.on_message if follower else None)
         output = _synth(stack, live) or live.output
@@ -149,7 +151,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         if "output" not in ports.missing:
             writer.hygiene()  # notes a killed predecessor left sounding stop before our first one
         performance = Performance(vocab, Context(engine, prime), Sampler(settings.sampler), live,
-                                  settings.controls, steps_per_beat, writer.is_ours)
+                                  settings.controls, steps_per_beat, writer.is_ours, duet)
         player = Player(performance, timing, writer, inputs, live, pet_watchdog=notifier.pet, flush=ports.flush,
                         recording=recording)
         for kind in ports.missing:
@@ -163,8 +165,9 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
                f"at {live.tempo_bpm:.1f} BPM" + (", sending MIDI clock" if settings.clock.send else ""))
         where = ports.api.upper() if ports.api else "no MIDI system yet"
         notifier.ready(f"{live.mode} {how} on {where}")
-        log.info("playing %s in %s mode %s (%d steps a beat) on channel %d; model %s, engine %s",
-                 where, live.mode, how, steps_per_beat, live.output_channel, bundle.name, engine.name)
+        log.info("playing %s in %s mode %s (%d steps a beat) on channel %d; model %s, engine %s%s",
+                 where, live.mode, how, steps_per_beat, live.output_channel, bundle.name, engine.name,
+                 f"; accompany plays the duet model {settings.model.duet}" if duet else "")
         log.info("%s", describe_controls(settings.controls))
         log.info("%s", ports.hint())
         next_check = 0.0
@@ -190,6 +193,22 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         logging.shutdown()
         os._exit(code)
     return code
+
+
+def _duet(stack: ExitStack, settings: Settings, steps_per_beat: int) -> Voice | None:
+    """model.duet: the duet bundle accompany mode plays, with its engine and context; None without."""
+    if not settings.model.duet:
+        return None
+    bundle = load_bundle(settings.model.duet)
+    path = Path(settings.model.duet) / "manifest.json"
+    if bundle.manifest.kind != "duet":
+        raise BundleError(path, f"model.duet: a '{bundle.manifest.kind}' model, not a duet model")
+    if bundle.grid.steps_per_beat != steps_per_beat:
+        raise BundleError(path, f"model.duet: {bundle.grid.steps_per_beat} steps a beat, the model plays "
+                                f"{steps_per_beat}: the two must share a grid")
+    vocab, engine = for_play(bundle, make_engine(bundle, settings.engine, settings.engine_threads))
+    stack.callback(engine.close)
+    return Voice(vocab, Context(engine, DUET_START))
 
 
 def _synth(stack: ExitStack, live) -> str | None:

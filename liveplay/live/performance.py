@@ -19,6 +19,12 @@ steps without their input it answers for at most ``max_response_steps`` steps, a
 the next boundary when they play again; accompany -- plays every step, the musician's chords
 enter the context (they replace ours for that step); solo -- plays alone, input only controls.
 
+**Accompany with a duet model** (``Voice``, ``model.duet``): a second model whose context
+interleaves the two parts step by step -- ours for step k, then the musician's for step k -- so
+what it predicts after the musician's step k-1 is our part for step k: an accompaniment of what
+they played, not a guess at their next notes. Both models hear every step whatever the mode
+(``push``), so a mode change by CC plays at once from a context that knows the music so far.
+
 A key held down sustains the musician's chord (HOLD in the context) for at most
 ``HELD_LIMIT_BEATS`` beats after their last onset; past that it is taken as a stuck key (a lost
 note-off) and no longer keeps respond mode quiet.
@@ -43,7 +49,7 @@ import mido
 from liveplay.config import MODES, ControlSettings, LiveSettings, SamplerSettings
 from liveplay.music.context import Context
 from liveplay.music.sampler import Sampler
-from liveplay.music.tokens import HOLD, REST, RawToken, Vocabulary, describe, make_chord
+from liveplay.music.tokens import HOLD, REST, REST_ID, RawToken, Vocabulary, describe, make_chord
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +75,31 @@ class Stamped(Protocol):
     message: mido.Message
 
 
+@dataclass
+class Voice:
+    """A duet model's vocabulary and context (its ids: ``DUET_START``, then ours and the
+    musician's token of each step in turn)."""
+
+    vocab: Vocabulary
+    context: Context
+
+    def ours(self) -> list[int]:
+        """Our part's ids in the context, oldest first (the sampler's repetition test): after a
+        whole step the last id is the musician's, so ours are every other one from the second last."""
+        return list(self.context.ids)[-2::-2][::-1]
+
+
+DUET_START = [REST_ID]  # the prime of a duet context: with Context's own REST, a start pair
+
+
 class Performance:
     def __init__(self, vocab: Vocabulary, context: Context, sampler: Sampler, live: LiveSettings,
                  controls: ControlSettings, steps_per_beat: int,
-                 is_ours: Callable[[mido.Message, float], bool] = lambda msg, stamp: False):
+                 is_ours: Callable[[mido.Message, float], bool] = lambda msg, stamp: False,
+                 duet: Voice | None = None):
         self.vocab, self.context, self.sampler = vocab, context, sampler
+        self.duet = duet
+        self._duet_ids: list[int] = []  # the duet's step to push: ours, then the musician's
         self.steps_per_beat = steps_per_beat
         self.is_ours = is_ours
         self.mode = live.mode
@@ -186,6 +212,8 @@ class Performance:
     def _reset_context(self, cc: int, value: int) -> list[Effect]:
         if value >= 64:
             self.context.reset()
+            if self.duet is not None:
+                self.duet.context.reset(DUET_START)
             log.info("context reset (CC %d): starting afresh", cc)
         return []
 
@@ -229,7 +257,18 @@ class Performance:
         if token is player:
             log.debug("step %d: the musician's %s enters the context as %s", step, describe(player),
                       describe(self.vocab.decode_token(token_id)))
+        if self.duet is not None:  # the duet hears both parts, each as it was (none in solo)
+            theirs = player if (player is not None and self.mode != "solo") else REST
+            self._duet_ids = [self.duet.vocab.encode_token(ours), self.duet.vocab.encode_token(theirs)]
         return token_id
+
+    def push(self, token_id: int) -> None:
+        """The models' step for the step just folded (``fold``'s id; the duet's pair kept by it)."""
+        self.context.push(token_id)
+        if self.duet is not None:
+            for duet_id in self._duet_ids:
+                self.duet.context.push(duet_id)
+            self._duet_ids = []
 
     # -- 3. deciding ----------------------------------------------------------------------
 
@@ -238,6 +277,9 @@ class Performance:
             if self.quiet < self.live.silence_steps or self.responding >= self.live.max_response_steps:
                 return REST
             self.responding += 1
+        if self.mode == "accompany" and self.duet is not None:
+            duet = self.duet
+            return duet.vocab.decode_token(self.sampler.sample(duet.context.distribution(), duet.ours()))
         token_id = self.sampler.sample(self.context.distribution(), self.context.ids)
         return self.vocab.decode_token(token_id)
 

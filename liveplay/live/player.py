@@ -151,7 +151,7 @@ class Player:
         self._hear()
         with self.lock:  # what was played at k-1 is the sender's
             token_id = self.performance.fold(k - 1)
-        self.performance.context.push(token_id)  # the model's step, outside the lock
+        self.performance.push(token_id)  # the models' steps, outside the lock
         return self.performance.decide(k)
 
     def _hear(self) -> None:

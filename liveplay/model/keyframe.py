@@ -54,16 +54,18 @@ def play_vocabulary(model: Vocabulary) -> Vocabulary:
 class KeyFrame:
     """The shift (semitones to a tonic of C) of the music heard, with hysteresis. Pure.
 
-    The pitch-class histogram of the last ``steps`` steps is kept up to date a step at a time
-    (the step leaving the window is taken out, the new one put in), so a step costs one
+    The pitch-class histogram of the last ``steps`` tokens is kept up to date a token at a time
+    (the one leaving the window is taken out, the new one put in), so a token costs one
     24-profile correlation, not a walk over the window (``benchmarks/engine.py`` times it).
-    A step counts what sounds in it: a chord from its step until the next chord or REST, as
-    ``music.keys.pitch_class_histogram`` counts it.
+    A token counts what sounds in it: a chord from its token until the next chord or REST of
+    its part, as ``music.keys.pitch_class_histogram`` counts it. ``parts=2``: a duet model's
+    interleaved stream (liveplay's token, then the musician's, each step), each part held on
+    its own; the count of tokens since ``reset`` says whose a token is.
     """
 
-    def __init__(self, steps: int = 128, hold: int = 32):
-        self.steps, self.hold = steps, hold
-        self.window: deque[tuple[int, ...]] = deque()  # pitch classes sounding in each step
+    def __init__(self, steps: int = 128, hold: int = 32, parts: int = 1):
+        self.steps, self.hold, self.parts = steps, hold, parts
+        self.window: deque[tuple[int, ...]] = deque()  # pitch classes sounding at each token
         self.hist = np.zeros(12)
         self.reset()
 
@@ -71,7 +73,8 @@ class KeyFrame:
         """Forget, then hear ``tokens`` at once (a prime): its key is the shift, no waiting."""
         self.window.clear()
         self.hist[:] = 0
-        self.sounding: tuple[int, ...] = ()
+        self.sounding: list[tuple[int, ...]] = [()] * self.parts
+        self.count = 0
         for token in tokens:
             self._count(token)
         self.shift = histogram_shift(self.hist)
@@ -79,20 +82,22 @@ class KeyFrame:
         return self.shift
 
     def _count(self, token: RawToken) -> None:
+        part = self.count % self.parts
+        self.count += 1
         if token == REST:
-            self.sounding = ()
+            self.sounding[part] = ()
         elif token != HOLD:
-            self.sounding = tuple(p % 12 for p in token)
+            self.sounding[part] = tuple(p % 12 for p in token)
         if len(self.window) == self.steps:
             for pc in self.window.popleft():
                 self.hist[pc] -= 1
-        self.window.append(self.sounding)
-        for pc in self.sounding:
+        self.window.append(self.sounding[part])
+        for pc in self.sounding[part]:
             self.hist[pc] += 1
 
     def hear(self, token: RawToken) -> int:
-        """One more step heard; the shift after it (another key must be the estimate for
-        ``hold`` steps running before the shift moves to it)."""
+        """One more token heard; the shift after it (another key must be the estimate for
+        ``hold`` tokens running before the shift moves to it)."""
         self._count(token)
         estimate = histogram_shift(self.hist)
         if estimate == self.shift:
@@ -153,11 +158,12 @@ class KeyFrameEngine:
 
 
 def for_play(bundle: Bundle, engine: Engine) -> tuple[Vocabulary, Engine]:
-    """The vocabulary and engine generate plays through (the daemon next): the bundle's own, or for a
+    """The vocabulary and engine generate and the daemon play through: the bundle's own, or for a
     key-normalised model the play vocabulary and a ``KeyFrameEngine``."""
     if not key_normalised(bundle):
         return bundle.vocab, engine
     play = play_vocabulary(bundle.vocab)
-    return play, KeyFrameEngine(engine, bundle.vocab, play)
+    parts = 2 if bundle.manifest.kind == "duet" else 1  # a duet's tokens: both parts, step by step
+    return play, KeyFrameEngine(engine, bundle.vocab, play, KeyFrame(steps=128, hold=32 * parts, parts=parts))
 
 

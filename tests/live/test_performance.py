@@ -9,8 +9,8 @@ import pytest
 
 from liveplay.config import load_settings
 from liveplay.live.inputs import Stamped
-from liveplay.live.performance import (FORWARD, HELD_LIMIT_BEATS, MAX_ONSETS, RELEASE, SILENCE, TEMPO, Effect,
-                                       Performance)
+from liveplay.live.performance import (DUET_START, FORWARD, HELD_LIMIT_BEATS, MAX_ONSETS, RELEASE, SILENCE, TEMPO,
+                                       Effect, Performance, Voice)
 from liveplay.music.context import Context
 from liveplay.music.sampler import Sampler
 from liveplay.music.tokens import HOLD, HOLD_ID, REST, REST_ID, Vocabulary
@@ -70,11 +70,50 @@ def every_step_is(step):
 def step(p, k, heard=(), input_step=None):
     """One thinker round for step k: hear, fold k-1 into the context, decide k."""
     effects = p.hear(heard, input_step or every_step_is(k - 1))
-    p.context.push(p.fold(k - 1))
+    p.push(p.fold(k - 1))
     return p.decide(k), effects
 
 
 # -- modes ----------------------------------------------------------------------------------------
+
+
+class DuetEngine(FixedEngine):
+    """A duet model that always answers one chord (id 5: F major), whatever it heard."""
+
+    def distribution(self):
+        p = np.full(self.vocab_size, 0.02)
+        p[5] = 1 - 0.02 * (self.vocab_size - 1)
+        return p
+
+
+def test_accompany_with_a_duet_model_plays_its_part_and_both_models_hear_every_step():
+    p, engine, _ = make("respond", **{"live.silence_steps": 1, "live.max_response_steps": 100})
+    duet_engine = DuetEngine()
+    p.duet = Voice(Vocabulary(CHORDS + [(60,), (62,), (64,), (67,), (72,)], 4), Context(duet_engine, DUET_START))
+    assert duet_engine.pushed == [REST_ID, REST_ID]  # the start pair
+    melody = [60, 62, 64]
+    for k, pitch in enumerate(melody, start=1):  # respond: listening while they play
+        assert step(p, k, [note(pitch)])[0] == REST
+        p.performed(k, REST, False)
+    # the duet heard (ours, theirs) for each step, in order; the single model the musician's notes
+    heard = [p.duet.vocab.decode_token(t) for t in duet_engine.pushed[2:]]
+    assert heard == [REST, (60,), REST, (62,), REST, (64,)]  # steps 0, 1, 2: ours silent, theirs a melody
+    assert engine.pushed[-3:] == [p.vocab.encode_token((m,)) for m in melody]
+    p.set_mode("accompany")
+    played = []
+    for k in range(4, 12):
+        token, _ = step(p, k, [note(67)] if k % 2 else [])
+        played.append(token)
+        p.performed(k, token, True)
+    assert played.count((65, 69, 72)) >= 7, played  # the duet model's chord, not the single model's (62, 65, 69)
+    pushed = duet_engine.pushed
+    assert len(pushed) % 2 == 0 and pushed[-2] == p.duet.vocab.encode_token(played[-2])  # ours, then theirs
+    assert p.duet.ours()[-1] == pushed[-2]
+    p.set_mode("solo")  # solo: the duet's musician part is silence (the input only controls)
+    step(p, 12, [note(72)])
+    assert p.duet.vocab.decode_token(duet_engine.pushed[-1]) == REST
+    p.hear([cc(p.controls.reset_context, 127)], every_step_is(12))
+    assert duet_engine.pushed == [REST_ID, REST_ID]  # reset-context starts the duet afresh too
 
 
 def test_respond_is_silent_while_the_musician_plays_then_answers_at_most_max_response_steps():

@@ -101,3 +101,23 @@ def test_a_key_normalised_model_plays_a_prime_in_f_sharp_back_in_f_sharp(tmp_pat
     got = read_tokens(out, 2, 4)
     expected = shifted(PATTERN, 6) * 4
     assert sum(a == b for a, b in zip(got, expected)) >= 28, (got, expected)
+
+
+def test_a_duet_frame_holds_each_part_on_its_own():
+    """Interleaved (ours, the musician's) tokens: a HOLD continues its own part's chord, not the
+    token before it, so a held melody note and a held chord each keep sounding in the count."""
+    from liveplay.music.keys import pitch_class_histogram
+
+    ours = [(48, 52, 55), HOLD, HOLD, (53, 57, 60), HOLD, REST]
+    theirs = [(72,), (74,), HOLD, (77,), HOLD, HOLD]
+    frame = KeyFrame(steps=64, hold=8, parts=2)
+    frame.reset([REST, REST])  # a duet context's start pair
+    for a, m in zip(ours, theirs):
+        frame.hear(a)
+        frame.hear(m)
+    assert np.array_equal(frame.hist, pitch_class_histogram(ours) + pitch_class_histogram(theirs))
+    single = KeyFrame(steps=64, hold=8)
+    for a, m in zip(ours, theirs):
+        single.hear(a)
+        single.hear(m)
+    assert not np.array_equal(single.hist, frame.hist)  # one stream would hold across the parts
