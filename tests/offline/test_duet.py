@@ -20,37 +20,15 @@ from liveplay.offline.dataset import windows_with_sources
 from liveplay.offline.duet_eval import CONSONANT, accompany, figures, sequence
 from liveplay.offline.memory import parts_in_reference_key
 
+from conftest import TINY_CONFIG
+
 # The musician plays one of four notes on every beat (seeded, so no part predicts itself); the
 # accompaniment answers each on the off-beat with the chord that note asks for. liveplay's token
 # at step k+1 follows from the musician's at step k, which only a model that reads both can know.
 ANSWER = {72: (48, 52, 55), 76: (45, 48, 52), 79: (43, 47, 50), 81: (41, 45, 48)}
-DUET_CONFIG = """
-grid:
-  steps_per_beat: 2
-  context_length: 32
-  vocab_size: 32
-model:
-  embedding: 16
-  hidden: 48
-  layers: 1
-  dropout: 0.0
-train:
-  kind: duet
-  epochs: 40
-  batch_size: 16
-  learning_rate: 0.01
-  window_stride: 8
-  validation_fraction: 0.2
-  test_fraction: 0.1
-  transpose: [-1, 1]
-  patience: 6
-  seed: 3
-sampler:
-  seed: 7
-  min_temperature: 0.2
-  temperature: 0.2
-engine: numpy
-"""
+# the tests' tiny model (conftest), as a duet, sampled cold
+DUET_CONFIG = TINY_CONFIG.replace("train:\n", "train:\n  kind: duet\n").replace(
+    "sampler:\n", "sampler:\n  temperature: 0.2\n")
 
 
 def duet_notes(seed: int, beats: int = 48) -> list[Note]:
