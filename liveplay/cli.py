@@ -118,6 +118,8 @@ def cmd_evaluate(args) -> int:
         data += bundle.manifest.training.files.of(args.split)
     if not data:
         raise UsageError("evaluate: give DATA files or folders, or --split with files recorded in the manifest")
+    if bundle.manifest.kind == "duet":
+        return _evaluate_duet(args, settings, bundle, engine, data)
     report = evaluate(bundle, engine, data, args.train_data, skip_drums=settings.grid.skip_drums,
                       semitones=args.transpose, baselines=args.baselines, most=args.most)
     report["transpose"] = args.transpose
@@ -177,6 +179,19 @@ def cmd_evaluate(args) -> int:
           + (f" {gen_summary['longest_copy']:15.1f}" if corpus else ""))
     if corpus:
         print("  " + " ".join(f"{report['training_data'][k]:15.4f}" for k in keys))
+    return EXIT_OK
+
+
+def _evaluate_duet(args, settings, bundle, engine, data) -> int:
+    """``evaluate`` of a duet model: liveplay's part against the baselines, accompaniments of the
+    held-out melodies next to the real ones (``offline.duet_eval``)."""
+    from liveplay.offline.duet_eval import evaluate_duet, report_lines
+
+    if args.transpose:
+        raise UsageError("evaluate --transpose: not supported for a duet model yet")
+    report = evaluate_duet(bundle, engine, data, settings.sampler, args.train_data, settings.grid.skip_drums,
+                           args.baselines, most=args.most, steps=args.steps, seed=settings.sampler.seed or 0)
+    print(json.dumps(report, indent=2) if args.json else "\n".join(report_lines(report)))
     return EXIT_OK
 
 

@@ -100,6 +100,8 @@ class ModelSettings:
 
 # train.strategy: how `liveplay train` spreads over devices and machines (offline.distribute)
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
+# train.kind: the kind of model trained (model.manifest.KINDS): one token stream, or a duet's two
+TRAIN_KINDS = ("single", "duet")
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class TrainSettings:
     seed: int = setting(between(0, 2**31 - 1))
     shuffle_buffer: int = setting(between(1, 10_000_000))
     strategy: str = setting(one_of(*STRATEGIES))
+    kind: str = setting(one_of(*TRAIN_KINDS))
 
 
 @dataclass(frozen=True)
@@ -410,4 +413,7 @@ def _cross_checks(s: Settings) -> list[str]:
         problems.append("clock.send: liveplay sends MIDI clock only from its internal clock (clock.source: internal)")
     if s.train.validation_fraction + s.train.test_fraction >= 0.9:
         problems.append("train.test_fraction: validation and test fractions must leave files to train on")
+    if s.train.kind == "duet" and s.train.window_stride % 2:
+        problems.append("train.window_stride: a duet model's windows start on whole steps (two tokens): "
+                        "must be even with train.kind: duet")
     return problems

@@ -22,7 +22,8 @@ from liveplay.config import GridSettings, ModelSettings
 from liveplay.errors import BundleError, short
 
 FORMAT_VERSION = 1
-KINDS = ("single",)  # the kinds of model a bundle holds ("single": one token stream)
+KINDS = ("single", "duet")  # the kinds of model a bundle holds ("single": one token stream; "duet":
+# liveplay's part and the musician's interleaved step by step, music.duet)
 STRATEGIES = ("one-device", "mirrored", "multi-worker")  # how a model was trained (Training.strategy)
 MAX_VOCAB_SIZE = 100_002  # REST, HOLD and config's largest grid.vocab_size of chords
 

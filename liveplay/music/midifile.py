@@ -28,6 +28,7 @@ from typing import Iterable, Sequence
 import mido
 
 from liveplay.errors import DataError, MidiFileError
+from liveplay.music.duet import Duet, nearly_empty, split_parts
 from liveplay.music.tokens import HOLD, REST, Chord, RawToken, make_chord, note_changes
 
 log = logging.getLogger(__name__)
@@ -143,8 +144,9 @@ def _music_tracks(midi: mido.MidiFile) -> list:
 
 
 def notes_to_tokens(notes: Sequence[Note], length_beats: float, steps_per_beat: int,
-                    max_notes: int) -> list[RawToken]:
-    """Quantise notes onto the grid (module docstring)."""
+                    max_notes: int, lowest: bool = False) -> list[RawToken]:
+    """Quantise notes onto the grid (module docstring); ``lowest``: a step's chord keeps its lowest
+    ``max_notes`` pitches instead of the highest (a duet's accompaniment: ``music.duet``)."""
     if not notes:
         return []
     spans = []
@@ -162,7 +164,8 @@ def notes_to_tokens(notes: Sequence[Note], length_beats: float, steps_per_beat: 
     sounding_until = 0
     for k in range(total):
         if onsets[k]:
-            tokens.append(make_chord(onsets[k], max_notes))
+            pitches = sorted(set(onsets[k]))[:max_notes] if lowest else onsets[k]
+            tokens.append(make_chord(pitches, max_notes))
         elif sounding_until > k:
             tokens.append(HOLD)
         else:
@@ -174,6 +177,31 @@ def notes_to_tokens(notes: Sequence[Note], length_beats: float, steps_per_beat: 
 def read_tokens(path: str | Path, steps_per_beat: int, max_notes: int,
                 skip_drums: bool = True) -> list[RawToken]:
     """A MIDI file as raw step tokens; raises MidiFileError naming the file."""
+    notes, length = _grid_notes(path, steps_per_beat, skip_drums)
+    return notes_to_tokens(notes, length, steps_per_beat, max_notes)
+
+
+def read_duet(path: str | Path, steps_per_beat: int, max_notes: int, skip_drums: bool = True) -> Duet:
+    """A multi-part MIDI file as a duet (``music.duet``): the top part the melody, the others merged
+    the accompaniment (its lowest ``max_notes`` pitches a step), both as raw step tokens of the same
+    length. MidiFileError names the file: a bad file, one part only, a nearly empty accompaniment."""
+    notes, length = _grid_notes(path, steps_per_beat, skip_drums)
+    parts = split_parts(notes)
+    if isinstance(parts, str):
+        raise MidiFileError(path, parts)
+    melody, accompaniment = parts
+    mel = notes_to_tokens(melody, length, steps_per_beat, max_notes)
+    acc = notes_to_tokens(accompaniment, length, steps_per_beat, max_notes, lowest=True)
+    steps = max(len(mel), len(acc))  # a note at the file's last tick makes one part a step longer
+    mel, acc = mel + [REST] * (steps - len(mel)), acc + [REST] * (steps - len(acc))
+    thin = nearly_empty(acc, mel)
+    if thin:
+        raise MidiFileError(path, thin)
+    return Duet(acc, mel)
+
+
+def _grid_notes(path: str | Path, steps_per_beat: int, skip_drums: bool) -> tuple[list[Note], float]:
+    """``read_notes``, refusing a file without notes or with more grid steps than ``MAX_STEPS``."""
     notes, length = read_notes(path, skip_drums)
     if not notes:
         raise MidiFileError(path, "no notes" + (" (outside channel 10)" if skip_drums else ""))
@@ -181,7 +209,7 @@ def read_tokens(path: str | Path, steps_per_beat: int, max_notes: int,
     if steps > MAX_STEPS:  # before the grid's arrays are made
         raise MidiFileError(path, f"{length:g} beats make {steps} steps at {steps_per_beat} a beat: liveplay "
                                   f"makes at most {MAX_STEPS} steps of one file")
-    return notes_to_tokens(notes, length, steps_per_beat, max_notes)
+    return notes, length
 
 
 def find_midi_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -236,16 +264,19 @@ def _walk(top: Path) -> list[Path]:
 
 
 def load_token_files(paths: Iterable[str | Path], steps_per_beat: int, max_notes: int,
-                     skip_drums: bool = True, progress=None) -> list[tuple[Path, list[RawToken]]]:
-    """Every readable MIDI file under ``paths`` as tokens; bad files are skipped with one warning.
-    ``progress(files, total, label)`` may wrap the loop (a progress bar)."""
+                     skip_drums: bool = True, progress=None, read=read_tokens) -> list[tuple[Path, list[RawToken]]]:
+    """Every readable MIDI file under ``paths`` as tokens (``read``: ``read_duet`` for duets); bad
+    files are skipped with one warning each and counted. ``progress(files, total, label)`` may wrap
+    the loop (a progress bar)."""
     files = find_midi_files(paths)
     loaded = []
     for f in (progress(files, len(files), "reading MIDI files") if progress else files):
         try:
-            loaded.append((f, read_tokens(f, steps_per_beat, max_notes, skip_drums)))
+            loaded.append((f, read(f, steps_per_beat, max_notes, skip_drums)))
         except MidiFileError as err:
             log.warning("skipping %s: %s", err.path, err.reason)
+    if len(loaded) < len(files):
+        log.info("%d of %d file(s) skipped", len(files) - len(loaded), len(files))
     if not loaded:
         names = ", ".join(map(str, paths))
         raise DataError(f"no usable MIDI file in {names} ({len(files)} file(s) found, none readable)")

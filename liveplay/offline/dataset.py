@@ -45,26 +45,33 @@ def split_files(names: Sequence[str], validation_fraction: float, test_fraction:
                  sorted(shuffled[:n_test]))
 
 
-def make_windows(sequences: Sequence[Sequence[int]], length: int, stride: int
+def make_windows(sequences: Sequence[Sequence[int]], length: int, stride: int, align: int = 1
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Windows of ``length + 1`` ids (inputs + shifted targets) and the targets' weights.
 
     Returns ids (N, length + 1) int32 and weights (N, length) float32, where the
     weight is 0 on padding past a file's end.
     """
-    rows, weights, _ = windows_with_sources(sequences, length, stride)
+    rows, weights, _ = windows_with_sources(sequences, length, stride, align)
     return rows, weights
 
 
-def windows_with_sources(sequences: Sequence[Sequence[int]], length: int, stride: int
+def windows_with_sources(sequences: Sequence[Sequence[int]], length: int, stride: int, align: int = 1
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``make_windows``, and for each window the index of the sequence it was cut from (N,)."""
+    """``make_windows``, and for each window the index of the sequence it was cut from (N,).
+
+    ``align``: every window starts at a multiple of it (a duet's 2: on a step's first token, the
+    accompaniment's, as the exact engine's windows do when it predicts one); ``stride`` must be a
+    multiple, and the window at a file's end starts at the multiple below its own start."""
+    if stride % align:
+        raise ValueError(f"a window stride of {stride} does not keep windows aligned to {align}")
     rows, weights, sources = [], [], []
     for index, seq in enumerate(sequences):
         seq = np.asarray(seq, dtype=np.int32)
         if len(seq) < 2:
             continue
         last_start = max(0, len(seq) - length - 1)
+        last_start -= last_start % align
         starts = list(range(0, last_start + 1, stride))
         if starts[-1] != last_start:
             starts.append(last_start)  # the file's end is always covered

@@ -77,13 +77,17 @@ def chord_targets(vocab) -> np.ndarray:
 
 
 def score(predict: Callable[[Sequence[int]], np.ndarray], sequences: Sequence[Sequence[int]],
-          chords: np.ndarray | None = None) -> Scores:
-    """Figures of a predictor ``predict(history) = P(next | history)`` over every next token."""
-    return tally(((predict(seq[: i + 1]), seq[i + 1]) for seq in sequences for i in range(len(seq) - 1)), chords)
+          chords: np.ndarray | None = None, scored: Callable[[int], bool] | None = None) -> Scores:
+    """Figures of a predictor ``predict(history) = P(next | history)`` over every next token (over
+    the targets at the positions ``scored(index)`` picks, when given: a duet's accompaniment)."""
+    return tally(((predict(seq[: i + 1]), seq[i + 1]) for seq in sequences for i in range(len(seq) - 1)
+                  if scored is None or scored(i + 1)), chords)
 
 
-def score_engine(engine: Engine, sequences: Iterable[Sequence[int]], chords: np.ndarray | None = None) -> Scores:
-    """The model's figures through the daemon's own path: a ``Context`` on the exact engine.
+def score_engine(engine: Engine, sequences: Iterable[Sequence[int]], chords: np.ndarray | None = None,
+                 scored: Callable[[int], bool] | None = None) -> Scores:
+    """The model's figures through the daemon's own path: a ``Context`` on the exact engine
+    (``scored``: as in ``score``).
 
     The sequences start with REST (``with_start``), as every context does.
     """
@@ -95,7 +99,8 @@ def score_engine(engine: Engine, sequences: Iterable[Sequence[int]], chords: np.
                 raise ValueError("a scored sequence starts with REST (music.context.with_start)")
             context.reset()
             for i in range(1, len(seq)):
-                yield context.distribution(), seq[i]
+                if scored is None or scored(i):
+                    yield context.distribution(), seq[i]
                 if i + 1 < len(seq):
                     context.push(seq[i])
 
@@ -253,6 +258,18 @@ def training_files(bundle: Bundle) -> list[str]:
     return [n for n in names if Path(n).exists()]
 
 
+def fit_baselines(sequences: Sequence[Sequence[int]], vocab_size: int, orders: Sequence[int] = (2, 3, 4),
+                  ppm_order: int = 8):
+    """(name, baseline fit on ``sequences``) one at a time: the unigram, the n-grams of ``orders``
+    and PPM of ``ppm_order`` (0: none), each fit as it is asked for."""
+    models = [("unigram" if order == 1 else f"{order}-gram", lambda o=order: NGram(o, vocab_size))
+              for order in (1, *orders)]
+    if ppm_order:
+        models.append((f"ppm-{ppm_order}", lambda: PPM(ppm_order, vocab_size)))
+    for name, make in models:
+        yield name, make().fit(sequences)
+
+
 def combine(parts: Sequence[Scores]) -> Scores:
     """The figures of several disjoint sets of predictions taken together."""
     parts = [p for p in parts if p.predictions]
@@ -320,12 +337,7 @@ def evaluate(bundle: Bundle, engine: Engine, data: Sequence[str | Path],
         return report
     train_seqs = load_sequences(bundle, train_data, skip_drums, baseline_transpositions(bundle))
     fitted = {}
-    models = [("unigram" if order == 1 else f"{order}-gram", NGram(order, bundle.architecture.vocab_size))
-              for order in (1, *orders)]
-    if ppm_order:
-        models.append((f"ppm-{ppm_order}", PPM(ppm_order, bundle.architecture.vocab_size)))
-    for name, baseline in models:
-        baseline.fit(train_seqs)
+    for name, baseline in fit_baselines(train_seqs, bundle.architecture.vocab_size, orders, ppm_order):
         parts = {g: score(baseline.distribution, seqs, chords) for g, seqs in groups.items()}
         for g, scores in parts.items():
             by[g]["baselines"][name] = asdict(scores)

@@ -16,9 +16,10 @@ from liveplay.config import Settings
 from liveplay.errors import DataError
 from liveplay.model.bundle import Grid
 from liveplay.music.context import with_start
-from liveplay.music.midifile import load_token_files
+from liveplay.music.duet import duet_ids
+from liveplay.music.midifile import load_token_files, read_duet, read_tokens
 from liveplay.music.keys import tonic_shift
-from liveplay.music.tokens import Coverage, Vocabulary, augment, transpose, transposition_table
+from liveplay.music.tokens import REST, Coverage, Vocabulary, transpose, transposition_table
 from liveplay.offline.dataset import Split, make_windows, split_files, windows_with_sources
 from liveplay.offline.progress import progress
 
@@ -34,8 +35,11 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
         grid, arch = start_from.grid, start_from.architecture
     else:
         grid, arch = Grid(g.steps_per_beat, g.max_notes, g.context_length), None
-    loaded = load_token_files(data, grid.steps_per_beat, grid.max_notes, g.skip_drums, progress)
-    by_name = {str(p): toks for p, toks in loaded}
+    duet = t.kind == "duet"
+    loaded = load_token_files(data, grid.steps_per_beat, grid.max_notes, g.skip_drums, progress,
+                              read=read_duet if duet else read_tokens)
+    # every file as its parts: (tokens,) of one stream, or a duet's (accompaniment, melody)
+    by_name = {str(p): (toks.parts if duet else (toks,)) for p, toks in loaded}
     if resumed is not None:
         old = resumed.manifest.training.files
         known = set(old.validation) | set(old.test)
@@ -49,33 +53,39 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
              len(split.test))
 
     if t.augment == "normalise":  # every file in the reference key: the model learns one key's music
-        by_name = {n: in_reference_key(toks) for n, toks in by_name.items()}
+        by_name = {n: parts_in_reference_key(parts) for n, parts in by_name.items()}
         shifts = [0]
     # transposition: every key as a training copy ("all"), or one random key per window and epoch
-    train_seqs, train_folders = [], []
+    train_files, train_folders = [], []
     for name in split.train:
-        copies = [by_name[name]] if t.augment in ("random", "normalise") else augment([by_name[name]], t.transpose)
-        train_seqs += copies
+        copies = [by_name[name]] if t.augment in ("random", "normalise") else transposed_copies(by_name[name], t.transpose)
+        train_files += copies
         train_folders += [Path(name).parent.name] * len(copies)
-    vocab = start_from.vocab if start_from else Vocabulary.build(
-        train_seqs, g.vocab_size, grid.max_notes, shifts if t.augment == "random" else (0,))
+    vocab = start_from.vocab if start_from else Vocabulary.build(  # one vocabulary over every part
+        [part for parts in train_files for part in parts], g.vocab_size, grid.max_notes,
+        shifts if t.augment == "random" else (0,))
 
     def coverage(names):
         total = Coverage(0, 0, 0)
         for n in names:
-            total = total + vocab.coverage(by_name[n])
+            for part in by_name[n]:
+                total = total + vocab.coverage(part)
         return total
 
+    def ids(parts):  # the sequence the model reads, its start included
+        return with_start(duet_ids(*map(vocab.encode, parts)) if duet else vocab.encode(parts[0]))
+
+    align = 2 if duet else 1  # a duet's windows start on a step's accompaniment token
     cov = {k: coverage(v) for k, v in split.as_dict().items()}
-    train_ids = [with_start(vocab.encode(s)) for s in train_seqs]
-    val_ids = [with_start(vocab.encode(by_name[n])) for n in split.validation]
-    x_train, w_train, sources = windows_with_sources(train_ids, grid.context_length, t.window_stride)
+    train_ids = [ids(parts) for parts in train_files]
+    val_ids = [ids(by_name[n]) for n in split.validation]
+    x_train, w_train, sources = windows_with_sources(train_ids, grid.context_length, t.window_stride, align)
     # share of a folder's windows taken each epoch (the folk songs would drown the harmony)
     keep = np.array([weights.get(train_folders[i], 1.0) for i in sources], dtype=np.float32)
-    x_val, w_val = make_windows(val_ids, grid.context_length, t.window_stride)
+    x_val, w_val = make_windows(val_ids, grid.context_length, t.window_stride, align)
     if len(x_train) == 0:
         raise DataError("no training window could be made (files too short?)")
-    log.info("windows: %d train (%d tokens%s), %d validation", len(x_train), sum(len(s) for s in train_ids),
+    log.info("windows: %d train (%d tokens%s), %d validation", len(x_train), sum(len(i) for i in train_ids),
              {"all": " after augmentation", "normalise": ", each file moved to a tonic of C"}.get(
                  t.augment, f", each in one of {len(shifts)} keys an epoch"),
              len(x_val))
@@ -106,5 +116,25 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
 def in_reference_key(tokens: list) -> list:
     """The tokens moved to a tonic of C by their own key (``music.keys.tonic_shift``); as they are
     where that would leave 0..127."""
-    moved = transpose(tokens, tonic_shift(tokens))
-    return tokens if moved is None else moved
+    return parts_in_reference_key((tokens,))[0]
+
+
+def parts_in_reference_key(parts: tuple) -> tuple:
+    """A piece's parts moved together to a tonic of C by the key of the whole piece (all parts'
+    pitch classes); as they are where a pitch of any part would leave 0..127."""
+    whole = [t for part in parts for t in (*part, REST)]  # REST: no chord sounds across a seam
+    shift = tonic_shift(whole)
+    moved = [transpose(part, shift) for part in parts]
+    return parts if any(m is None for m in moved) else tuple(moved)
+
+
+def transposed_copies(parts: tuple, semitones) -> list[tuple]:
+    """``tokens.augment`` for a piece's parts: every transposition from min(semitones) to
+    max(semitones) at which every part fits 0..127, all parts moved alike."""
+    lo, hi = (min(semitones), max(semitones)) if semitones else (0, 0)
+    out = []
+    for s in range(lo, hi + 1):
+        moved = [transpose(part, s) for part in parts]
+        if all(m is not None for m in moved):
+            out.append(tuple(moved))
+    return out

@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from liveplay.config import Settings
-from liveplay.errors import DataError, MidiFileError
+from liveplay.errors import DataError, MidiFileError, UsageError
 from liveplay.music.context import with_start
 from liveplay.music.keys import tonic_shift
 from liveplay.music.midifile import find_midi_files, read_tokens
@@ -135,6 +135,9 @@ def _load_raw(path: Path, augment: str = "") -> tuple[np.ndarray, list[tuple[int
 
 def prepare(data: Sequence[str | Path], out: str | Path, settings: Settings, jobs: int | None = None) -> dict:
     """Tokenise what is new in ``data`` into ``out`` and rebuild the window shards; the manifest."""
+    if settings.train.kind == "duet":
+        raise UsageError("train.kind: duet is not supported by liveplay prepare yet: train a duet model on "
+                         "the MIDI files themselves (liveplay train FILES/FOLDERS)")
     out = Path(out)
     ds = data_settings(settings)
     jobs = jobs or settings.prepare.jobs or os.cpu_count() or 1

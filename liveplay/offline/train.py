@@ -63,6 +63,9 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
                          "then liveplay train DIR on every worker")
     if prepared is not None and base is not None:
         raise UsageError("train --from fine-tunes on MIDI files, not on a prepared folder")
+    if prepared is not None and t.kind == "duet":
+        raise UsageError("train.kind: duet trains on MIDI files read into memory (liveplay train FILES/FOLDERS); "
+                         "a prepared folder holds single-stream tokens (duet shards are not supported yet)")
     strategy = distribute.make_strategy(kind)
     K = distribute.keras_for(kind)
     replicas = strategy.num_replicas_in_sync
@@ -77,6 +80,9 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
         base = bundle_files.load_bundle(base)
         log.info("fine-tuning %s on new files: its grid, vocabulary and weights are the start", base.path)
     start_from = resumed or base
+    if start_from is not None and start_from.manifest.kind != t.kind:
+        raise UsageError(f"{start_from.path} is a {start_from.manifest.kind} model; train.kind is {t.kind} "
+                         "(set train.kind to match, or train into a new OUT)")
     log.info("strategy %s: %d worker(s), this is worker %d, %d replica(s) in sync, global batch %d", kind,
              cluster.workers, cluster.index, replicas, global_batch)
 
@@ -158,7 +164,8 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
             global_batch_size=global_batch, data="prepared" if prepared is not None else "midi",
         )
         manifest = Manifest(out.name, arch, grid, training,
-                            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), files=bundle_files.FILES)
+                            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), kind=t.kind,
+                            files=bundle_files.FILES)
         where = target.path
         where.mkdir(parents=True, exist_ok=True)
         with bundle_files.replacing(where / bundle_files.KERAS) as tmp:

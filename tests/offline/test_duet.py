@@ -1,0 +1,183 @@
+"""The duet model end to end: pair-aligned windows, the trainer on two-part files, its bundle,
+the exact engine on it, and the duet evaluation (a tiny model really trained)."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from liveplay import cli
+from liveplay.config import load_settings
+from liveplay.errors import ConfigError, UsageError
+from liveplay.model.bundle import load_bundle
+from liveplay.model.numpy_engine import NumpyEngine
+from liveplay.music.duet import Duet, START_PRIME, is_accompaniment
+from liveplay.music.keys import tonic_shift
+from liveplay.music.midifile import Note, notes_to_midi, read_duet
+from liveplay.music.sampler import Sampler
+from liveplay.offline.dataset import windows_with_sources
+from liveplay.offline.duet_eval import CONSONANT, accompany, figures, sequence
+from liveplay.offline.memory import parts_in_reference_key
+
+from conftest import TINY_CONFIG
+
+# The musician plays one of four notes on every beat (seeded, so no part predicts itself); the
+# accompaniment answers each on the off-beat with the chord that note asks for. liveplay's token
+# at step k+1 follows from the musician's at step k, which only a model that reads both can know.
+ANSWER = {72: (48, 52, 55), 76: (45, 48, 52), 79: (43, 47, 50), 81: (41, 45, 48)}
+# the tests' tiny model (conftest), as a duet, sampled cold
+DUET_CONFIG = TINY_CONFIG.replace("train:\n", "train:\n  kind: duet\n").replace(
+    "sampler:\n", "sampler:\n  temperature: 0.2\n")
+
+
+def duet_notes(seed: int, beats: int = 48) -> list[Note]:
+    rng = np.random.default_rng(seed)
+    notes = []
+    for b, pitch in enumerate(rng.choice(sorted(ANSWER), beats)):
+        notes.append(Note(int(pitch), b, b + 0.5, 80, 0))
+        notes += [Note(p, b + 0.5, b + 1, 80, 1) for p in ANSWER[int(pitch)]]
+    return notes
+
+
+@pytest.fixture(scope="module")
+def duet_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("duets")
+    for i in range(10):
+        notes_to_midi(duet_notes(i), 120).save(folder / f"duet{i:02d}.mid")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def duet_config(tmp_path_factory):
+    path = tmp_path_factory.mktemp("config") / "duet.yaml"
+    path.write_text(DUET_CONFIG)
+    return path
+
+
+@pytest.fixture(scope="module")
+def duet_model(duet_dir, duet_config, tmp_path_factory):
+    from liveplay.offline.train import train
+
+    logging.getLogger().setLevel(logging.INFO)
+    out = tmp_path_factory.mktemp("models") / "duet"
+    train([duet_dir], out, load_settings(duet_config), command="pytest duet model")
+    return out
+
+
+def test_pair_aligned_windows_start_on_the_accompaniment_even_at_the_files_end():
+    seqs = [list(range(2, 2 + n)) for n in (10, 41, 6)]
+    x, w, sources = windows_with_sources(seqs, 8, 4, align=2)
+    for row in x:
+        first = row[0] - 2  # the index the window starts at (the ids count up from 2)
+        assert first % 2 == 0
+    starts = {(int(s), int(r[0]) - 2) for s, r in zip(sources, x)}
+    assert (1, 32) in starts  # the end window of 41 ids: 41 - 9 = 32 is already even
+    assert (0, 0) in starts and (0, 0 + 1) not in starts  # 10 ids: the end window's start 1 rounds down to 0
+    assert all(int(r[-1]) == 0 or w[i].sum() == 8 for i, r in enumerate(x))
+    unaligned, _, _ = windows_with_sources(seqs[:1], 8, 4)
+    assert unaligned[-1][0] - 2 == 1  # without align the end window starts where it must
+    with pytest.raises(ValueError):
+        windows_with_sources(seqs, 8, 3, align=2)
+
+
+def test_both_parts_move_by_the_key_of_the_whole_piece():
+    mel = [(67,), HOLD := "HOLD", (71,), (74,)] * 4  # alone: G major
+    acc = [(48, 52, 55), "HOLD", (53, 57, 60), (43, 47, 50)] * 4  # with it: C major
+    whole = tonic_shift([*acc, "REST", *mel])
+    moved_acc, moved_mel = parts_in_reference_key((acc, mel))
+    assert whole != tonic_shift(mel)
+    assert moved_mel[0] == (67 + whole,) and moved_acc[0] == tuple(p + whole for p in acc[0])
+
+
+def test_duet_settings_are_checked_by_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  kind: trio\n")
+    with pytest.raises(ConfigError, match="train.kind: must be one of single, duet"):
+        load_settings(bad)
+    bad.write_text("train:\n  kind: duet\n  window_stride: 33\n")
+    with pytest.raises(ConfigError, match="train.window_stride"):
+        load_settings(bad)
+
+
+def test_prepared_shards_refuse_a_duet(duet_dir, duet_config, tmp_path):
+    from liveplay.offline.shards import prepare
+
+    with pytest.raises(UsageError, match="duet"):
+        prepare([duet_dir], tmp_path / "prep", load_settings(duet_config), jobs=1)
+
+
+def test_the_duet_model_is_a_duet_bundle_and_learned_to_answer_the_melody(duet_model, duet_dir):
+    b = load_bundle(duet_model)
+    assert b.manifest.kind == "duet"
+    assert json.loads((duet_model / "manifest.json").read_text())["kind"] == "duet"
+    assert b.manifest.training.settings["kind"] == "duet"
+    assert b.manifest.training.files.validation and b.manifest.training.files.test
+    # the accompaniment of a held-out melody, sampled at 0.2 through the exact engine
+    d = read_duet(b.manifest.training.files.test[0], 2, b.grid.max_notes)
+    settings = load_settings(None).sampler
+    ours = accompany(NumpyEngine(b), Sampler(settings, seed=1, temperature=0.2), b.vocab.encode(d.melody))
+    right = sum(a == t for a, t in zip(b.vocab.decode(ours)[1:], d.accompaniment[1:]))
+    assert right >= 0.9 * (len(d.melody) - 1), (right, len(d.melody))
+
+
+def test_the_exact_engine_matches_keras_on_a_duet_context(duet_model):
+    import tensorflow as tf
+
+    from liveplay.model.keras_model import model_from_bundle
+
+    b = load_bundle(duet_model)
+    seq = sequence(b, read_duet(b.manifest.training.files.test[0], 2, b.grid.max_notes))[:72]  # ends on a melody token
+    engine = NumpyEngine(b)
+    engine.reset([seq[0]])
+    for t in seq[1:]:
+        engine.push(t)
+    window = np.asarray(seq[-b.grid.context_length:], dtype=np.int32)[None, :]  # (1, W), an even start
+    logits = model_from_bundle(b)(tf.constant(window), training=False)[:, -1, :]
+    want = tf.nn.softmax(tf.cast(logits, tf.float64)).numpy()[0]
+    assert is_accompaniment(len(seq))
+    np.testing.assert_allclose(engine.distribution(), want, atol=1e-4)
+
+
+def test_resuming_a_duet_bundle_as_a_single_model_is_refused(duet_model, duet_dir, tmp_path):
+    import shutil
+
+    from liveplay.offline.train import train
+
+    copy = tmp_path / "copy"
+    shutil.copytree(duet_model, copy)
+    single = tmp_path / "single.yaml"
+    single.write_text(DUET_CONFIG.replace("kind: duet", "kind: single"))
+    with pytest.raises(UsageError, match="duet model; train.kind is single"):
+        train([duet_dir], copy, load_settings(single), epochs=1)
+
+
+def test_accompaniment_figures_on_a_hand_made_duet():
+    mel = [(72,), "HOLD", (74,), "REST"]
+    acc = [(48, 55), "HOLD", (50, 53), (41,)]
+    f = figures(acc, mel)
+    assert f["onsets_under_melody"] == 2  # step 3's onset comes while the melody rests
+    assert f["doubled"] == 2  # C under C, D under D (same pitch class, other octaves)
+    # pairs: (48,72) (55,72) twice, then (50,74) (53,74): 0, 5, 5, 0, 9 -> the fourths are dissonant
+    assert f["pairs"] == 6 and f["consonant"] == 2 + 1 + 1 - 0
+    assert 5 not in CONSONANT and 7 in CONSONANT
+
+
+def test_evaluate_a_duet_bundle_beats_the_unconditional_choice(duet_model, duet_config, capsys):
+    code = cli.main(["evaluate", "--config", str(duet_config), "--model", str(duet_model), "--split", "test",
+                     "--json", "--steps", "64"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["kind"] == "duet"
+    model, base = report["model_scores"], report["baselines"]
+    assert {"unigram", "2-gram", "ppm-8"} <= set(base)
+    assert model["predictions"] == base["unigram"]["predictions"] > 0
+    assert model["perplexity"] < base["unigram"]["perplexity"] / 2
+    acc = report["accompaniment"]["all"]
+    assert report["accompaniment"]["all"]["pieces"] == report["files"]
+    assert acc["data"]["chord_share"] == 1.0 and acc["model"]["chord_share"] > 0.8
+    assert set(acc["model"]) == {"chord_share", "doubling", "key_agreement", "pc_cosine", "consonance"}
+    cli.main(["evaluate", "--config", str(duet_config), "--model", str(duet_model), "--split", "test",
+              "--steps", "64", "--no-baselines"])
+    text = capsys.readouterr().out
+    assert "liveplay's part" in text and "chord share" in text and "| 1.000" in text
