@@ -40,6 +40,38 @@ engine: numpy
 """
 
 
+# Duets: the musician plays one of four notes on every beat (seeded, so no part predicts itself);
+# the accompaniment answers each on the off-beat with the chord that note asks for. liveplay's token
+# at step k+1 follows from the musician's at step k, which only a model that reads both can know.
+ANSWER = {72: (48, 52, 55), 76: (45, 48, 52), 79: (43, 47, 50), 81: (41, 45, 48)}
+# the tests' tiny model, as a duet, sampled cold
+DUET_CONFIG = TINY_CONFIG.replace("train:\n", "train:\n  kind: duet\n").replace(
+    "sampler:\n", "sampler:\n  temperature: 0.2\n")
+
+
+def duet_notes(seed: int, beats: int = 48) -> list:
+    """One duet (music.midifile.Note): the melody on channel 0, its answers on channel 1."""
+    import numpy as np
+
+    from liveplay.music.midifile import Note
+
+    rng = np.random.default_rng(seed)
+    notes = []
+    for b, pitch in enumerate(rng.choice(sorted(ANSWER), beats)):
+        notes.append(Note(int(pitch), b, b + 0.5, 80, 0))
+        notes += [Note(p, b + 0.5, b + 1, 80, 1) for p in ANSWER[int(pitch)]]
+    return notes
+
+
+def write_duets(folder: Path, n: int = 10) -> Path:
+    """``n`` two-part MIDI files of ``duet_notes`` (seeds 0..n-1) in ``folder``."""
+    from liveplay.music.midifile import notes_to_midi
+
+    for i in range(n):
+        notes_to_midi(duet_notes(i), 120).save(folder / f"duet{i:02d}.mid")
+    return folder
+
+
 def shifted(tokens, semitones):
     return [t if t in (HOLD, REST) else tuple(p + semitones for p in t) for t in tokens]
 

@@ -28,7 +28,7 @@ from liveplay.errors import EXIT_OK, EXIT_RUNTIME, BundleError, LiveplayError, U
 from liveplay.live.inputs import InputQueue
 from liveplay.live.jacknoise import quiet_libjack
 from liveplay.live.midiclock import ClockFollower
-from liveplay.live.performance import DUET_START, Performance, Voice
+from liveplay.live.performance import Performance, Voice
 from liveplay.live.player import Player
 from liveplay.live.ports import DEAD_PORTS, Ports
 from liveplay.live.recording import SessionRecording
@@ -42,6 +42,7 @@ from liveplay.model.bundle import load_bundle
 from liveplay.model.keyframe import for_play
 from liveplay.model.runtime import make_engine
 from liveplay.music.context import Context
+from liveplay.music.duet import START_PRIME
 from liveplay.music.sampler import Sampler
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         notifier.ready(f"{live.mode} {how} on {where}")
         log.info("playing %s in %s mode %s (%d steps a beat) on channel %d; model %s, engine %s%s",
                  where, live.mode, how, steps_per_beat, live.output_channel, bundle.name, engine.name,
-                 f"; accompany plays the duet model {settings.model.duet}" if duet else "")
+                 f"; accompany plays the duet model {settings.model.duet} ({duet.context.engine.name})" if duet else "")
         log.info("%s", describe_controls(settings.controls))
         log.info("%s", ports.hint())
         next_check = 0.0
@@ -208,7 +209,7 @@ def _duet(stack: ExitStack, settings: Settings, steps_per_beat: int) -> Voice | 
                                 f"{steps_per_beat}: the two must share a grid")
     vocab, engine = for_play(bundle, make_engine(bundle, settings.engine, settings.engine_threads))
     stack.callback(engine.close)
-    return Voice(vocab, Context(engine, DUET_START))
+    return Voice(vocab, Context(engine, START_PRIME))
 
 
 def _synth(stack: ExitStack, live) -> str | None:

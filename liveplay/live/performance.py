@@ -48,8 +48,9 @@ import mido
 
 from liveplay.config import MODES, ControlSettings, LiveSettings, SamplerSettings
 from liveplay.music.context import Context
+from liveplay.music.duet import START_PRIME
 from liveplay.music.sampler import Sampler
-from liveplay.music.tokens import HOLD, REST, REST_ID, RawToken, Vocabulary, describe, make_chord
+from liveplay.music.tokens import HOLD, REST, RawToken, Vocabulary, describe, make_chord
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class Stamped(Protocol):
 
 @dataclass
 class Voice:
-    """A duet model's vocabulary and context (its ids: ``DUET_START``, then ours and the
+    """A duet model's vocabulary and context (its ids: the start pair, then ours and the
     musician's token of each step in turn)."""
 
     vocab: Vocabulary
@@ -87,9 +88,6 @@ class Voice:
         """Our part's ids in the context, oldest first (the sampler's repetition test): after a
         whole step the last id is the musician's, so ours are every other one from the second last."""
         return list(self.context.ids)[-2::-2][::-1]
-
-
-DUET_START = [REST_ID]  # the prime of a duet context: with Context's own REST, a start pair
 
 
 class Performance:
@@ -213,7 +211,7 @@ class Performance:
         if value >= 64:
             self.context.reset()
             if self.duet is not None:
-                self.duet.context.reset(DUET_START)
+                self.duet.context.reset(START_PRIME)
             log.info("context reset (CC %d): starting afresh", cc)
         return []
 

@@ -28,9 +28,11 @@ import numpy as np
 
 from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
+from liveplay.music.duet import MELODY
 from liveplay.music.keys import histogram_shift
 from liveplay.music.tokens import HOLD, REST, RawToken, Vocabulary, transpose
 
+SETTLE = 8  # sounding tokens heard before the key holds (KeyFrame.hear)
 SHIFTS = tuple(range(-6, 6))  # tonic_shift's range: from any key to a tonic of C
 
 
@@ -60,11 +62,13 @@ class KeyFrame:
     A token counts what sounds in it: a chord from its token until the next chord or REST of
     its part, as ``music.keys.pitch_class_histogram`` counts it. ``parts=2``: a duet model's
     interleaved stream (liveplay's token, then the musician's, each step), each part held on
-    its own; the count of tokens since ``reset`` says whose a token is.
+    its own; the count of tokens since ``reset`` says whose a token is. ``listen``: the one part
+    whose tokens count (a duet's key is the musician's: counting our own answers too, a frame
+    that starts in C hears its C chords louder than their melody and never leaves C).
     """
 
-    def __init__(self, steps: int = 128, hold: int = 32, parts: int = 1):
-        self.steps, self.hold, self.parts = steps, hold, parts
+    def __init__(self, steps: int = 128, hold: int = 32, parts: int = 1, listen: int | None = None):
+        self.steps, self.hold, self.parts, self.listen = steps, hold, parts, listen
         self.window: deque[tuple[int, ...]] = deque()  # pitch classes sounding at each token
         self.hist = np.zeros(12)
         self.reset()
@@ -79,7 +83,12 @@ class KeyFrame:
             self._count(token)
         self.shift = histogram_shift(self.hist)
         self.candidate, self.run = self.shift, 0
+        self.settled = self._heard_enough()  # a key heard: from here on, another must last
         return self.shift
+
+    def _heard_enough(self) -> bool:
+        """Enough sounding tokens for a key (one note alone is read as the key it is the fifth of)."""
+        return sum(1 for pcs in self.window if pcs) >= SETTLE
 
     def _count(self, token: RawToken) -> None:
         part = self.count % self.parts
@@ -88,6 +97,8 @@ class KeyFrame:
             self.sounding[part] = ()
         elif token != HOLD:
             self.sounding[part] = tuple(p % 12 for p in token)
+        if self.listen is not None and part != self.listen:
+            return
         if len(self.window) == self.steps:
             for pc in self.window.popleft():
                 self.hist[pc] -= 1
@@ -96,10 +107,14 @@ class KeyFrame:
             self.hist[pc] += 1
 
     def hear(self, token: RawToken) -> int:
-        """One more token heard; the shift after it (another key must be the estimate for
-        ``hold`` tokens running before the shift moves to it)."""
+        """One more token heard; the shift after it. Until ``SETTLE`` sounding tokens have been
+        heard the estimate is taken at once; after that another key must be the estimate for
+        ``hold`` tokens running before the shift moves."""
         self._count(token)
         estimate = histogram_shift(self.hist)
+        if not self.settled:  # until a key is heard after silence, the estimate is taken at once
+            self.settled = self._heard_enough()
+            self.shift = estimate
         if estimate == self.shift:
             self.candidate, self.run = estimate, 0
         elif estimate == self.candidate:
@@ -163,7 +178,10 @@ def for_play(bundle: Bundle, engine: Engine) -> tuple[Vocabulary, Engine]:
     if not key_normalised(bundle):
         return bundle.vocab, engine
     play = play_vocabulary(bundle.vocab)
-    parts = 2 if bundle.manifest.kind == "duet" else 1  # a duet's tokens: both parts, step by step
-    return play, KeyFrameEngine(engine, bundle.vocab, play, KeyFrame(steps=128, hold=32 * parts, parts=parts))
+    if bundle.manifest.kind == "duet":  # both parts step by step; the key is the musician's part's
+        frame = KeyFrame(steps=64, hold=64, parts=2, listen=MELODY)  # 64 steps; 32 steps running
+    else:
+        frame = KeyFrame(steps=128, hold=32)
+    return play, KeyFrameEngine(engine, bundle.vocab, play, frame)
 
 

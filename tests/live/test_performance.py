@@ -9,9 +9,10 @@ import pytest
 
 from liveplay.config import load_settings
 from liveplay.live.inputs import Stamped
-from liveplay.live.performance import (DUET_START, FORWARD, HELD_LIMIT_BEATS, MAX_ONSETS, RELEASE, SILENCE, TEMPO,
+from liveplay.live.performance import (FORWARD, HELD_LIMIT_BEATS, MAX_ONSETS, RELEASE, SILENCE, TEMPO,
                                        Effect, Performance, Voice)
 from liveplay.music.context import Context
+from liveplay.music.duet import START_PRIME
 from liveplay.music.sampler import Sampler
 from liveplay.music.tokens import HOLD, HOLD_ID, REST, REST_ID, Vocabulary
 
@@ -89,7 +90,7 @@ class DuetEngine(FixedEngine):
 def test_accompany_with_a_duet_model_plays_its_part_and_both_models_hear_every_step():
     p, engine, _ = make("respond", **{"live.silence_steps": 1, "live.max_response_steps": 100})
     duet_engine = DuetEngine()
-    p.duet = Voice(Vocabulary(CHORDS + [(60,), (62,), (64,), (67,), (72,)], 4), Context(duet_engine, DUET_START))
+    p.duet = Voice(Vocabulary(CHORDS + [(60,), (62,), (64,), (67,), (72,)], 4), Context(duet_engine, START_PRIME))
     assert duet_engine.pushed == [REST_ID, REST_ID]  # the start pair
     melody = [60, 62, 64]
     for k, pitch in enumerate(melody, start=1):  # respond: listening while they play

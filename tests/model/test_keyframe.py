@@ -20,6 +20,11 @@ def test_the_frame_follows_a_new_key_only_once_it_has_lasted():
     assert shifts[-1] == -2 and shifts[0] == 0
     assert shifts.index(-2) >= 4  # not at once: the estimate had to hold for 4 steps
     assert frame.hear(HOLD) == -2 and frame.reset(moved(C_MAJOR, 6)) == -6  # a prime sets it at once
+    slow = KeyFrame(steps=16, hold=100)  # from silence the first key needs no waiting
+    assert slow.hear(REST) == 0 and not slow.settled
+    assert [slow.hear(t) for t in moved(C_MAJOR, 6)][-1] == -6  # F# major: 8 steps, not 100
+    assert slow.settled  # eight sounding steps: from here another key must last
+    assert [slow.hear(t) for t in moved(C_MAJOR, 2) * 2][-1] == -6
 
 
 def test_the_frames_histogram_is_the_last_steps_sounding_however_long_it_has_heard():
@@ -121,3 +126,9 @@ def test_a_duet_frame_holds_each_part_on_its_own():
         single.hear(a)
         single.hear(m)
     assert not np.array_equal(single.hist, frame.hist)  # one stream would hold across the parts
+    theirs_only = KeyFrame(steps=64, hold=8, parts=2, listen=1)
+    theirs_only.reset([REST, REST])
+    for a, m in zip(ours, theirs):
+        theirs_only.hear(a)
+        theirs_only.hear(m)
+    assert np.array_equal(theirs_only.hist, pitch_class_histogram(theirs))  # a duet's key: the musician's

@@ -14,38 +14,17 @@ from liveplay.model.bundle import load_bundle
 from liveplay.model.numpy_engine import NumpyEngine
 from liveplay.music.duet import Duet, START_PRIME, is_accompaniment
 from liveplay.music.keys import tonic_shift
-from liveplay.music.midifile import Note, notes_to_midi, read_duet
+from liveplay.music.midifile import read_duet
 from liveplay.music.sampler import Sampler
 from liveplay.offline.dataset import windows_with_sources
 from liveplay.offline.duet_eval import CONSONANT, accompany, figures, sequence
 from liveplay.offline.memory import parts_in_reference_key
 
-from conftest import TINY_CONFIG
-
-# The musician plays one of four notes on every beat (seeded, so no part predicts itself); the
-# accompaniment answers each on the off-beat with the chord that note asks for. liveplay's token
-# at step k+1 follows from the musician's at step k, which only a model that reads both can know.
-ANSWER = {72: (48, 52, 55), 76: (45, 48, 52), 79: (43, 47, 50), 81: (41, 45, 48)}
-# the tests' tiny model (conftest), as a duet, sampled cold
-DUET_CONFIG = TINY_CONFIG.replace("train:\n", "train:\n  kind: duet\n").replace(
-    "sampler:\n", "sampler:\n  temperature: 0.2\n")
-
-
-def duet_notes(seed: int, beats: int = 48) -> list[Note]:
-    rng = np.random.default_rng(seed)
-    notes = []
-    for b, pitch in enumerate(rng.choice(sorted(ANSWER), beats)):
-        notes.append(Note(int(pitch), b, b + 0.5, 80, 0))
-        notes += [Note(p, b + 0.5, b + 1, 80, 1) for p in ANSWER[int(pitch)]]
-    return notes
-
+from conftest import ANSWER, DUET_CONFIG, duet_notes, write_duets
 
 @pytest.fixture(scope="module")
 def duet_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("duets")
-    for i in range(10):
-        notes_to_midi(duet_notes(i), 120).save(folder / f"duet{i:02d}.mid")
-    return folder
+    return write_duets(tmp_path_factory.mktemp("duets"))
 
 
 @pytest.fixture(scope="module")

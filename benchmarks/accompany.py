@@ -1,0 +1,161 @@
+"""Accompany mode on a real JACK server, with test-split melodies: what liveplay plays under them.
+
+Starts a private ``jackd -d dummy`` and one ``liveplay run --mode accompany`` with ``model.duet``
+set. For each of ``--pieces`` test-split files of the duet bundle (evenly spaced in name order, the
+same every run) a scripted player plays the first ``--beats`` beats of the melody (the top part, from its
+first note) in time, in its own key; then two silent beats and CC 25 (reset-context) before the
+next piece. A recorder client hears liveplay's part; its onsets are put on the player's step grid
+(round to the nearest step) and measured against the melody with the offline evaluation's
+figures (``offline.duet_eval.figures``): chord share, doubling, key agreement, pitch-class
+cosine, consonance -- next to the piece's real accompaniment of the same steps (the ceiling).
+Late steps are the daemon's own count; hanging notes are those sounding after SIGTERM.
+
+    python benchmarks/accompany.py [--model models/default] [--duet models/duet] [--pieces 12]
+                                   [--beats 32] [--tempo 100] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+import mido
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from jacktools import Daemon, Recorder, open_player, private_jack  # noqa: E402
+
+from liveplay.model.bundle import load_bundle  # noqa: E402
+from liveplay.music.midifile import read_duet  # noqa: E402
+from liveplay.music.tokens import HOLD, REST  # noqa: E402
+from liveplay.offline.duet_eval import figures, summary  # noqa: E402
+
+CHANNEL = 1  # the player's channel (liveplay plays on 1, the config's output_channel: index 0)
+
+
+def excerpts(duet_path: str, pieces: int, beats: int) -> list[tuple[str, list, list]]:
+    """(file, melody tokens, real accompaniment tokens) of ``beats`` beats from the melody's first note."""
+    bundle = load_bundle(duet_path, weights=False)
+    spb, out = bundle.grid.steps_per_beat, []
+    files = sorted(bundle.manifest.training.files.test)
+    for i in np.unique(np.linspace(0, len(files) - 1, min(2 * pieces, len(files))).astype(int)):
+        if len(out) == pieces:
+            break
+        path = files[i]
+        try:
+            d = read_duet(path, spb, bundle.grid.max_notes)
+        except Exception:  # a test file the trainer skipped (one part): not a duet
+            continue
+        first = next((k for k, t in enumerate(d.melody) if t not in (REST, HOLD)), None)
+        if first is None:
+            continue
+        steps = slice(first, first + beats * spb)
+        out.append((Path(path).name, d.melody[steps], d.accompaniment[steps]))
+    return out
+
+
+def play(port, melody: list, step: float) -> float:
+    """The melody's tokens in time on ``port`` (a chord from its step to the next token that is
+    not HOLD); returns the time of step 0."""
+    start = time.monotonic() + 0.1
+    sounding: tuple = ()
+    for k, token in enumerate([*melody, REST]):
+        while time.monotonic() < start + k * step:
+            time.sleep(0.0005)
+        if token == HOLD:
+            continue
+        for p in sounding:
+            port.send(mido.Message("note_off", note=p, channel=CHANNEL))
+        sounding = () if token == REST else tuple(token)
+        for p in sounding:
+            port.send(mido.Message("note_on", note=p, velocity=80, channel=CHANNEL))
+    return start
+
+
+def heard_tokens(rec: Recorder, start: float, steps: int, step: float) -> list:
+    """liveplay's part on the player's grid: its onsets as chords, HOLD while they sound, else REST."""
+    tokens: list = [REST] * steps
+    onsets: dict[int, set[int]] = {}
+    offs: dict[int, int] = {}
+    for e in rec.snapshot():
+        m = e.message
+        if m.channel != 0 or m.type not in ("note_on", "note_off"):
+            continue
+        k = int(round((e.time - start) / step))
+        if not 0 <= k < steps:
+            continue
+        if m.type == "note_on" and m.velocity > 0:
+            onsets.setdefault(k, set()).add(m.note)
+        else:
+            offs[k] = offs.get(k, 0) + 1
+    now: tuple = ()
+    for k in range(steps):
+        if k in onsets:
+            now = tuple(sorted(onsets[k]))
+            tokens[k] = now
+        elif k in offs:
+            now = ()
+        elif now:
+            tokens[k] = HOLD
+    return tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(ROOT / "models" / "default"))
+    parser.add_argument("--duet", default=str(ROOT / "models" / "duet"))
+    parser.add_argument("--pieces", type=int, default=12)
+    parser.add_argument("--beats", type=int, default=32)
+    parser.add_argument("--tempo", type=float, default=100.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    pieces = excerpts(args.duet, args.pieces, args.beats)
+    spb = load_bundle(args.duet, weights=False).grid.steps_per_beat
+    step = 60 / args.tempo / spb
+    ours, real = [], []
+    with private_jack() as (server, tmp):
+        config = tmp / "accompany.yaml"
+        config.write_text(f"model:\n  duet: {Path(args.duet).resolve()}\nsampler:\n  seed: 1\n")
+        d = Daemon(server, ["--config", str(config), "--model", args.model, "--mode", "accompany",
+                            "--tempo", str(args.tempo)], tmp / "daemon.log")
+        rec = Recorder(d.out_port)
+        port = open_player(d.in_port)
+        try:
+            time.sleep(1.0)
+            for name, melody, accompaniment in pieces:
+                start = play(port, melody, step)
+                time.sleep(2 * spb * step)
+                ours.append((heard_tokens(rec, start, len(melody), step), melody))
+                real.append((accompaniment, melody))
+                port.send(mido.Message("control_change", control=25, value=127))  # reset-context
+                time.sleep(spb * step)
+            code = d.stop(signal.SIGTERM)
+            time.sleep(0.3)
+        finally:
+            port.close()
+            rec.close()
+        late, hanging = d.late_steps(), len(rec.sounding())
+    results = {"pieces": len(pieces), "beats": args.beats, "tempo_bpm": args.tempo, "exit_code": code,
+               "late_steps": late, "notes_left_sounding": hanging,
+               "liveplay": summary([figures(a, m) for a, m in ours], [a for a, _ in ours]),
+               "real_accompaniment": summary([figures(a, m) for a, m in real], [a for a, _ in real])}
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{len(pieces)} test-split melodies, {args.beats} beats each at {args.tempo:g} BPM; duet {args.duet}")
+    print(f"{'':20} {'chords':>7} {'doubling':>9} {'key':>6} {'pc cos':>7} {'consonance':>10}")
+    for who in ("liveplay", "real_accompaniment"):
+        s = results[who]
+        print(f"{who:20} {s['chord_share']:7.3f} {s['doubling']:9.3f} {s['key_agreement']:6.3f} "
+              f"{s['pc_cosine']:7.3f} {s['consonance']:10.3f}")
+    print(f"late steps {late}, notes left sounding {hanging}, exit code {code}")
+
+
+if __name__ == "__main__":
+    main()
