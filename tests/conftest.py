@@ -19,6 +19,7 @@ grid:
   context_length: 32
   vocab_size: 64
 model:
+  duet: null
   embedding: 16
   hidden: 48
   layers: 2

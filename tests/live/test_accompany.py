@@ -35,7 +35,7 @@ def duet_setup(tiny_model, tmp_path_factory):
     data.mkdir()
     train([write_duets(data)], model, load_settings(train_config), command="pytest duet model")
     run_config = folder / "run.yaml"
-    run_config.write_text(train_config.read_text().replace("model:\n", f"model:\n  duet: {model}\n"))
+    run_config.write_text(train_config.read_text().replace("  duet: null\n", f"  duet: {model}\n"))
     return run_config
 
 
