@@ -92,6 +92,9 @@ def cmd_generate(args) -> int:
     from liveplay.model.keyframe import for_play
 
     bundle, engine = _bundle_and_engine(settings)
+    if bundle.manifest.kind == "duet":
+        raise UsageError(f"generate: {bundle.path} is a duet model, it accompanies a melody (liveplay run --mode "
+                         "accompany; liveplay evaluate accompanies held-out melodies)")
     vocab, engine = for_play(bundle, engine)  # concert pitch in and out, whatever key the model learned in
     prime = bundle.encode_file(args.prime, settings.grid.skip_drums, vocab) if args.prime else []
     gen = generate(bundle, engine, Sampler(settings.sampler), settings.generate.steps, prime, vocab)

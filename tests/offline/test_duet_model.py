@@ -160,3 +160,11 @@ def test_evaluate_a_duet_bundle_beats_the_unconditional_choice(duet_model, duet_
               "--steps", "64", "--no-baselines"])
     text = capsys.readouterr().out
     assert "liveplay's part" in text and "chord share" in text and "| 1.000" in text
+
+
+def test_generate_refuses_a_duet_model(duet_model, duet_config, tmp_path, caplog):
+    out = tmp_path / "out.mid"
+    code = cli.main(["generate", "--config", str(duet_config), "--model", str(duet_model), "--out", str(out),
+                     "--steps", "8"])
+    assert code == 2 and not out.exists()
+    assert "is a duet model, it accompanies a melody" in caplog.text
