@@ -109,11 +109,12 @@ def tiny_model(pattern_dir, tiny_config, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def jack_server(tmp_path_factory):
-    """A private ``jackd -S -d dummy -p 256`` for one test module (tests/jacktools.py)."""
+def jack_server(request, tmp_path_factory):
+    """A private ``jackd -d dummy -p 256`` for one test module, synchronous (-S) where the module
+    sets ``JACK_SYNC = True`` (tests/jacktools.py says when)."""
     from jacktools import JackServer
 
-    server = JackServer(tmp_path_factory.mktemp("jack"))
+    server = JackServer(tmp_path_factory.mktemp("jack"), sync=getattr(request.module, "JACK_SYNC", False))
     server.activate()
     yield server
     server.stop()

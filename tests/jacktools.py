@@ -29,19 +29,19 @@ PERIOD_FRAMES = 256
 RATE = 48000
 PERIOD_MS = 1000 * PERIOD_FRAMES / RATE  # 5.33 ms
 JACK = "mido.backends.rtmidi/UNIX_JACK"
-# Synchronous mode: a client late for its period (a 2-core VM without real-time guarantees
-# stalls one every few seconds) delays the cycle instead of having its MIDI dropped or its last
-# buffer delivered twice, so a count of messages is exact; the delay shows as timing error.
 # 256 frames (5.3 ms), a common musician's setting: at 128 this machine missed ~8 deadlines a
-# second with two clients and nothing else running, at 256 under one in five seconds.
+# second with two clients and nothing else running, at 256 under one in five seconds. At a missed
+# deadline JACK's default asynchronous mode drops the late client's MIDI or delivers its last
+# buffer twice; synchronous mode (-S) delays the cycle instead, so a count of messages is exact
+# (the delay shows as timing error) -- but a client killed mid-cycle can wedge a synchronous
+# server for good ("Driver is not running"), so only modules that count messages and kill no
+# client ask for it (``JACK_SYNC = True`` in the module, read by conftest's ``jack_server``).
 SYNC_FLAGS = ["-S", "-t", "2000"]
 
 
 class JackServer:
-    def __init__(self, log_dir: Path, sync: bool = True, frames: int = PERIOD_FRAMES):
-        """``sync=False``: JACK's default asynchronous mode (the benchmarks; the hot-plug tests,
-        whose clients come and go mid-cycle: python-rtmidi crashed once in a closing input's
-        callback under -S). ``frames``: the period."""
+    def __init__(self, log_dir: Path, sync: bool = False, frames: int = PERIOD_FRAMES):
+        """``sync=True``: synchronous mode (SYNC_FLAGS); ``frames``: the period."""
         self.flags = SYNC_FLAGS if sync else []
         self.frames = frames
         self.period_ms = 1000 * frames / RATE
@@ -182,6 +182,27 @@ def flood(out, seconds: float, rate: int, rng, odd: list[list[int]] = ()) -> int
             sent += 1
         time.sleep(0.0005)
     return sent
+
+
+FLOOD_CHILD = """
+import random, sys, time
+sys.path.insert(0, sys.argv[1])
+from jacktools import flood, raw_sender
+out = raw_sender(sys.argv[2])
+time.sleep(0.2)
+odd = [[0xE0 | ch, 0, 64] for ch in range(16)]  # pitch bends among the notes and CCs
+print(flood(out, float(sys.argv[3]), int(sys.argv[4]), random.Random(int(sys.argv[5])), odd), flush=True)
+"""
+
+
+def flood_from_child(destination: str, seconds: float, rate: int, seed: int = 0) -> subprocess.CompletedProcess:
+    """``flood`` into ``destination`` from a child process (its stdout: the count sent).
+    python-rtmidi's JACK output can crash the process it lives in when a stalled JACK cycle lets
+    its ring buffer overflow (seen once on this 2-core machine under load); in a child, the
+    test's own process -- and pytest -- live on to judge the daemon."""
+    return subprocess.run([sys.executable, "-c", FLOOD_CHILD, str(Path(__file__).parent), destination,
+                           str(seconds), str(rate), str(seed)], capture_output=True, text=True,
+                          timeout=seconds + 60)
 
 
 class Recorder:

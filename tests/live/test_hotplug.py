@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def jack_server(tmp_path):
-    server = JackServer(tmp_path, sync=False)
+    server = JackServer(tmp_path)
     server.activate()
     yield server
     server.stop()
