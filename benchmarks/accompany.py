@@ -11,7 +11,7 @@ cosine, consonance -- next to the piece's real accompaniment of the same steps (
 Late steps are the daemon's own count; hanging notes are those sounding after SIGTERM.
 
     python benchmarks/accompany.py [--model models/default] [--duet models/duet] [--pieces 12]
-                                   [--beats 32] [--tempo 100] [--json]
+                                   [--beats 32] [--tempo 100] [--no-duet] [--json]
 """
 
 from __future__ import annotations
@@ -113,6 +113,8 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, default=12)
     parser.add_argument("--beats", type=int, default=32)
     parser.add_argument("--tempo", type=float, default=100.0)
+    parser.add_argument("--no-duet", action="store_true",
+                        help="accompany without the duet model (model.duet: null), on the same melodies")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     pieces = excerpts(args.duet, args.pieces, args.beats)
@@ -121,7 +123,8 @@ def main() -> None:
     ours, real = [], []
     with private_jack() as (server, tmp):
         config = tmp / "accompany.yaml"
-        config.write_text(f"model:\n  duet: {Path(args.duet).resolve()}\nsampler:\n  seed: 1\n")
+        duet = "null" if args.no_duet else Path(args.duet).resolve()
+        config.write_text(f"model:\n  duet: {duet}\nsampler:\n  seed: 1\n")
         d = Daemon(server, ["--config", str(config), "--model", args.model, "--mode", "accompany",
                             "--tempo", str(args.tempo)], tmp / "daemon.log")
         rec = Recorder(d.out_port)
@@ -141,14 +144,15 @@ def main() -> None:
             port.close()
             rec.close()
         late, hanging = d.late_steps(), len(rec.sounding())
-    results = {"pieces": len(pieces), "beats": args.beats, "tempo_bpm": args.tempo, "exit_code": code,
+    results = {"duet": None if args.no_duet else args.duet, "pieces": len(pieces), "beats": args.beats, "tempo_bpm": args.tempo, "exit_code": code,
                "late_steps": late, "notes_left_sounding": hanging,
                "liveplay": summary([figures(a, m) for a, m in ours], [a for a, _ in ours]),
                "real_accompaniment": summary([figures(a, m) for a, m in real], [a for a, _ in real])}
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{len(pieces)} test-split melodies, {args.beats} beats each at {args.tempo:g} BPM; duet {args.duet}")
+    print(f"{len(pieces)} test-split melodies of {args.duet}, {args.beats} beats each at {args.tempo:g} BPM; "
+          f"accompany plays {'the main model (no duet)' if args.no_duet else 'the duet model'}")
     print(f"{'':20} {'chords':>7} {'doubling':>9} {'key':>6} {'pc cos':>7} {'consonance':>10}")
     for who in ("liveplay", "real_accompaniment"):
         s = results[who]

@@ -97,7 +97,8 @@ class Performance:
                  duet: Voice | None = None):
         self.vocab, self.context, self.sampler = vocab, context, sampler
         self.duet = duet
-        self._duet_ids: list[int] = []  # the duet's step to push: ours, then the musician's
+        self._theirs: int | None = None  # the duet's id of the musician's token of the step folded
+        self._later: list[tuple[Context, int]] = []  # model steps that can wait for the decision
         self.steps_per_beat = steps_per_beat
         self.is_ours = is_ours
         self.mode = live.mode
@@ -255,27 +256,47 @@ class Performance:
         if token is player:
             log.debug("step %d: the musician's %s enters the context as %s", step, describe(player),
                       describe(self.vocab.decode_token(token_id)))
-        if self.duet is not None:  # the duet hears both parts, each as it was (none in solo)
+        if self.duet is not None:  # the duet hears the musician as they played (nothing in solo)
             theirs = player if (player is not None and self.mode != "solo") else REST
-            self._duet_ids = [self.duet.vocab.encode_token(ours), self.duet.vocab.encode_token(theirs)]
+            self._theirs = self.duet.vocab.encode_token(theirs)
         return token_id
 
+    def _duet_decides(self) -> bool:
+        return self.mode == "accompany" and self.duet is not None
+
     def push(self, token_id: int) -> None:
-        """The models' step for the step just folded (``fold``'s id; the duet's pair kept by it)."""
-        self.context.push(token_id)
-        if self.duet is not None:
-            for duet_id in self._duet_ids:
-                self.duet.context.push(duet_id)
-            self._duet_ids = []
+        """The model steps for the step just folded (``fold``'s id; the duet's musician token kept
+        by it). Only the deciding model's step is taken now; the other waits for ``settle``."""
+        if self.duet is None:
+            self.context.push(token_id)
+            return
+        now, later = (self.duet.context, self.context) if self._duet_decides() else (self.context, self.duet.context)
+        ids = {id(self.duet.context): self._theirs, id(self.context): token_id}
+        now.push(ids[id(now)])
+        self._later.append((later, ids[id(later)]))
+
+    def settle(self) -> None:
+        """The model steps that waited for the decision (the player calls this once the decided
+        token is stored): the other model's step, and the duet's own token for the step decided
+        (what will sound: REST while muted), so its context reads ours, then theirs, step by step."""
+        later, self._later = self._later, []
+        for context, token_id in later:
+            context.push(token_id)
 
     # -- 3. deciding ----------------------------------------------------------------------
 
     def decide(self, step: int) -> RawToken:
+        token = self._decide()
+        if self.duet is not None:  # after every model step of this step, in ``settle``
+            self._later.append((self.duet.context, self.duet.vocab.encode_token(self.to_play(token))))
+        return token
+
+    def _decide(self) -> RawToken:
         if self.mode == "respond":
             if self.quiet < self.live.silence_steps or self.responding >= self.live.max_response_steps:
                 return REST
             self.responding += 1
-        if self.mode == "accompany" and self.duet is not None:
+        if self._duet_decides():
             duet = self.duet
             return duet.vocab.decode_token(self.sampler.sample(duet.context.distribution(), duet.ours()))
         token_id = self.sampler.sample(self.context.distribution(), self.context.ids)

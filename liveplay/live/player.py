@@ -63,6 +63,7 @@ class Player:
         self.timing.start(first)
         log.debug("first boundary at monotonic %.6f", first)
         self.decided[0] = self.performance.decide(0)
+        self.performance.settle()
         self.threads = [threading.Thread(target=self._sender, name="sender", daemon=True),
                         threading.Thread(target=self._thinker, name="thinker", daemon=True)]
         for t in self.threads:
@@ -132,6 +133,11 @@ class Player:
             with self.lock:
                 if self.step < k:  # its boundary has not passed yet
                     self.decided[k] = token
+            try:
+                self.performance.settle()  # the model steps that could wait for the decision
+            except Exception as err:
+                self._once(err)
+            with self.lock:
                 self.last_decided = k
                 # a decision that came after its boundary was counted late by the sender
                 k = max(k + 1, self.step + 1)

@@ -72,7 +72,9 @@ def step(p, k, heard=(), input_step=None):
     """One thinker round for step k: hear, fold k-1 into the context, decide k."""
     effects = p.hear(heard, input_step or every_step_is(k - 1))
     p.push(p.fold(k - 1))
-    return p.decide(k), effects
+    token = p.decide(k)
+    p.settle()  # as the player does, once the decision is stored
+    return token, effects
 
 
 # -- modes ----------------------------------------------------------------------------------------
@@ -92,13 +94,16 @@ def test_accompany_with_a_duet_model_plays_its_part_and_both_models_hear_every_s
     duet_engine = DuetEngine()
     p.duet = Voice(Vocabulary(CHORDS + [(60,), (62,), (64,), (67,), (72,)], 4), Context(duet_engine, START_PRIME))
     assert duet_engine.pushed == [REST_ID, REST_ID]  # the start pair
+    assert p.decide(0) == REST  # respond listens; the player decides step 0 at start, then settles
+    p.settle()
     melody = [60, 62, 64]
     for k, pitch in enumerate(melody, start=1):  # respond: listening while they play
         assert step(p, k, [note(pitch)])[0] == REST
         p.performed(k, REST, False)
     # the duet heard (ours, theirs) for each step, in order; the single model the musician's notes
     heard = [p.duet.vocab.decode_token(t) for t in duet_engine.pushed[2:]]
-    assert heard == [REST, (60,), REST, (62,), REST, (64,)]  # steps 0, 1, 2: ours silent, theirs a melody
+    assert heard == [REST, (60,), REST, (62,), REST, (64,), REST]  # steps 0-2 (ours silent, theirs a
+    # melody), then ours for step 3: decided, so heard before the musician's step 3
     assert engine.pushed[-3:] == [p.vocab.encode_token((m,)) for m in melody]
     p.set_mode("accompany")
     played = []
@@ -108,11 +113,11 @@ def test_accompany_with_a_duet_model_plays_its_part_and_both_models_hear_every_s
         p.performed(k, token, True)
     assert played.count((65, 69, 72)) >= 7, played  # the duet model's chord, not the single model's (62, 65, 69)
     pushed = duet_engine.pushed
-    assert len(pushed) % 2 == 0 and pushed[-2] == p.duet.vocab.encode_token(played[-2])  # ours, then theirs
-    assert p.duet.ours()[-1] == pushed[-2]
+    assert len(pushed) % 2 == 1 and pushed[-1] == p.duet.vocab.encode_token(played[-1])  # ours, decided last
+    assert p.duet.vocab.decode_token(pushed[-2]) == (67,)  # theirs before it: step 10's note
     p.set_mode("solo")  # solo: the duet's musician part is silence (the input only controls)
     step(p, 12, [note(72)])
-    assert p.duet.vocab.decode_token(duet_engine.pushed[-1]) == REST
+    assert p.duet.vocab.decode_token(duet_engine.pushed[-2]) == REST
     p.hear([cc(p.controls.reset_context, 127)], every_step_is(12))
     assert duet_engine.pushed == [REST_ID, REST_ID]  # reset-context starts the duet afresh too
 
