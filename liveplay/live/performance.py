@@ -270,10 +270,10 @@ class Performance:
         if self.duet is None:
             self.context.push(token_id)
             return
-        now, later = (self.duet.context, self.context) if self._duet_decides() else (self.context, self.duet.context)
-        ids = {id(self.duet.context): self._theirs, id(self.context): token_id}
-        now.push(ids[id(now)])
-        self._later.append((later, ids[id(later)]))
+        main, duet = (self.context, token_id), (self.duet.context, self._theirs)
+        (context, token), later = (duet, main) if self._duet_decides() else (main, duet)
+        context.push(token)
+        self._later.append(later)
 
     def settle(self) -> None:
         """The model steps that waited for the decision (the player calls this once the decided

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from liveplay.music.tokens import HOLD, REST, RawToken
+from liveplay.music.tokens import RawToken, sounding
 
 # Key profiles, tonic first. Aarden-Essen (Aarden 2003, from the Essen folk songs) is what
 # music21's ``analyze('key')`` uses by default; Krumhansl & Kessler's (1982) probe-tone profiles
@@ -49,13 +49,8 @@ def _centred(weights: str) -> np.ndarray:
 def pitch_class_histogram(tokens: Sequence[RawToken]) -> np.ndarray:
     """Steps each pitch class sounds for: a chord sounds from its step until the next chord or REST."""
     hist = np.zeros(12)
-    sounding: tuple[int, ...] = ()
-    for t in tokens:
-        if t == REST:
-            sounding = ()
-        elif t != HOLD:
-            sounding = tuple(t)
-        for p in sounding:
+    for pitches in sounding(tokens):
+        for p in pitches:
             hist[p % 12] += 1
     return hist
 

@@ -236,6 +236,15 @@ class Vocabulary:
 # -- tokens as notes ---------------------------------------------------------------------------
 
 
+def sounding(tokens: Sequence[RawToken]) -> list[tuple[int, ...]]:
+    """The pitches sounding at each step: a chord from its step until the next chord or REST."""
+    out, now = [], ()
+    for t in tokens:
+        now = () if t == REST else now if t == HOLD else tuple(t)
+        out.append(now)
+    return out
+
+
 def note_changes(sounding: Chord, token: RawToken) -> tuple[Chord, Chord]:
     """(pitches to end, pitches to start) when ``token`` comes while ``sounding`` sounds.
 

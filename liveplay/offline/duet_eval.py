@@ -47,7 +47,7 @@ from liveplay.music.duet import START_PRIME, Duet, duet_ids, is_accompaniment
 from liveplay.music.keys import key_of, pitch_class_histogram, tonic_shift
 from liveplay.music.midifile import load_token_files, read_duet
 from liveplay.music.sampler import Sampler
-from liveplay.music.tokens import HOLD, REST, RawToken
+from liveplay.music.tokens import HOLD, REST, RawToken, sounding
 from liveplay.offline.evaluate import (Scores, at_most, chord_targets, combine, fit_baselines, score, score_engine,
                                        training_files)
 from liveplay.offline.listening import PRIME_BEATS, collection
@@ -91,15 +91,6 @@ def accompany(engine: Engine, sampler: Sampler, melody: Sequence[int], steps: in
         context.push(mel)
         ours.append(token)
     return ours
-
-
-def sounding(tokens: Sequence[RawToken]) -> list[tuple[int, ...]]:
-    """The pitches sounding at each step (a chord from its step until the next chord or REST)."""
-    out, now = [], ()
-    for t in tokens:
-        now = () if t == REST else now if t == HOLD else tuple(t)
-        out.append(now)
-    return out
 
 
 def figures(accompaniment: Sequence[RawToken], melody: Sequence[RawToken]) -> dict:
