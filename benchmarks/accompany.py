@@ -5,7 +5,7 @@ set. For each of ``--pieces`` test-split files of the duet bundle (evenly spaced
 same every run) a scripted player plays the first ``--beats`` beats of the melody (the top part, from its
 first note) in time, in its own key; then two silent beats and CC 25 (reset-context) before the
 next piece. A recorder client hears liveplay's part; its onsets are put on the player's step grid
-(round to the nearest step) and measured against the melody with the offline evaluation's
+(quantised as the files are) and measured against the melody with the offline evaluation's
 figures (``offline.duet_eval.figures``): chord share, doubling, key agreement, pitch-class
 cosine, consonance -- next to the piece's real accompaniment of the same steps (the ceiling).
 Late steps are the daemon's own count; hanging notes are those sounding after SIGTERM.
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from jacktools import Daemon, Recorder, open_player, private_jack  # noqa: E402
 
 from liveplay.model.bundle import load_bundle  # noqa: E402
-from liveplay.music.midifile import read_duet  # noqa: E402
+from liveplay.music.midifile import Note, notes_to_tokens, read_duet  # noqa: E402
 from liveplay.music.tokens import HOLD, REST  # noqa: E402
 from liveplay.offline.duet_eval import figures, summary  # noqa: E402
 
@@ -78,32 +78,25 @@ def play(port, melody: list, step: float) -> float:
     return start
 
 
-def heard_tokens(rec: Recorder, start: float, steps: int, step: float) -> list:
-    """liveplay's part on the player's grid: its onsets as chords, HOLD while they sound, else REST."""
-    tokens: list = [REST] * steps
-    onsets: dict[int, set[int]] = {}
-    offs: dict[int, int] = {}
+def heard_tokens(rec: Recorder, start: float, steps: int, step: float, spb: int, max_notes: int) -> list:
+    """liveplay's part on the player's grid, quantised as the files are (``midifile.notes_to_tokens``,
+    the accompaniment's lowest notes): the recorded notes as beats from ``start``."""
+    beat = step * spb
+    notes, on = [], {}
     for e in rec.snapshot():
         m = e.message
         if m.channel != 0 or m.type not in ("note_on", "note_off"):
             continue
-        k = int(round((e.time - start) / step))
-        if not 0 <= k < steps:
-            continue
+        at = (e.time - start) / beat
         if m.type == "note_on" and m.velocity > 0:
-            onsets.setdefault(k, set()).add(m.note)
-        else:
-            offs[k] = offs.get(k, 0) + 1
-    now: tuple = ()
-    for k in range(steps):
-        if k in onsets:
-            now = tuple(sorted(onsets[k]))
-            tokens[k] = now
-        elif k in offs:
-            now = ()
-        elif now:
-            tokens[k] = HOLD
-    return tokens
+            on[m.note] = (at, m.velocity)
+        elif m.note in on:
+            begin, velocity = on.pop(m.note)
+            notes.append(Note(m.note, begin, at, velocity, 0))
+    notes += [Note(p, begin, steps / spb, v, 0) for p, (begin, v) in on.items()]  # sounding at the end
+    notes = [n for n in notes if 0 <= round(n.start * spb) < steps]
+    tokens = notes_to_tokens(notes, steps / spb, spb, max_notes, lowest=True)[:steps]
+    return tokens + [REST] * (steps - len(tokens))
 
 
 def main() -> None:
@@ -118,7 +111,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     pieces = excerpts(args.duet, args.pieces, args.beats)
-    spb = load_bundle(args.duet, weights=False).grid.steps_per_beat
+    grid = load_bundle(args.duet, weights=False).grid
+    spb = grid.steps_per_beat
     step = 60 / args.tempo / spb
     ours, real = [], []
     with private_jack() as (server, tmp):
@@ -134,7 +128,7 @@ def main() -> None:
             for name, melody, accompaniment in pieces:
                 start = play(port, melody, step)
                 time.sleep(2 * spb * step)
-                ours.append((heard_tokens(rec, start, len(melody), step), melody))
+                ours.append((heard_tokens(rec, start, len(melody), step, spb, grid.max_notes), melody))
                 real.append((accompaniment, melody))
                 port.send(mido.Message("control_change", control=25, value=127))  # reset-context
                 time.sleep(spb * step)
