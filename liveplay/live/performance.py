@@ -48,7 +48,7 @@ import mido
 
 from liveplay.config import MODES, ControlSettings, LiveSettings, SamplerSettings
 from liveplay.music.context import Context
-from liveplay.music.duet import START_PRIME
+from liveplay.music.duet import RESTART_PRIME
 from liveplay.music.sampler import Sampler
 from liveplay.music.tokens import HOLD, REST, RawToken, Vocabulary, describe, make_chord
 
@@ -83,6 +83,11 @@ class Voice:
 
     vocab: Vocabulary
     context: Context
+
+    def restart(self) -> None:
+        """Start afresh between steps (reset-context): the parts stay at their indices, ours
+        even and the musician's odd, or the model hears their melody as its own part."""
+        self.context.reset(RESTART_PRIME)
 
     def ours(self) -> list[int]:
         """Our part's ids in the context, oldest first (the sampler's repetition test): after a
@@ -212,7 +217,7 @@ class Performance:
         if value >= 64:
             self.context.reset()
             if self.duet is not None:
-                self.duet.context.reset(START_PRIME)
+                self.duet.restart()
             log.info("context reset (CC %d): starting afresh", cc)
         return []
 

@@ -28,6 +28,10 @@ from liveplay.music.tokens import HOLD, REST, REST_ID, RawToken, transpose
 
 ACCOMPANIMENT, MELODY = 0, 1  # index % 2 of a part's tokens in a duet sequence (with its start)
 START_PRIME = (REST_ID,)  # a live context's prime: with the context's own REST, the start pair
+# a live context started afresh *between* steps (CC reset-context: after one step's decision, before
+# the next step's fold): the start pair, then our REST for the step about to be folded, so the
+# musician's token that comes next lands at a melody index, as in training
+RESTART_PRIME = (REST_ID, REST_ID)
 # an accompaniment with fewer onsets than this share of the melody's is "nearly empty": no duet
 MIN_ACCOMPANIMENT_SHARE = 0.1
 

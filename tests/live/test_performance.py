@@ -118,8 +118,14 @@ def test_accompany_with_a_duet_model_plays_its_part_and_both_models_hear_every_s
     p.set_mode("solo")  # solo: the duet's musician part is silence (the input only controls)
     step(p, 12, [note(72)])
     assert p.duet.vocab.decode_token(duet_engine.pushed[-2]) == REST
-    p.hear([cc(p.controls.reset_context, 127)], every_step_is(12))
-    assert duet_engine.pushed == [REST_ID, REST_ID]  # reset-context starts the duet afresh too
+    p.set_mode("accompany")
+    step(p, 13, [cc(p.controls.reset_context, 127), note(72)])  # reset-context mid-play, then a note
+    # the duet starts afresh with ours still at even indices: its start pair, our REST for step 12,
+    # their note of step 12, our answer for step 13 (a musician's note at an even index would be
+    # heard as liveplay's own part, and a key frame would listen to the wrong part)
+    assert duet_engine.pushed[:4] == [REST_ID, REST_ID, REST_ID, p.duet.vocab.encode_token((72,))]
+    ours = duet_engine.pushed[2::2]
+    assert len(ours) == 2 and p.duet.vocab.decode_token(ours[-1]) == (65, 69, 72)
 
 
 def test_respond_is_silent_while_the_musician_plays_then_answers_at_most_max_response_steps():
