@@ -6,7 +6,9 @@ For each model size (random weights; the cost does not depend on their values):
   (b) Keras model called directly on the window, compiled once (``tf.function``);
       (b0) the same call eager: about 1.5 s a step for 3x256 here, so it runs --eager-steps only
   (c) NumPy exact (staggered states) on --threads threads, as the daemon runs it (engine_threads);
-      (c1) the same on one thread
+      (c1) the same on one thread. On a real bundle (--bundle), (c) is also timed as the daemon
+      steps: prepare() on its own once the decision is made, then push + distribution once the
+      musician's token is known (what the step waits for)
   (d) NumPy streaming (one carried state)
   (e) TensorFlow runtime (the GPU runtime; here on whatever device TensorFlow sees)
 
@@ -136,7 +138,7 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
 
     bundle = load_bundle(path)
     a, window = bundle.architecture, bundle.grid.context_length
-    stream = np.random.default_rng(0).integers(0, a.vocab_size, size=steps + window)
+    stream = np.random.default_rng(0).integers(0, a.vocab_size, size=2 * steps + window)
     result = {"size": f"{a.layers}x{a.hidden}", "vocab": a.vocab_size, "window": window}
     from liveplay.model.keyframe import for_play, key_normalised
 
@@ -147,7 +149,7 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
         engines.insert(1, ("c_keyframe", for_play(bundle, NumpyEngine(bundle, threads=threads))[1]))
     for key, engine in engines:
         if key == "c_keyframe":  # token ids of the play vocabulary: the model's own are its first
-            stream = np.random.default_rng(0).integers(0, a.vocab_size, size=steps + window)
+            stream = np.random.default_rng(0).integers(0, a.vocab_size, size=2 * steps + window)
         engine.reset(stream[:window])
         engine.distribution()
 
@@ -156,11 +158,33 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
             engine.distribution()
 
         ms = timed(step, steps)
+        result[key] = summary(ms)
+        if key in ("c_numpy_exact", "c_keyframe"):  # the daemon's split: prepare() after each decision
+            ahead, critical = split_step(engine, stream[window + steps:], steps)
+            result[key + "_ahead"], result[key + "_critical"] = summary(ahead), summary(critical)
         engine.close()
-        result[key] = {"p50_ms": float(np.median(ms)), "p99_ms": float(np.percentile(ms, 99)),
-                       "max_ms": float(ms.max()), "steps": steps}
     result["startup_numpy"] = startup(path, "numpy", threads)
     return result
+
+
+def summary(ms: np.ndarray) -> dict:
+    return {"p50_ms": float(np.median(ms)), "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
+            "steps": len(ms)}
+
+
+def split_step(engine, stream, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """As the daemon steps: ``prepare()`` once the decision is made (timed on its own), then, when
+    the musician's token is known, ``push`` + ``distribution`` (the critical path, timed)."""
+    ahead, critical = np.empty(steps), np.empty(steps)
+    for i in range(steps):
+        t0 = time.perf_counter()
+        engine.prepare()
+        t1 = time.perf_counter()
+        engine.push(stream[i])
+        engine.distribution()
+        t2 = time.perf_counter()
+        ahead[i], critical[i] = t1 - t0, t2 - t1
+    return ahead * 1e3, critical * 1e3
 
 
 STARTUP = """
@@ -274,7 +298,11 @@ def main() -> None:
     for d, r in results["bundles"].items():
         print(f"\n{d}: {r['size']} LSTM, vocab {r['vocab']}, window {r['window']}")
         for key, label in (("c_numpy_exact", f"(c) NumPy exact, {args.threads} threads"),
-                           ("c_keyframe", "(c) inside the key frame (the daemon's path)"),
+                           ("c_numpy_exact_ahead", "    its prepare(), after the decision"),
+                           ("c_numpy_exact_critical", "    then push + distribution"),
+                           ("c_keyframe", "(c) inside the key frame"),
+                           ("c_keyframe_ahead", "    its prepare(), after the decision"),
+                           ("c_keyframe_critical", "    then push + distribution (the daemon's wait)"),
                            ("c1_numpy_exact_1_thread", "(c1) NumPy exact, 1 thread"),
                            ("d_numpy_streaming", "(d) NumPy streaming")):
             if key not in r:

@@ -283,10 +283,14 @@ class Performance:
     def settle(self) -> None:
         """The model steps that waited for the decision (the player calls this once the decided
         token is stored): the other model's step, and the duet's own token for the step decided
-        (what will sound: REST while muted), so its context reads ours, then theirs, step by step."""
+        (what will sound: REST while muted), so its context reads ours, then theirs, step by step;
+        then each engine's next step as far as it goes without the musician's next token."""
         later, self._later = self._later, []
         for context, token_id in later:
             context.push(token_id)
+        for context in (self.context, self.duet.context if self.duet else None):
+            if context is not None:  # the next steps' token-free halves, while the input comes in
+                context.prepare()
 
     # -- 3. deciding ----------------------------------------------------------------------
 

@@ -134,7 +134,8 @@ class Player:
                 if self.step < k:  # its boundary has not passed yet
                     self.decided[k] = token
             try:
-                self.performance.settle()  # the model steps that could wait for the decision
+                self.performance.settle()  # the model steps that could wait for the decision, and the
+                # next step's token-free half
             except Exception as err:
                 self._once(err)
             with self.lock:

@@ -3,8 +3,10 @@
 Contract (every runtime): ``reset(tokens)`` primes with a context, ``push(token)``
 adds one token, ``distribution()`` gives the probabilities (float64, sums to 1)
 that the Keras model gives on the exact last ``context_length`` tokens from a
-zero state -- or on all of them while fewer have been pushed. ``close()`` stops
-whatever threads the runtime holds.
+zero state -- or on all of them while fewer have been pushed. ``prepare()`` may do
+ahead the part of the next ``push`` that needs no token (the daemon calls it after
+each decision, so the step that waits for the musician's input is shorter); it never
+changes a distribution. ``close()`` stops whatever threads the runtime holds.
 
 Exact mode keeps ``W = context_length`` staggered LSTM states as one batch. Before
 token t is pushed, slot t mod W restarts from zero; then every slot advances by
@@ -38,6 +40,8 @@ class Engine(Protocol):
 
     def distribution(self) -> np.ndarray: ...
 
+    def prepare(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -68,6 +72,9 @@ class StaggeredWindow:
         if self.streaming or self.count < self.context_length:
             return 0
         return self.count % self.context_length
+
+    def prepare(self) -> None:
+        """The next push's token-free half, ahead; a runtime that cannot split its step does nothing."""
 
     def close(self) -> None:
         """Stop the runtime's threads; a runtime without any has nothing to do."""

@@ -168,6 +168,9 @@ class KeyFrameEngine:
         np.add.at(out, self.out_of_frame[SHIFTS.index(self.shift)], p)
         return out
 
+    def prepare(self) -> None:
+        self.inner.prepare()
+
     def close(self) -> None:
         self.inner.close()
 

@@ -4,9 +4,14 @@ Step maths: every gate goes through one exp and one reciprocal,
 sigmoid(x) = 1 / (1 + exp(-x)) and tanh(x) = 2 sigmoid(2x) - 1, so the i, f, o
 columns of every weight are negated and the c columns scaled by -2 once at load
 (exp is several times cheaper than tanh in NumPy). Layer 0's input projection
-is a lookup table (V, 4H) = emb @ K0 + b0. Layers above fuse input and recurrent
-weights into one (2H, 4H) matrix. All buffers are allocated once; a step
+is a lookup table (V, 4H) = emb @ K0 + b0. All buffers are allocated once; a step
 allocates nothing that grows.
+
+Two halves of a step: every layer's recurrent product h(t-1) @ R (+ bias) does not
+depend on the next token, so ``prepare()`` computes it ahead, while the daemon waits for
+the next step's input (two thirds of a 2-layer step's multiply-adds). ``push`` then
+does only what needs the token: the table row, each layer's input product and the
+gates. ``push`` without a ``prepare`` first does both halves itself: the same numbers.
 
 Threads: the W slots are independent, so exact mode splits them into ``threads``
 row blocks that advance in parallel (NumPy and BLAS release the GIL) on a small
@@ -46,11 +51,12 @@ def _exp_form(a: np.ndarray, hidden: int) -> np.ndarray:
 class _Block:
     """One row block of the batch: views into the engine's state and scratch buffers."""
 
-    def __init__(self, io: list[np.ndarray], cell: list[np.ndarray], gates: np.ndarray, tmp: np.ndarray,
-                 lo: int, hi: int):
+    def __init__(self, io: list[np.ndarray], cell: list[np.ndarray], ahead: list[np.ndarray],
+                 gates: np.ndarray, tmp: np.ndarray, lo: int, hi: int):
         self.lo, self.hi = lo, hi
         self.io = [a[lo:hi] for a in io]  # (b, 2H) each
         self.cell = [a[lo:hi] for a in cell]  # (b, H) each
+        self.ahead = [a[lo:hi] for a in ahead]  # (b, 4H) each
         self.gates = gates[lo:hi]  # (b, 4H)
         self.tmp = tmp[lo:hi]  # (b, H)
 
@@ -72,11 +78,10 @@ class NumpyEngine(StaggeredWindow):
 
         # layer 0: token -> input projection with bias, in exp form  # (V, 4H)
         self.table = _exp_form(w["embedding"] @ w["lstm0.kernel"] + w["lstm0.bias"], h)
-        self.recurrent0 = _exp_form(w["lstm0.recurrent"], h)  # (H, 4H)
-        self.fused = []  # layers >= 1: [input; recurrent] weights, bias  # (2H, 4H), (4H,)
-        for i in range(1, self.layers):
-            wi = np.concatenate([w[f"lstm{i}.kernel"], w[f"lstm{i}.recurrent"]], axis=0)
-            self.fused.append((_exp_form(wi, h), _exp_form(w[f"lstm{i}.bias"], h)))
+        self.recurrent = [_exp_form(w[f"lstm{i}.recurrent"], h) for i in range(self.layers)]  # (H, 4H) each
+        self.kernel = [None] + [_exp_form(w[f"lstm{i}.kernel"], h) for i in range(1, self.layers)]  # (H, 4H)
+        zero = np.zeros(4 * h, dtype=np.float32)  # layer 0's bias is in the table
+        self.bias = [zero] + [_exp_form(w[f"lstm{i}.bias"], h) for i in range(1, self.layers)]  # (4H,) each
         self.dense_kernel = np.ascontiguousarray(w["dense.kernel"])  # (H, V)
         self.dense_bias = w["dense.bias"]  # (V,)
 
@@ -84,11 +89,14 @@ class NumpyEngine(StaggeredWindow):
         # (layer 0 takes its input from the table, so its left half stays unused)
         self.io = [np.zeros((batch, 2 * h), dtype=np.float32) for _ in range(self.layers)]
         self.cell = [np.zeros((batch, h), dtype=np.float32) for _ in range(self.layers)]
+        # layer i's h(t-1) @ R + bias, computed ahead by prepare()  # (B, 4H) each
+        self.ahead = [np.zeros((batch, 4 * h), dtype=np.float32) for _ in range(self.layers)]
+        self.prepared = False
         gates = np.empty((batch, 4 * h), dtype=np.float32)  # (B, 4H)
         tmp = np.empty((batch, h), dtype=np.float32)  # (B, H)
         self.threads = max(1, min(int(threads), batch // 8 or 1))  # blocks of at least 8 rows
         bounds = np.linspace(0, batch, self.threads + 1).astype(int)
-        self.blocks = [_Block(self.io, self.cell, gates, tmp, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        self.blocks = [_Block(self.io, self.cell, self.ahead, gates, tmp, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
         self._pool = (ThreadPoolExecutor(self.threads - 1, thread_name_prefix="engine")
                       if self.threads > 1 else None)
         self.count = 0  # tokens pushed since reset
@@ -105,39 +113,58 @@ class NumpyEngine(StaggeredWindow):
             a.fill(0.0)
         self.count = 0
         self._probs = None
+        self.prepared = False
         self._replay(tokens)
+
+    def prepare(self) -> None:
+        """The next step's half that needs no token (see the module doc); ``push`` takes the rest."""
+        if not self.prepared:
+            self._blocks(self._ahead)
+            self.prepared = True
 
     def push(self, token: int) -> None:
         token = self._checked(token)
+        self.prepare()
         slot = self.restart_slot()
-        if slot is not None:  # this slot starts over with this token
+        if slot is not None:  # this slot starts over with this token: zero state, nothing carried
             for i in range(self.layers):
                 self.io[i][slot] = 0.0
                 self.cell[i][slot] = 0.0
-        with _blas().limit(limits=1, user_api="blas"):  # our own threads split the batch, not BLAS's
-            if self._pool is None:
-                self._advance(self.blocks[0], token)
-            else:
-                pending = [self._pool.submit(self._advance, block, token) for block in self.blocks[1:]]
-                self._advance(self.blocks[0], token)
-                for future in pending:
-                    future.result()
+                self.ahead[i][slot] = self.bias[i]
+        self._blocks(self._advance, token)
+        self.prepared = False
         self.count += 1
         self._probs = None
 
+    def _blocks(self, work, *args) -> None:
+        """``work(block, *args)`` on every row block, in parallel on the pool when there is one."""
+        with _blas().limit(limits=1, user_api="blas"):  # our own threads split the batch, not BLAS's
+            if self._pool is None:
+                work(self.blocks[0], *args)
+            else:
+                pending = [self._pool.submit(work, block, *args) for block in self.blocks[1:]]
+                work(self.blocks[0], *args)
+                for future in pending:
+                    future.result()
+
+    def _ahead(self, block: _Block) -> None:
+        """Every layer's recurrent product and bias for the next step, from the states now."""
+        h = self.hidden
+        for i in range(self.layers):
+            np.matmul(block.io[i][:, h:], self.recurrent[i], out=block.ahead[i])  # (b, H) @ (H, 4H)
+            block.ahead[i] += self.bias[i]
+
     def _advance(self, block: _Block, token: int) -> None:
-        """Advance one row block by one token through every layer."""
+        """Advance one row block by one token through every layer (``_ahead`` done)."""
         h, g, t = self.hidden, block.gates, block.tmp
         with np.errstate(over="ignore"):  # exp(large) = inf -> 1/inf = 0: the right limit
             for i in range(self.layers):
                 io, c = block.io[i], block.cell[i]
                 if i == 0:
-                    np.matmul(io[:, h:], self.recurrent0, out=g)  # (b, H) @ (H, 4H) -> (b, 4H)
-                    g += self.table[token]
+                    np.add(block.ahead[0], self.table[token], out=g)  # (b, 4H)
                 else:
-                    weights, bias = self.fused[i - 1]
-                    np.matmul(io, weights, out=g)  # (b, 2H) @ (2H, 4H) -> (b, 4H)
-                    g += bias
+                    np.matmul(io[:, :h], self.kernel[i], out=g)  # input from below: (b, H) @ (H, 4H)
+                    g += block.ahead[i]
                 np.exp(g, out=g)
                 g += 1.0
                 np.divide(1.0, g, out=g)  # i, f, o = sigmoid; c column holds sigmoid(2x)

@@ -61,6 +61,12 @@ class Context:
         """P(next token | this context), from the engine."""
         return self.engine.distribution()
 
+    def prepare(self) -> None:
+        """Let the engine do the next push's token-free half now (``Engine.prepare``), if it can."""
+        prepare = getattr(self.engine, "prepare", None)
+        if prepare is not None:
+            prepare()
+
     def tail(self, n: int) -> list[int]:
         return list(self.ids)[-n:]
 

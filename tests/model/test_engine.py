@@ -104,6 +104,29 @@ def test_threaded_blocks_compute_the_same_numbers(bundle):
     three.close()
 
 
+@pytest.mark.parametrize("streaming", [False, True])
+def test_prepare_ahead_changes_no_distribution(bundle, keras_last, streaming):
+    """The daemon calls prepare() after each decision, sometimes twice (a mode with two models),
+    and a reset may come between: the next push must give exactly the numbers it gives alone."""
+    ahead, alone = NumpyEngine(bundle, streaming=streaming, threads=2), NumpyEngine(bundle, streaming=streaming)
+    w = alone.context_length
+    stream = np.random.default_rng(5).integers(0, bundle.architecture.vocab_size, size=3 * w)
+    for i, t in enumerate(stream):
+        for _ in range(1 + i % 3):  # none twice in a row is different from once
+            ahead.prepare()
+        if i == w + 7:  # a reset-context between a prepare and the next push
+            ahead.reset(stream[i - 3: i])
+            alone.reset(stream[i - 3: i])
+            ahead.prepare()
+        ahead.push(t)
+        alone.push(t)
+        assert np.abs(ahead.distribution() - alone.distribution()).max() <= 1e-5, i  # BLAS rounds per block
+    if not streaming:  # and still the Keras model's answer on the last window
+        expected = keras_last(np.asarray(stream[-w:])[None, :])[0]
+        assert np.abs(ahead.distribution() - expected).max() <= TOL
+    ahead.close()
+
+
 def test_streaming_equals_exact_within_the_window_and_then_drifts(bundle):
     exact, streaming = NumpyEngine(bundle), NumpyEngine(bundle, streaming=True)
     rng = np.random.default_rng(3)
