@@ -146,10 +146,10 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
                ("c1_numpy_exact_1_thread", NumpyEngine(bundle, threads=1)),
                ("d_numpy_streaming", NumpyEngine(bundle, streaming=True))]
     if key_normalised(bundle):  # the daemon's path for such a model: (c) inside the key frame
+        # (the stream's ids are the model's own, which are the play vocabulary's first)
         engines.insert(1, ("c_keyframe", for_play(bundle, NumpyEngine(bundle, threads=threads))[1]))
+        engines.insert(3, ("c1_keyframe_1_thread", for_play(bundle, NumpyEngine(bundle, threads=1))[1]))
     for key, engine in engines:
-        if key == "c_keyframe":  # token ids of the play vocabulary: the model's own are its first
-            stream = np.random.default_rng(0).integers(0, a.vocab_size, size=2 * steps + window)
         engine.reset(stream[:window])
         engine.distribution()
 
@@ -159,7 +159,7 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
 
         ms = timed(step, steps)
         result[key] = summary(ms)
-        if key in ("c_numpy_exact", "c_keyframe"):  # the daemon's split: prepare() after each decision
+        if key.startswith("c"):  # the daemon's split: prepare() after each decision
             ahead, critical = split_step(engine, stream[window + steps:], steps)
             result[key + "_ahead"], result[key + "_critical"] = summary(ahead), summary(critical)
         engine.close()
@@ -304,6 +304,11 @@ def main() -> None:
                            ("c_keyframe_ahead", "    its prepare(), after the decision"),
                            ("c_keyframe_critical", "    then push + distribution (the daemon's wait)"),
                            ("c1_numpy_exact_1_thread", "(c1) NumPy exact, 1 thread"),
+                           ("c1_numpy_exact_1_thread_ahead", "    its prepare(), after the decision"),
+                           ("c1_numpy_exact_1_thread_critical", "    then push + distribution"),
+                           ("c1_keyframe_1_thread", "(c1) inside the key frame, 1 thread"),
+                           ("c1_keyframe_1_thread_ahead", "    its prepare(), after the decision"),
+                           ("c1_keyframe_1_thread_critical", "    then push + distribution"),
                            ("d_numpy_streaming", "(d) NumPy streaming")):
             if key not in r:
                 continue

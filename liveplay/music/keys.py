@@ -58,11 +58,13 @@ def pitch_class_histogram(tokens: Sequence[RawToken]) -> np.ndarray:
 def key_of(hist: np.ndarray, weights: str = "aarden-essen") -> tuple[int, str] | None:
     """(tonic pitch class, 'major' or 'minor') of a histogram, the best Pearson correlation of the
     24 profiles (ties: the first, major before minor); None for silence."""
-    if not np.any(hist):
+    h = np.asarray(hist, dtype=float)  # (12,)
+    if not h.any():
         return None
-    h = np.asarray(hist, dtype=float) - np.mean(hist)  # (12,)
-    r = _centred(weights) @ h / (np.linalg.norm(h) + 1e-12)  # (24,)
-    best = int(np.argmax(r))
+    # Pearson's r with unit-norm centred profiles is their product with the centred histogram over
+    # its norm; the norm is the same for all 24, so the best key is the best product (a step of the
+    # key frame costs one (24, 12) product)
+    best = int(np.argmax(_centred(weights) @ (h - h.mean())))  # (24,)
     return best % 12, "major" if best < 12 else "minor"
 
 
