@@ -140,15 +140,21 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
     a, window = bundle.architecture, bundle.grid.context_length
     stream = np.random.default_rng(0).integers(0, a.vocab_size, size=2 * steps + window)
     result = {"size": f"{a.layers}x{a.hidden}", "vocab": a.vocab_size, "window": window}
+    from liveplay.config import load_settings
     from liveplay.model.keyframe import for_play, key_normalised
+    from liveplay.model.runtime import make_engine
+
+    short_term = load_settings().model.short_term
+    result["short_term"] = short_term
 
     engines = [("c_numpy_exact", NumpyEngine(bundle, threads=threads)),
                ("c1_numpy_exact_1_thread", NumpyEngine(bundle, threads=1)),
                ("d_numpy_streaming", NumpyEngine(bundle, streaming=True))]
     if key_normalised(bundle):  # the daemon's path for such a model: (c) inside the key frame
         # (the stream's ids are the model's own, which are the play vocabulary's first)
-        engines.insert(1, ("c_keyframe", for_play(bundle, NumpyEngine(bundle, threads=threads))[1]))
-        engines.insert(3, ("c1_keyframe_1_thread", for_play(bundle, NumpyEngine(bundle, threads=1))[1]))
+        # with the short-term model of config.yaml's model.short_term, as the daemon plays
+        engines.insert(1, ("c_keyframe", for_play(bundle, make_engine(bundle, "numpy", threads, short_term))[1]))
+        engines.insert(3, ("c1_keyframe_1_thread", for_play(bundle, make_engine(bundle, "numpy", 1, short_term))[1]))
     for key, engine in engines:
         engine.reset(stream[:window])
         engine.distribution()
@@ -300,13 +306,13 @@ def main() -> None:
         for key, label in (("c_numpy_exact", f"(c) NumPy exact, {args.threads} threads"),
                            ("c_numpy_exact_ahead", "    its prepare(), after the decision"),
                            ("c_numpy_exact_critical", "    then push + distribution"),
-                           ("c_keyframe", "(c) inside the key frame"),
+                           ("c_keyframe", "(c) key frame + short-term model"),
                            ("c_keyframe_ahead", "    its prepare(), after the decision"),
                            ("c_keyframe_critical", "    then push + distribution (the daemon's wait)"),
                            ("c1_numpy_exact_1_thread", "(c1) NumPy exact, 1 thread"),
                            ("c1_numpy_exact_1_thread_ahead", "    its prepare(), after the decision"),
                            ("c1_numpy_exact_1_thread_critical", "    then push + distribution"),
-                           ("c1_keyframe_1_thread", "(c1) inside the key frame, 1 thread"),
+                           ("c1_keyframe_1_thread", "(c1) key frame + short-term, 1 thread (daemon)"),
                            ("c1_keyframe_1_thread_ahead", "    its prepare(), after the decision"),
                            ("c1_keyframe_1_thread_critical", "    then push + distribution"),
                            ("d_numpy_streaming", "(d) NumPy streaming")):

@@ -79,7 +79,7 @@ def _bundle_and_engine(settings: Settings):
     from liveplay.model.runtime import make_engine
 
     bundle = load_bundle(settings.model.path)
-    return bundle, make_engine(bundle, settings.engine, settings.engine_threads)
+    return bundle, make_engine(bundle, settings.engine, settings.engine_threads, settings.model.short_term)
 
 
 def cmd_generate(args) -> int:

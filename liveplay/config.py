@@ -92,6 +92,7 @@ class GridSettings:
 class ModelSettings:
     path: str = setting(path=True)
     duet: str | None = setting(path=True)
+    short_term: float = setting(between(0.0, 0.95))
     embedding: int = setting(between(1, 4096))
     hidden: int = setting(between(1, 4096))
     layers: int = setting(between(1, 8))

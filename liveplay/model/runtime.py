@@ -14,6 +14,7 @@ import os
 from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
 from liveplay.model.numpy_engine import NumpyEngine
+from liveplay.model.shortterm import ShortTermEngine
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,10 @@ def choose_runtime(requested: str) -> str:
     return "tensorflow" if tf.config.list_physical_devices("GPU") else "numpy"
 
 
-def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1) -> Engine:
-    """The runtime asked for; ``threads`` = CPU threads of a NumPy exact step (capped at the cores)."""
+def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_term: float = 0.0) -> Engine:
+    """The runtime asked for; ``threads`` = CPU threads of a NumPy exact step (capped at the cores);
+    ``short_term`` > 0 mixes in the context's match model (``model.shortterm``; not for a duet
+    model, whose context interleaves two parts)."""
     chosen = choose_runtime(runtime)
     if chosen == "numpy":
         engine: Engine = NumpyEngine(bundle, threads=min(threads, os.cpu_count() or 1))
@@ -51,6 +54,8 @@ def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1) -> Engi
         engine = TensorflowEngine(bundle)
     else:
         raise ValueError(f"unknown engine {runtime!r}")
+    if short_term > 0 and bundle.manifest.kind != "duet":
+        engine = ShortTermEngine(engine, short_term)
     log.info("engine: %s%s (asked for %s)", engine.name,
              f", {engine.threads} threads" if getattr(engine, "threads", 1) > 1 else "", runtime)
     return engine
