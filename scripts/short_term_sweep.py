@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Choose ``model.short_term`` by measurement, on the model's validation split (never the test split).
+
+Every validation file (at most ``--most`` of each collection, the same files every time, in the
+key frame as ``evaluate`` moves them) goes through the daemon's path once: a ``Context`` on the
+exact engine inside ``ShortTermEngine``. At each step the model's distribution and the match
+model's are both kept, so every weight is scored on the same predictions: perplexity, top-5, and
+chord-onset top-5 (targets of two notes or more), over all files and per collection.
+
+    .venv/bin/python scripts/short_term_sweep.py --model models/default --weights 0,0.2,0.3,0.4,0.5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from liveplay.model.bundle import load_bundle  # noqa: E402
+from liveplay.model.keyframe import key_normalised  # noqa: E402
+from liveplay.model.numpy_engine import NumpyEngine  # noqa: E402
+from liveplay.model.shortterm import ShortTermEngine  # noqa: E402
+from liveplay.music.context import Context, with_start  # noqa: E402
+from liveplay.offline.evaluate import at_most, chord_targets, collection, in_key_frame, load_pieces  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="models/default")
+    p.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5")
+    p.add_argument("--most", type=int, default=12, help="validation files per collection (12)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    weights = [float(w) for w in args.weights.split(",")]
+    bundle = load_bundle(args.model)
+    pieces = at_most(load_pieces(bundle, bundle.manifest.training.files.validation), args.most)
+    if key_normalised(bundle):
+        pieces = in_key_frame(bundle, pieces)
+    chords = chord_targets(bundle.vocab)
+    engine = ShortTermEngine(NumpyEngine(bundle), 0.5)  # the weight here is unused: both parts are read
+    context = Context(engine)
+    w = np.array(weights)[:, None]  # (K, 1)
+    tallies: dict[str, dict] = {}
+    for name, tokens in pieces:
+        seq = with_start(bundle.vocab.encode(tokens))
+        context.reset()
+        rows = [tallies.setdefault(g, {"n": 0, "logp": np.zeros(len(weights)), "top5": np.zeros(len(weights)),
+                                       "chords": 0, "chord_top5": np.zeros(len(weights))})
+                for g in (collection(name), "all")]
+        for i in range(1, len(seq)):
+            model = engine.inner.distribution()  # (V,)
+            match = engine.match_distribution()
+            mixed = np.repeat(model[None, :], len(weights), axis=0) if match is None else (1 - w) * model + w * match
+            target = seq[i]
+            p_target = mixed[:, target]  # (K,)
+            in_top5 = (mixed > p_target[:, None]).sum(axis=1) < 5  # (K,)
+            for row in rows:
+                row["n"] += 1
+                row["logp"] += np.log(np.maximum(p_target, 1e-300))
+                row["top5"] += in_top5
+                if chords[target]:
+                    row["chords"] += 1
+                    row["chord_top5"] += in_top5
+            if i + 1 < len(seq):
+                context.push(target)
+    report = {"model": args.model, "files": len(pieces), "weights": weights, "by_collection": {}}
+    for g, row in sorted(tallies.items()):
+        report["by_collection"][g] = {
+            "predictions": row["n"], "chord_onsets": row["chords"],
+            "perplexity": [round(float(np.exp(-x / row["n"])), 4) for x in row["logp"]],
+            "top5": [round(float(x / row["n"]), 4) for x in row["top5"]],
+            "chord_top5": [round(float(x / row["chords"]), 4) if row["chords"] else None for x in row["chord_top5"]]}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{args.model}: {len(pieces)} validation files; weights {weights}")
+    for g, r in report["by_collection"].items():
+        print(f"{g:16} n={r['predictions']:6d}  perplexity {r['perplexity']}  top-5 {r['top5']}  "
+              f"chord-onset top-5 ({r['chord_onsets']}) {r['chord_top5']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
