@@ -31,7 +31,7 @@ from liveplay.music.tokens import HOLD, REST, RawToken
 
 log = logging.getLogger(__name__)
 
-FLUSH_LEAD = 0.008  # s: a few JACK periods for the guard's F7 to come back through the server
+FLUSH_LEAD = 0.015  # s: the guard's F7 back through the server: ~3 periods at 256 frames (5.3 ms), 6 at 128
 
 
 class Player:
