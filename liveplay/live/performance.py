@@ -288,9 +288,9 @@ class Performance:
         later, self._later = self._later, []
         for context, token_id in later:
             context.push(token_id)
-        for context in (self.context, self.duet.context if self.duet else None):
-            if context is not None:  # the next steps' token-free halves, while the input comes in
-                context.prepare()
+        self.context.prepare()  # the next steps' token-free halves, while the input comes in
+        if self.duet is not None:
+            self.duet.context.prepare()
 
     # -- 3. deciding ----------------------------------------------------------------------
 

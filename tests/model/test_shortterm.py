@@ -64,10 +64,9 @@ def test_match_lengths_kept_a_token_at_a_time_equal_the_slow_count(alphabet):
 def test_a_repeated_phrase_votes_for_what_came_next_by_match_length_squared():
     flat = Flat(vocab_size=6)
     engine = ShortTermEngine(flat, 0.4)
-    engine.reset([0, 2, 3, 4, 5, 2, 3])  # '2 3' was followed by 4 before; '3' by 4
+    engine.reset([0, 2, 3, 4, 5, 2, 3])  # the last '2 3' was heard before, followed by 4
     q = engine.match_distribution()
-    # matches: position 3 (after '2 3': length 2, votes 4 with weight 4), position 6 (after '3' at 5?
-    # no: ids[5] = 2 != 3), so only position 3 -> all of P_match on 4
+    # the only position after a '3' is 3 (its match '2 3' has length 2): all of P_match on 4
     assert q is not None and q[4] == pytest.approx(1.0)
     p = engine.distribution()
     assert p[4] == pytest.approx(0.6 / 6 + 0.4) and p.sum() == pytest.approx(1.0)
