@@ -7,6 +7,7 @@ machines, so frame times would show false errors of several milliseconds.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -78,6 +79,19 @@ class JackServer:
             self.proc.kill()
         if not keep_log:
             self.log.close()
+
+
+def steady_stamps() -> None:
+    """What the daemon does for its own threads (app.realtime_interpreter), for this process:
+    a recorder's rtmidi callback runs in its JACK thread and must take the GIL to stamp a
+    message. With TensorFlow loaded (the tiny model's training) a full collection here walks
+    ~300 000 objects for ~150 ms, and in synchronous mode the whole server waits for it: a
+    stall that reads as our onsets being late (one collection stamped a tick 196 ms late; frozen,
+    the worst of 400 was 9 ms). So everything alive when a recorder opens is frozen out of the
+    collector, and a waiting callback gets the GIL within 0.5 ms, not 5."""
+    sys.setswitchinterval(0.0005)
+    gc.collect()
+    gc.freeze()
 
 
 @contextmanager
@@ -212,6 +226,7 @@ class Recorder:
         self.events: list[Received] = []
         self.name = name = name or unique("recorder")
         self.lock = threading.Lock()
+        steady_stamps()
         self.port = backend().open_input("in", virtual=True, client_name=name, callback=self._on)
         if source is not None:  # None: the source connects to us (e.g. liveplay run --out NAME:in)
             connect(source, f"{name}:in")

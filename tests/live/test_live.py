@@ -8,7 +8,7 @@ import mido
 import numpy as np
 import pytest
 
-from jacktools import Daemon, Recorder, assert_on_time, flood_from_child, grid_fit, onset_times, open_player
+from jacktools import PERIOD_MS, Daemon, Recorder, assert_on_time, flood_from_child, grid_fit, onset_times, open_player
 
 pytestmark = pytest.mark.slow
 
@@ -86,8 +86,10 @@ def test_respond_waits_answers_and_stops_when_the_player_resumes(daemon):
             time.sleep(step * 0.2)
         phrase_end = time.monotonic()
         time.sleep(step * 8)
-        answered = rec.note_ons(after=phrase_start)
-        # silent while the player played and for silence_steps (3) after
+        # silent while the player played and for silence_steps (3) after -- from the first boundary
+        # decided after their first note came in: one decided before it still sounds, as the daemon's
+        # rule says it must (lookahead 20 ms, a JACK period each way, a margin)
+        answered = rec.note_ons(after=phrase_start + 0.020 + 2 * PERIOD_MS / 1000 + 0.005)
         assert not [e for e in answered if e.time < phrase_end + 2 * step], d.log()
         assert [e for e in answered if e.time >= phrase_end + 2 * step], d.log()
         resume = time.monotonic()
