@@ -11,7 +11,7 @@ cosine, consonance -- next to the piece's real accompaniment of the same steps (
 Late steps are the daemon's own count; hanging notes are those sounding after SIGTERM.
 
     python benchmarks/accompany.py [--model models/default] [--duet models/duet] [--pieces 12]
-                                   [--beats 32] [--tempo 100] [--no-duet] [--json]
+                                   [--beats 32] [--tempo 100] [--no-duet] [--harmony H] [--json]
 """
 
 from __future__ import annotations
@@ -108,6 +108,8 @@ def main() -> None:
     parser.add_argument("--tempo", type=float, default=100.0)
     parser.add_argument("--no-duet", action="store_true",
                         help="accompany without the duet model (model.duet: null), on the same melodies")
+    parser.add_argument("--harmony", type=float, default=None,
+                        help="model.harmony for the duet model (default: config.yaml's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     pieces = excerpts(args.duet, args.pieces, args.beats)
@@ -118,7 +120,8 @@ def main() -> None:
     with private_jack() as (server, tmp):
         config = tmp / "accompany.yaml"
         duet = "null" if args.no_duet else Path(args.duet).resolve()
-        config.write_text(f"model:\n  duet: {duet}\nsampler:\n  seed: 1\n")
+        harmony = "" if args.harmony is None else f"  harmony: {args.harmony}\n"
+        config.write_text(f"model:\n  duet: {duet}\n{harmony}sampler:\n  seed: 1\n")
         d = Daemon(server, ["--config", str(config), "--model", args.model, "--mode", "accompany",
                             "--tempo", str(args.tempo)], tmp / "daemon.log")
         rec = Recorder(d.out_port)
@@ -138,7 +141,7 @@ def main() -> None:
             port.close()
             rec.close()
         late, hanging = d.late_steps(), len(rec.sounding())
-    results = {"duet": None if args.no_duet else args.duet, "pieces": len(pieces), "beats": args.beats, "tempo_bpm": args.tempo, "exit_code": code,
+    results = {"duet": None if args.no_duet else args.duet, "harmony": args.harmony, "pieces": len(pieces), "beats": args.beats, "tempo_bpm": args.tempo, "exit_code": code,
                "late_steps": late, "notes_left_sounding": hanging,
                "liveplay": summary([figures(a, m) for a, m in ours], [a for a, _ in ours]),
                "real_accompaniment": summary([figures(a, m) for a, m in real], [a for a, _ in real])}

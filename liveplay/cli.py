@@ -79,7 +79,8 @@ def _bundle_and_engine(settings: Settings):
     from liveplay.model.runtime import make_engine
 
     bundle = load_bundle(settings.model.path)
-    return bundle, make_engine(bundle, settings.engine, settings.engine_threads, settings.model.short_term)
+    m = settings.model
+    return bundle, make_engine(bundle, settings.engine, settings.engine_threads, m.short_term, m.harmony)
 
 
 def cmd_generate(args) -> int:

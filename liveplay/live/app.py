@@ -208,7 +208,8 @@ def _duet(stack: ExitStack, settings: Settings, steps_per_beat: int) -> Voice | 
     if bundle.grid.steps_per_beat != steps_per_beat:
         raise BundleError(path, f"model.duet: {bundle.grid.steps_per_beat} steps a beat, the model plays "
                                 f"{steps_per_beat}: the two must share a grid")
-    vocab, engine = for_play(bundle, make_engine(bundle, settings.engine, settings.engine_threads))
+    vocab, engine = for_play(bundle, make_engine(bundle, settings.engine, settings.engine_threads,
+                                                 harmony=settings.model.harmony))
     stack.callback(engine.close)
     return Voice(vocab, Context(engine, START_PRIME))
 

@@ -13,6 +13,7 @@ import os
 
 from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
+from liveplay.model.harmony import HarmonyEngine
 from liveplay.model.numpy_engine import NumpyEngine
 from liveplay.model.shortterm import ShortTermEngine
 
@@ -39,10 +40,12 @@ def choose_runtime(requested: str) -> str:
     return "tensorflow" if tf.config.list_physical_devices("GPU") else "numpy"
 
 
-def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_term: float = 0.0) -> Engine:
+def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_term: float = 0.0,
+                harmony: float = 0.0) -> Engine:
     """The runtime asked for; ``threads`` = CPU threads of a NumPy exact step (capped at the cores);
     ``short_term`` > 0 mixes in the context's match model (``model.shortterm``; not for a duet
-    model, whose context interleaves two parts)."""
+    model, whose context interleaves two parts); ``harmony`` > 0 bends a duet model's chords toward
+    the melody it accompanies (``model.harmony``; only for a duet model)."""
     chosen = choose_runtime(runtime)
     if chosen == "numpy":
         engine: Engine = NumpyEngine(bundle, threads=min(threads, os.cpu_count() or 1))
@@ -56,6 +59,8 @@ def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_t
         raise ValueError(f"unknown engine {runtime!r}")
     if short_term > 0 and bundle.manifest.kind != "duet":
         engine = ShortTermEngine(engine, short_term)
+    if harmony > 0 and bundle.manifest.kind == "duet":
+        engine = HarmonyEngine(engine, bundle.vocab, harmony)
     log.info("engine: %s%s (asked for %s)", engine.name,
              f", {engine.threads} threads" if getattr(engine, "threads", 1) > 1 else "", runtime)
     return engine

@@ -168,3 +168,22 @@ def test_generate_refuses_a_duet_model(duet_model, duet_config, tmp_path, caplog
                      "--steps", "8"])
     assert code == 2 and not out.exists()
     assert "is a duet model, it accompanies a melody" in caplog.text
+
+
+def test_the_ear_goes_on_a_duet_model_only_and_leaves_its_timing_alone(duet_model, tiny_model):
+    from liveplay.model.harmony import HarmonyEngine
+    from liveplay.model.runtime import make_engine
+    from liveplay.music.context import Context
+    from liveplay.music.tokens import HOLD_ID, REST_ID
+
+    assert not isinstance(make_engine(load_bundle(tiny_model), "numpy", harmony=1.0), HarmonyEngine)
+    bundle = load_bundle(duet_model)
+    ear = make_engine(bundle, "numpy", harmony=1.0)
+    assert isinstance(ear, HarmonyEngine) and "harmony 1" in ear.name
+    context = Context(ear, START_PRIME)
+    for mel in ANSWER:  # four steps of the melody, liveplay resting
+        context.push(REST_ID)
+        context.push(bundle.vocab.encode_token((mel,)))
+    p, q = ear.inner.distribution(), context.distribution()
+    assert q[REST_ID] == pytest.approx(p[REST_ID]) and q[HOLD_ID] == pytest.approx(p[HOLD_ID])
+    assert q.sum() == pytest.approx(1.0) and np.abs(q - p).max() > 1e-6

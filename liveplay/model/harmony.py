@@ -1,0 +1,151 @@
+"""The accompanist's ear: a duet model's choice of chord bent toward the melody it plays under.
+
+A duet model (``music.duet``) learned *when* to play under a melody and, from 13 epochs on
+two cores, only roughly *which* chord: its simultaneous intervals with the melody were
+consonant about as often as another piece's accompaniment would be (models/duet/README.md).
+What an accompanist does first -- stay in the tune's key, sound consonant with the note the
+tune holds, leave the tune's note to the tune -- is cheap to say in pitch classes, so, as a
+product of experts, each chord's probability is multiplied by
+
+    exp(weight * (KEY * key_fit + CONSONANCE * consonance - DOUBLING * doubles))
+
+and the chords renormalised to the mass they had: REST and HOLD keep the model's
+probabilities, so the model still decides *when*, and the ear re-weighs *which*.
+
+- ``key_fit``: mean over the chord's pitch classes of log(12 * profile[pc]), the profile the
+  melody's onsets in the window (add-one smoothed): 0 for a tune that uses every class alike;
+- ``consonance``: share of (chord pitch class, melody pitch class sounding now) pairs whose
+  interval class, the melody's above the chord's, is consonant (``CONSONANT``: unison, thirds, fifth, sixths; not the fourth);
+- ``doubles``: 1 when the chord holds a pitch class of the melody's sounding note.
+
+"Now" is the musician's last step: the step liveplay's token will sound against is not heard
+yet when it is decided (the step's input closes at the boundary), and a tune's note mostly
+lasts longer than a sixteenth. Everything is read from the engine's own window, the melody's
+tokens at the musician's positions (odd indices from the start pair), so the engine contract
+holds: the distribution is a function of the window. Only liveplay's positions are bent (the
+musician's token is never drawn). ``KEY``, ``CONSONANCE`` and ``DOUBLING`` were chosen by the
+likelihood of the real accompaniments of the validation split (``scripts/harmony_sweep.py``);
+``model.harmony`` scales them (0: off, 1: as chosen). Pure NumPy; wraps any ``Engine``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Sequence
+
+import numpy as np
+
+from liveplay.model.engine import Engine
+from liveplay.music.tokens import FIRST_CHORD_ID, HOLD_ID, REST_ID, Vocabulary
+
+CONSONANT = (0, 3, 4, 7, 8, 9)  # interval classes counted consonant (offline.duet_eval's figure)
+KEY, CONSONANCE, DOUBLING = 0.5, 0.0, 0.5  # the experts' weights at model.harmony = 1 (harmony_sweep.py)
+
+
+def pitch_class_masks(vocab: Vocabulary) -> np.ndarray:
+    """(ids, 12): 1 where a token id's chord holds that pitch class; REST and HOLD rows empty."""
+    masks = np.zeros((len(vocab), 12))
+    for i, chord in enumerate(vocab.chords):
+        masks[FIRST_CHORD_ID + i, [p % 12 for p in chord]] = 1.0
+    return masks
+
+
+def consonance_matrix() -> np.ndarray:
+    """(12, 12): [a, m] = 1 when melody pitch class m over accompaniment pitch class a makes a
+    consonant interval class (the accompaniment is under the tune: G over C is a fifth, C over G a
+    fourth)."""
+    d = (np.arange(12)[None, :] - np.arange(12)[:, None]) % 12
+    return np.isin(d, CONSONANT).astype(np.float64)
+
+
+class HarmonyEngine:
+    """``Engine`` contract: a duet engine whose chords at liveplay's positions are bent toward
+    the melody in its window (module docstring)."""
+
+    def __init__(self, inner: Engine, vocab: Vocabulary, weight: float,
+                 experts: tuple[float, float, float] = (KEY, CONSONANCE, DOUBLING)):
+        if weight < 0:
+            raise ValueError(f"harmony weight {weight} is negative")
+        if len(vocab) > inner.vocab_size:
+            raise ValueError(f"a vocabulary of {len(vocab)} ids for a model of {inner.vocab_size}")
+        self.inner, self.weight = inner, float(weight)
+        self.key, self.consonance, self.doubling = (float(e) * self.weight for e in experts)
+        self.vocab_size, self.context_length = inner.vocab_size, inner.context_length
+        self.name = f"{inner.name} + harmony {weight:g}"
+        self.threads = getattr(inner, "threads", 1)
+        self.masks = np.zeros((inner.vocab_size, 12))
+        self.masks[: len(vocab)] = pitch_class_masks(vocab)
+        self.sizes = np.maximum(self.masks.sum(axis=1), 1.0)  # pitch classes of each chord
+        self.chords = self.masks.any(axis=1)  # ids that are chords
+        self.cons = consonance_matrix()
+        self.melody: deque[int] = deque(maxlen=inner.context_length // 2)  # the window's melody ids
+        self.n = 0  # tokens pushed since reset (the start pair included)
+        self._probs: np.ndarray | None = None
+
+    def reset(self, tokens: Sequence[int] = ()) -> None:
+        self.inner.reset(tokens)
+        self.n = 0
+        self.melody.clear()
+        for t in tokens:
+            self._hear(int(t))
+        self._probs = None
+
+    def push(self, token: int) -> None:
+        self.inner.push(token)  # first: a token the engine refuses is not heard
+        self._hear(int(token))
+        self._probs = None
+
+    def _hear(self, token: int) -> None:
+        if self.n % 2 == 1:  # odd index: the musician's
+            self.melody.append(token)
+        self.n += 1
+
+    def ours_next(self) -> bool:
+        """Whether the next token is liveplay's (even index)."""
+        return self.n % 2 == 0
+
+    def sounding(self) -> np.ndarray:
+        """(12,) the pitch classes of the melody's note at its last step (held notes included)."""
+        for token in reversed(self.melody):
+            if token == HOLD_ID:
+                continue
+            return self.masks[token] if token != REST_ID else np.zeros(12)
+        return np.zeros(12)
+
+    def features(self) -> np.ndarray:
+        """(3, ids): every chord's key fit, consonance with the melody now, and whether it doubles
+        it (module docstring); 0 for REST and HOLD, and the last two 0 while the melody rests."""
+        masks = self.masks
+        out = np.zeros((3, self.vocab_size))
+        profile = masks[list(self.melody)].sum(axis=0) if self.melody else np.zeros(12)
+        fit = np.log(12.0 * (profile + 1.0) / (profile.sum() + 12.0))  # (12,)
+        out[0] = (masks @ fit) / self.sizes
+        now = self.sounding()
+        if now.any():
+            out[1] = (masks @ (self.cons @ now / now.sum())) / self.sizes
+            out[2] = (masks @ now) > 0
+        out[:, ~self.chords] = 0.0
+        return out
+
+    def bias(self) -> np.ndarray:
+        """(ids,) the log-factor every chord's probability is multiplied by (0 for REST, HOLD)."""
+        return np.array([self.key, self.consonance, -self.doubling]) @ self.features()
+
+    def distribution(self) -> np.ndarray:
+        if self._probs is None:
+            p = self.inner.distribution()
+            if self.weight == 0 or not self.ours_next():
+                self._probs = p
+            else:
+                chords = np.where(self.chords, p, 0.0)
+                mass = chords.sum()
+                bent = chords * np.exp(self.bias())
+                q = np.where(self.chords, bent * (mass / bent.sum()) if bent.sum() > 0 else 0.0, p)
+                self._probs = q / q.sum()
+        return self._probs
+
+    def prepare(self) -> None:
+        self.inner.prepare()
+
+    def close(self) -> None:
+        self.inner.close()
