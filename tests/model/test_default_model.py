@@ -65,3 +65,37 @@ def test_the_shipped_model_answers_in_the_key_it_hears_in_c_and_in_f_sharp():
                 engine, Sampler(load_settings().sampler, seed=seed), vocab.encode(prime), 16 * spb)[0]))) == key
             for seed in range(12))
     assert min(hits.values()) >= 5 and sum(hits.values()) >= 12, hits  # measured: 9 and 8 of 12
+
+
+DUET = Path(__file__).resolve().parents[2] / "models" / "duet"
+
+
+def test_accompany_plays_the_shipped_duet_model_under_a_melody_in_its_key_in_c_and_in_f_sharp():
+    """The duet bundle accompany mode loads by default, through the daemon's path (its key frame
+    around the ear, the sampler's defaults): 12 seeded accompaniments of a 32-beat C major
+    melody, and of the same a tritone up, in the melody's key. Chance is about 1 in 6."""
+    from liveplay.model.keyframe import for_play
+    from liveplay.model.runtime import make_engine
+    from liveplay.music.keys import key_of, pitch_class_histogram
+    from liveplay.music.sampler import Sampler
+    from liveplay.music.tokens import HOLD
+    from liveplay.offline.duet_eval import accompany
+
+    settings = load_settings()
+    assert Path(settings.model.duet) == DUET and settings.model.harmony > 0
+    b = load_bundle(DUET)
+    assert b.manifest.kind == "duet" and b.grid.steps_per_beat == load_bundle(DEFAULT, weights=False).grid.steps_per_beat
+    spb = b.grid.steps_per_beat
+    melody = [72, 74, 76, 77, 79, 77, 76, 74, 72, 76, 79, 84, 79, 76, 72, 72] * 2  # one beat each
+    vocab, engine = for_play(b, make_engine(b, "numpy", 1, harmony=settings.model.harmony))
+    assert "harmony" in engine.inner.name
+    hits = {}
+    for semitones in (0, 6):
+        tune = [t for p in melody for t in [(p + semitones,)] + [HOLD] * (spb - 1)]
+        key = key_of(pitch_class_histogram(tune))
+        assert key == (semitones, "major")
+        hits[semitones] = sum(
+            key_of(pitch_class_histogram(vocab.decode(accompany(engine, Sampler(settings.sampler, seed=seed),
+                                                                vocab.encode(tune))))) == key
+            for seed in range(12))
+    assert min(hits.values()) >= 3 and sum(hits.values()) >= 8, hits  # measured: 7 and 5 of 12 (alone: 3 and 6)
