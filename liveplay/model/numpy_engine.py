@@ -92,13 +92,14 @@ class NumpyEngine(StaggeredWindow):
         # layer i's h(t-1) @ R + bias, computed ahead by prepare()  # (B, 4H) each
         self.ahead = [np.zeros((batch, 4 * h), dtype=np.float32) for _ in range(self.layers)]
         self.prepared = False
-        gates = np.empty((batch, 4 * h), dtype=np.float32)  # (B, 4H)
-        tmp = np.empty((batch, h), dtype=np.float32)  # (B, H)
+        gates = self._gates = np.empty((batch, 4 * h), dtype=np.float32)  # (B, 4H)
+        tmp = self._tmp = np.empty((batch, h), dtype=np.float32)  # (B, H)
         self.threads = max(1, min(int(threads), batch // 8 or 1))  # blocks of at least 8 rows
         bounds = np.linspace(0, batch, self.threads + 1).astype(int)
         self.blocks = [_Block(self.io, self.cell, self.ahead, gates, tmp, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
         self._pool = (ThreadPoolExecutor(self.threads - 1, thread_name_prefix="engine")
                       if self.threads > 1 else None)
+        self._heads: dict[int, _Block] = {}  # rows 0..n-1 as one block, while fewer slots have started
         self.count = 0  # tokens pushed since reset
         self._probs: np.ndarray | None = None
 
@@ -136,10 +137,25 @@ class NumpyEngine(StaggeredWindow):
         self.count += 1
         self._probs = None
 
+    def _started(self) -> int | None:
+        """Rows the next push advances, while not all W slots have started since reset: slots
+        0..count-1 carry a state and slot ``count`` starts with the next token; the rest are
+        restarted from zero before their first token, so advancing them now would be thrown
+        away. None: every row (streaming, or the window full)."""
+        n = self.count + 1
+        return None if self.streaming or n >= self.context_length else n
+
     def _blocks(self, work, *args) -> None:
-        """``work(block, *args)`` on every row block, in parallel on the pool when there is one."""
+        """``work(block, *args)`` on every row block, in parallel on the pool when there is one;
+        on the started rows only after a reset (a short prime costs a few rows, not W)."""
         with _blas().limit(limits=1, user_api="blas"):  # our own threads split the batch, not BLAS's
-            if self._pool is None:
+            n = self._started()
+            if n is not None:
+                head = self._heads.get(n)
+                if head is None:
+                    head = self._heads[n] = _Block(self.io, self.cell, self.ahead, self._gates, self._tmp, 0, n)
+                work(head, *args)
+            elif self._pool is None:
                 work(self.blocks[0], *args)
             else:
                 pending = [self._pool.submit(work, block, *args) for block in self.blocks[1:]]
