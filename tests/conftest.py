@@ -118,3 +118,32 @@ def jack_server(request, tmp_path_factory):
     server.activate()
     yield server
     server.stop()
+
+
+class FixedEngine:
+    """A stand-in for an inner engine (the ``Engine`` contract's methods) whose distribution is
+    ``probs``, normalised, whatever it heard; like a real one it refuses ids outside its vocabulary."""
+
+    name = "fixed"
+
+    def __init__(self, probs, context_length: int = 16):
+        import numpy as np
+
+        self.p = np.asarray(probs, dtype=np.float64) / np.sum(probs)
+        self.vocab_size, self.context_length = len(self.p), context_length
+
+    def reset(self, tokens=()):
+        pass
+
+    def push(self, token):
+        if not 0 <= token < self.vocab_size:
+            raise ValueError("outside the vocabulary")
+
+    def distribution(self):
+        return self.p
+
+    def prepare(self):
+        pass
+
+    def close(self):
+        pass

@@ -86,6 +86,54 @@ class StaggeredWindow:
             self.push(t)
 
 
+class Listener:
+    """An ``Engine`` around another that hears the same tokens and changes its answer
+    (``shortterm``, ``harmony``): the inner engine takes each token first, so a token it refuses
+    is not heard; a reset hears the prime's last W tokens (``_forget`` is told how many came
+    before them); the answer is ``_answer(inner distribution)``, kept until the next token."""
+
+    def __init__(self, inner: Engine, name: str):
+        self.inner, self.name = inner, name
+        self.vocab_size, self.context_length = inner.vocab_size, inner.context_length
+        self.threads = getattr(inner, "threads", 1)
+        self._probs: np.ndarray | None = None
+
+    def _forget(self, before: int) -> None:
+        """Start afresh; ``before`` tokens of the prime came before the ones about to be heard."""
+        raise NotImplementedError
+
+    def _hear(self, token: int) -> None:
+        raise NotImplementedError
+
+    def _answer(self, probs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def reset(self, tokens: Sequence[int] = ()) -> None:
+        tokens = list(tokens)
+        self.inner.reset(tokens)
+        kept = tokens[-self.context_length:]
+        self._forget(len(tokens) - len(kept))
+        for t in kept:
+            self._hear(int(t))
+        self._probs = None
+
+    def push(self, token: int) -> None:
+        self.inner.push(token)  # first: a token the engine refuses is not heard
+        self._hear(int(token))
+        self._probs = None
+
+    def distribution(self) -> np.ndarray:
+        if self._probs is None:
+            self._probs = self._answer(self.inner.distribution())
+        return self._probs
+
+    def prepare(self) -> None:
+        self.inner.prepare()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64)
     z = z - z.max()

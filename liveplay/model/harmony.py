@@ -32,11 +32,9 @@ shipped 2, chosen on the same split's accompaniment figures). Pure NumPy; wraps 
 from __future__ import annotations
 
 from collections import deque
-from typing import Sequence
-
 import numpy as np
 
-from liveplay.model.engine import Engine
+from liveplay.model.engine import Engine, Listener
 from liveplay.music.tokens import FIRST_CHORD_ID, HOLD_ID, REST_ID, Vocabulary
 
 CONSONANT = (0, 3, 4, 7, 8, 9)  # interval classes counted consonant (offline.duet_eval's figure)
@@ -59,7 +57,7 @@ def consonance_matrix() -> np.ndarray:
     return np.isin(d, CONSONANT).astype(np.float64)
 
 
-class HarmonyEngine:
+class HarmonyEngine(Listener):
     """``Engine`` contract: a duet engine whose chords at liveplay's positions are bent toward
     the melody in its window (module docstring)."""
 
@@ -69,11 +67,9 @@ class HarmonyEngine:
             raise ValueError(f"harmony weight {weight} is negative")
         if len(vocab) > inner.vocab_size:
             raise ValueError(f"a vocabulary of {len(vocab)} ids for a model of {inner.vocab_size}")
-        self.inner, self.weight = inner, float(weight)
+        super().__init__(inner, f"{inner.name} + harmony {weight:g}")
+        self.weight = float(weight)
         self.key, self.consonance, self.doubling = (float(e) * self.weight for e in experts)
-        self.vocab_size, self.context_length = inner.vocab_size, inner.context_length
-        self.name = f"{inner.name} + harmony {weight:g}"
-        self.threads = getattr(inner, "threads", 1)
         self.masks = np.zeros((inner.vocab_size, 12))
         self.masks[: len(vocab)] = pitch_class_masks(vocab)
         self.sizes = np.maximum(self.masks.sum(axis=1), 1.0)  # pitch classes of each chord
@@ -81,20 +77,10 @@ class HarmonyEngine:
         self.cons = consonance_matrix()
         self.melody: deque[int] = deque(maxlen=inner.context_length // 2)  # the window's melody ids
         self.n = 0  # tokens pushed since reset (the start pair included)
-        self._probs: np.ndarray | None = None
 
-    def reset(self, tokens: Sequence[int] = ()) -> None:
-        self.inner.reset(tokens)
-        self.n = 0
+    def _forget(self, before: int) -> None:
+        self.n = before  # the parity of what comes next: the start pair and every token before
         self.melody.clear()
-        for t in tokens:
-            self._hear(int(t))
-        self._probs = None
-
-    def push(self, token: int) -> None:
-        self.inner.push(token)  # first: a token the engine refuses is not heard
-        self._hear(int(token))
-        self._probs = None
 
     def _hear(self, token: int) -> None:
         if self.n % 2 == 1:  # odd index: the musician's
@@ -132,21 +118,10 @@ class HarmonyEngine:
         """(ids,) the log-factor every chord's probability is multiplied by (0 for REST, HOLD)."""
         return np.array([self.key, self.consonance, -self.doubling]) @ self.features()
 
-    def distribution(self) -> np.ndarray:
-        if self._probs is None:
-            p = self.inner.distribution()
-            if self.weight == 0 or not self.ours_next():
-                self._probs = p
-            else:
-                chords = np.where(self.chords, p, 0.0)
-                mass = chords.sum()
-                bent = chords * np.exp(self.bias())
-                q = np.where(self.chords, bent * (mass / bent.sum()) if bent.sum() > 0 else 0.0, p)
-                self._probs = q / q.sum()
-        return self._probs
-
-    def prepare(self) -> None:
-        self.inner.prepare()
-
-    def close(self) -> None:
-        self.inner.close()
+    def _answer(self, probs: np.ndarray) -> np.ndarray:
+        if self.weight == 0 or not self.ours_next():
+            return probs
+        chords = np.where(self.chords, probs, 0.0)
+        bent = chords * np.exp(self.bias())
+        q = np.where(self.chords, bent * (chords.sum() / bent.sum()) if bent.sum() > 0 else 0.0, probs)
+        return q / q.sum()

@@ -21,43 +21,29 @@ Pure NumPy; wraps any ``Engine``.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
-from liveplay.model.engine import Engine
+from liveplay.model.engine import Engine, Listener
 
 MAX_MATCH = 32  # match lengths are counted up to this many tokens
 
 
-class ShortTermEngine:
+class ShortTermEngine(Listener):
     """``Engine`` contract: ``inner``'s distribution mixed with the context's match model."""
 
     def __init__(self, inner: Engine, weight: float):
         if not 0.0 <= weight < 1.0:
             raise ValueError(f"short-term weight {weight} outside [0, 1)")
-        self.inner, self.weight = inner, float(weight)
-        self.vocab_size, self.context_length = inner.vocab_size, inner.context_length
-        self.name = f"{inner.name} + short-term {weight:g}"
-        self.threads = getattr(inner, "threads", 1)
+        super().__init__(inner, f"{inner.name} + short-term {weight:g}")
+        self.weight = float(weight)
         w = self.context_length
         self.ids = np.zeros(w, dtype=np.int64)  # the window, oldest first  (n,) used
         self.match = np.zeros(w, dtype=np.int64)  # match[j]: common suffix of ids[:j] and ids[:n]
         self.n = 0
-        self._probs: np.ndarray | None = None
 
-    def reset(self, tokens: Sequence[int] = ()) -> None:
-        self.inner.reset(tokens)
+    def _forget(self, before: int) -> None:
         self.n = 0
         self.match[:] = 0
-        for t in list(tokens)[-self.context_length:]:
-            self._hear(int(t))
-        self._probs = None
-
-    def push(self, token: int) -> None:
-        self.inner.push(token)  # first: a token the engine refuses is not heard
-        self._hear(int(token))
-        self._probs = None
 
     def _hear(self, token: int) -> None:
         """One more token: every match grows by one where the token before it equals this one."""
@@ -87,15 +73,6 @@ class ShortTermEngine:
         q = np.bincount(self.ids[1:n][seen], weights=w, minlength=self.vocab_size)  # (V,)
         return q / q.sum()
 
-    def distribution(self) -> np.ndarray:
-        if self._probs is None:
-            p = self.inner.distribution()
-            q = self.match_distribution()
-            self._probs = p if q is None else (1.0 - self.weight) * p + self.weight * q
-        return self._probs
-
-    def prepare(self) -> None:
-        self.inner.prepare()
-
-    def close(self) -> None:
-        self.inner.close()
+    def _answer(self, probs: np.ndarray) -> np.ndarray:
+        q = self.match_distribution()
+        return probs if q is None else (1.0 - self.weight) * probs + self.weight * q

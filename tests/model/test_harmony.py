@@ -6,36 +6,16 @@ import pytest
 from liveplay.model.harmony import HarmonyEngine, consonance_matrix, pitch_class_masks
 from liveplay.music.tokens import HOLD_ID, REST_ID, Vocabulary
 
+from conftest import FixedEngine
+
 C_MAJOR, C_SHARP, E_MINOR, E_ALONE, G_ALONE = (48, 52, 55), (49, 53, 56), (52, 55, 59), (64,), (67,)
 VOCAB = Vocabulary([C_MAJOR, C_SHARP, E_MINOR, E_ALONE, G_ALONE], max_notes=4)
 ID = {c: VOCAB.encode_token(c) for c in (C_MAJOR, C_SHARP, E_MINOR, E_ALONE, G_ALONE)}
 
 
-class Uneven:
-    """An engine whose distribution is fixed and uneven over ``vocab_size`` ids, whatever it heard."""
-
-    name = "uneven"
-
-    def __init__(self, vocab_size=len(VOCAB), context_length=16):
-        self.vocab_size, self.context_length = vocab_size, context_length
-        p = np.arange(1.0, vocab_size + 1)
-        self.p = p / p.sum()
-
-    def reset(self, tokens=()):
-        pass
-
-    def push(self, token):
-        if not 0 <= token < self.vocab_size:
-            raise ValueError("outside the vocabulary")
-
-    def distribution(self):
-        return self.p
-
-    def prepare(self):
-        pass
-
-    def close(self):
-        pass
+def uneven(context_length=16):
+    """An engine whose distribution is fixed and uneven over VOCAB's ids, whatever it heard."""
+    return FixedEngine(np.arange(1.0, len(VOCAB) + 1), context_length)
 
 
 def duet(*steps):
@@ -54,7 +34,7 @@ def test_pitch_class_masks_and_consonance():
 
 
 def test_under_a_held_e_the_c_chord_fits_better_than_c_sharp_and_doubling_is_seen():
-    ear = HarmonyEngine(Uneven(), VOCAB, 1.0, experts=(1.0, 2.0, 0.0))  # key and consonance only
+    ear = HarmonyEngine(uneven(), VOCAB, 1.0, experts=(1.0, 2.0, 0.0))  # key and consonance only
     # the musician played C major notes, and holds an E now
     ear.reset(duet((REST_ID, ID[G_ALONE]), (HOLD_ID, ID[C_MAJOR]), (REST_ID, ID[E_ALONE]), (REST_ID, HOLD_ID)))
     assert ear.ours_next()
@@ -66,7 +46,7 @@ def test_under_a_held_e_the_c_chord_fits_better_than_c_sharp_and_doubling_is_see
     assert key[REST_ID] == consonance[HOLD_ID] == 0
     p, q = ear.inner.distribution(), ear.distribution()
     assert q[ID[C_MAJOR]] / q[ID[C_SHARP]] > p[ID[C_MAJOR]] / p[ID[C_SHARP]]  # bent toward the fit
-    shy = HarmonyEngine(Uneven(), VOCAB, 1.0, experts=(0.0, 0.0, 1.0))  # doubling only: E minor (holds E) gives way
+    shy = HarmonyEngine(uneven(), VOCAB, 1.0, experts=(0.0, 0.0, 1.0))  # doubling only: E minor (holds E) gives way
     shy.reset(duet((REST_ID, ID[E_ALONE])))
     assert shy.distribution()[ID[E_MINOR]] / shy.distribution()[ID[C_SHARP]] == pytest.approx(
         np.exp(-1.0) * p[ID[E_MINOR]] / p[ID[C_SHARP]])
@@ -76,7 +56,7 @@ def test_under_a_held_e_the_c_chord_fits_better_than_c_sharp_and_doubling_is_see
 
 
 def test_a_resting_melody_has_no_sounding_note_and_only_the_key_bends():
-    ear = HarmonyEngine(Uneven(), VOCAB, 1.0)
+    ear = HarmonyEngine(uneven(), VOCAB, 1.0)
     ear.reset(duet((REST_ID, ID[E_ALONE]), (REST_ID, REST_ID)))
     assert not ear.sounding().any()
     key, consonance, doubles = ear.features()
@@ -84,23 +64,23 @@ def test_a_resting_melody_has_no_sounding_note_and_only_the_key_bends():
 
 
 def test_the_musicians_positions_and_weight_zero_are_the_model():
-    ear = HarmonyEngine(Uneven(), VOCAB, 1.0)
+    ear = HarmonyEngine(uneven(), VOCAB, 1.0)
     ear.reset(duet((REST_ID, ID[E_ALONE])))
     ear.push(ID[C_MAJOR])  # ours: the musician's token comes next
     assert not ear.ours_next()
-    assert np.array_equal(ear.distribution(), Uneven().distribution())
-    off = HarmonyEngine(Uneven(), VOCAB, 0.0)
+    assert np.array_equal(ear.distribution(), uneven().distribution())
+    off = HarmonyEngine(uneven(), VOCAB, 0.0)
     off.reset(duet((REST_ID, ID[E_ALONE])))
-    assert np.array_equal(off.distribution(), Uneven().distribution())
+    assert np.array_equal(off.distribution(), uneven().distribution())
     with pytest.raises(ValueError, match="negative"):
-        HarmonyEngine(Uneven(), VOCAB, -1.0)
+        HarmonyEngine(uneven(), VOCAB, -1.0)
 
 
 def test_the_distribution_is_a_function_of_the_window_as_the_engine_contract_says():
     """Two duets that differ before their last W tokens (both whole steps) get the same answer."""
     w = 16
     rng = np.random.default_rng(4)
-    a, b = HarmonyEngine(Uneven(context_length=w), VOCAB, 1.0), HarmonyEngine(Uneven(context_length=w), VOCAB, 1.0)
+    a, b = HarmonyEngine(uneven(context_length=w), VOCAB, 1.0), HarmonyEngine(uneven(context_length=w), VOCAB, 1.0)
     shared = list(rng.integers(0, len(VOCAB), size=w))
     a.reset(duet())
     b.reset(duet())
@@ -111,11 +91,11 @@ def test_the_distribution_is_a_function_of_the_window_as_the_engine_contract_say
     assert a.ours_next() and b.ours_next()
     assert list(a.melody) == shared[1::2]
     assert np.abs(a.distribution() - b.distribution()).max() <= 1e-12
-    assert not np.allclose(a.distribution(), Uneven().distribution())
+    assert not np.allclose(a.distribution(), uneven().distribution())
 
 
 def test_a_refused_token_is_not_heard():
-    ear = HarmonyEngine(Uneven(), VOCAB, 1.0)
+    ear = HarmonyEngine(uneven(), VOCAB, 1.0)
     ear.reset(duet())
     with pytest.raises(ValueError):
         ear.push(99)

@@ -7,30 +7,12 @@ from liveplay.model.bundle import load_bundle
 from liveplay.model.numpy_engine import NumpyEngine
 from liveplay.model.shortterm import MAX_MATCH, ShortTermEngine
 
+from conftest import FixedEngine
 
-class Flat:
+
+def flat(vocab_size=6, context_length=16):
     """An engine whose distribution is uniform over ``vocab_size`` ids, whatever it heard."""
-
-    name = "flat"
-
-    def __init__(self, vocab_size=6, context_length=16):
-        self.vocab_size, self.context_length = vocab_size, context_length
-
-    def reset(self, tokens=()):
-        pass
-
-    def push(self, token):
-        if not 0 <= token < self.vocab_size:
-            raise ValueError("outside the vocabulary")
-
-    def distribution(self):
-        return np.full(self.vocab_size, 1.0 / self.vocab_size)
-
-    def prepare(self):
-        pass
-
-    def close(self):
-        pass
+    return FixedEngine(np.ones(vocab_size), context_length)
 
 
 def brute_match(window):
@@ -47,7 +29,7 @@ def brute_match(window):
 
 @pytest.mark.parametrize("alphabet", [2, 3, 6])
 def test_match_lengths_kept_a_token_at_a_time_equal_the_slow_count(alphabet):
-    engine = ShortTermEngine(Flat(context_length=40), 0.3)
+    engine = ShortTermEngine(flat(context_length=40), 0.3)
     rng = np.random.default_rng(alphabet)
     heard = []
     for i, t in enumerate(rng.integers(0, alphabet, size=300)):  # the window fills, then slides
@@ -62,8 +44,8 @@ def test_match_lengths_kept_a_token_at_a_time_equal_the_slow_count(alphabet):
 
 
 def test_a_repeated_phrase_votes_for_what_came_next_by_match_length_squared():
-    flat = Flat(vocab_size=6)
-    engine = ShortTermEngine(flat, 0.4)
+    inner = flat(vocab_size=6)
+    engine = ShortTermEngine(inner, 0.4)
     engine.reset([0, 2, 3, 4, 5, 2, 3])  # the last '2 3' was heard before, followed by 4
     q = engine.match_distribution()
     # the only position after a '3' is 3 (its match '2 3' has length 2): all of P_match on 4
@@ -72,27 +54,27 @@ def test_a_repeated_phrase_votes_for_what_came_next_by_match_length_squared():
     assert p[4] == pytest.approx(0.6 / 6 + 0.4) and p.sum() == pytest.approx(1.0)
     engine.push(1)  # '1' never heard before: nothing matches, the model alone
     assert engine.match_distribution() is None
-    assert np.allclose(engine.distribution(), flat.distribution())
+    assert np.allclose(engine.distribution(), inner.distribution())
 
 
 def test_weights_grow_with_the_match():
-    engine = ShortTermEngine(Flat(vocab_size=6), 0.5)
+    engine = ShortTermEngine(flat(vocab_size=6), 0.5)
     engine.reset([1, 2, 3, 5, 0, 3, 4, 1, 2, 3])  # '1 2 3' (length 3) -> 5; '3' alone (length 1) -> 4
     q = engine.match_distribution()
     assert q[5] == pytest.approx(9 / 10) and q[4] == pytest.approx(1 / 10)
 
 
 def test_weight_zero_is_the_model_and_bad_weights_are_refused():
-    engine = ShortTermEngine(Flat(), 0.0)
+    engine = ShortTermEngine(flat(), 0.0)
     engine.reset([1, 2, 1, 2, 1])
-    assert np.array_equal(engine.distribution(), Flat().distribution())
+    assert np.array_equal(engine.distribution(), flat().distribution())
     for bad in (-0.1, 1.0):
         with pytest.raises(ValueError, match="short-term weight"):
-            ShortTermEngine(Flat(), bad)
+            ShortTermEngine(flat(), bad)
 
 
 def test_a_refused_token_is_not_heard():
-    engine = ShortTermEngine(Flat(vocab_size=6), 0.3)
+    engine = ShortTermEngine(flat(vocab_size=6), 0.3)
     engine.reset([1, 2])
     with pytest.raises(ValueError):
         engine.push(99)
