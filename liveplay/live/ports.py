@@ -22,6 +22,7 @@ step's input is read; ``inputs.InputQueue`` splits what was glued and ignores th
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -42,6 +43,7 @@ CLIENT_NAME = "liveplay"
 KINDS = ("output", "input")  # opened in this order; closed in this order too (outputs first)
 PORT_NAMES = {"input": "liveplay in", "output": "liveplay out"}
 CLOSE_GRACE = 0.05  # s between the last message sent and closing the output
+CALLBACK_DRAIN = 0.05  # s an input's callback is given to finish before its port closes (InputCallback)
 # Ports whose JACK client died with its server. Closing or freeing one segfaults inside libjack
 # (seen with python-rtmidi 1.5), so they are kept here, never closed, and a process that has
 # any leaves with os._exit after its own clean-up (see app.run).
@@ -74,16 +76,49 @@ def _rtmidi(api: str, kind: str, client: str):
         raise PortError(f"cannot open a MIDI {kind} client: {err}") from err
 
 
+class InputCallback:
+    """An rtmidi input's callback that can be taken away while MIDI streams in.
+
+    libjack stops a closing client's process thread with an asynchronous ``pthread_cancel``, and
+    the callback runs Python in that thread: cancelled while it holds or waits for the GIL, the
+    thread dies owning the GIL's mutex and every thread of the process hangs for good (seen: a
+    daemon that logged its stop and never exited; a test process after unplugging a synth). So
+    ``stop`` first takes the callback away from RtMidi and gives the thread ``CALLBACK_DRAIN``,
+    GIL free, to finish a call under way; what arrives after waits in RtMidi's own queue, dropped
+    with the port. python-rtmidi frees the ``(callable, data)`` pair it handed RtMidi when the
+    callback is cancelled -- under a thread still waiting to use it, a crash -- so the pair is
+    held here until the port is gone.
+    """
+
+    def __init__(self, rt, on_bytes: Callable):
+        self.on_bytes = on_bytes
+        self.live = True
+        rt.set_callback(self)
+        self.held = [r for r in gc.get_referents(rt) if isinstance(r, tuple) and r and r[0] is self]
+
+    def __call__(self, event, data) -> None:
+        if self.live:
+            self.on_bytes(event, data)
+
+    def stop(self, rt) -> None:
+        self.live = False
+        rt.cancel_callback()
+        time.sleep(CALLBACK_DRAIN)
+
+
 class Port:
     """One open rtmidi port of ours: ``name`` is ours, ``target`` the named port it is connected to."""
 
-    def __init__(self, rt, kind: str, name: str, target: str | None):
+    def __init__(self, rt, kind: str, name: str, target: str | None, callback: InputCallback | None = None):
         self.rt, self.kind, self.name, self.target = rt, kind, name, target
+        self.callback = callback
 
     def send(self, message: mido.Message) -> None:
         self.rt.send_message(message.bytes())
 
     def close(self) -> None:
+        if self.callback is not None:
+            self.callback.stop(self.rt)
         self.rt.close_port()
         self.rt.delete()
 
@@ -95,21 +130,22 @@ def open_port(api: str, kind: str, wanted: str | None, client: str = CLIENT_NAME
     are never matched (a loop), unless ``own`` (the sysex guard's target)."""
     port_name = port_name or PORT_NAMES[kind]
     rt = _rtmidi(api, kind, client)
+    callback = None
     try:
         if kind == "input":
             rt.ignore_types(sysex=False, timing=False, active_sense=True)
             if on_bytes is not None:
-                rt.set_callback(on_bytes)
+                callback = InputCallback(rt, on_bytes)
         if wanted is None:
             rt.open_virtual_port(port_name)
-            return Port(rt, kind, f"{client}:{port_name}", None)
+            return Port(rt, kind, f"{client}:{port_name}", None, callback)
         names = [n for n in rt.get_ports()]
         found = find_port(names if own else [n for n in names if not is_ours(n)], wanted)
         if found is None:
             rt.delete()
             return None
         rt.open_port(names.index(found), port_name)
-        return Port(rt, kind, f"{client}:{port_name}", found)
+        return Port(rt, kind, f"{client}:{port_name}", found, callback)
     except PortError:
         raise
     except Exception as err:
