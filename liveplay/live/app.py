@@ -7,11 +7,13 @@ performance and the player. SIGINT and SIGTERM take the same path (exit 0): stop
 silence every note we sent (note-offs, then CC 123 on our channel), close the output, then the
 input. SIGUSR1 logs the player's state. SIGHUP reads the config file again: what
 can change while playing is applied, the rest is named as waiting for a restart,
-and an invalid file leaves the running settings as they were.
+and an invalid file leaves the running settings as they were. A hang is diagnosable: SIGABRT
+(what systemd sends when the watchdog runs out) and a crash print every thread's stack.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import logging
 import os
@@ -124,6 +126,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
     live = settings.live
     code = EXIT_OK
     quiet_libjack()  # libjack's own messages go to the debug log, before any JACK client opens
+    faulthandler.enable()  # SIGABRT (a watchdog's stop), SIGSEGV in libjack: every thread's stack, to stderr
     with ExitStack() as stack:
         signals = stack.enter_context(Signals())
         notifier = stack.enter_context(closing(Notifier()))  # READY once playing, WATCHDOG from the sender
