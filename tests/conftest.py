@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,7 @@ def tiny_model(pattern_dir, tiny_config, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def jack_server(request, tmp_path_factory):
+def module_jack_server(request, tmp_path_factory):
     """A private ``jackd -d dummy -p 256`` for one test module, synchronous (-S) where the module
     sets ``JACK_SYNC = True`` (tests/jacktools.py says when)."""
     from jacktools import JackServer
@@ -118,6 +119,21 @@ def jack_server(request, tmp_path_factory):
     server.activate()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def jack_server(module_jack_server):
+    """The module's server, answering when the test starts. A server a test before left dead or
+    wedged (jackd's own failing: a synchronous server can stop opening clients after a client
+    died mid-cycle, tests/jacktools.py) is started again, with a warning that carries its log,
+    so one test's wreck is not the next test's failure."""
+    server = module_jack_server
+    if not server.answers():
+        warnings.warn(f"the test JACK server stopped answering; started again. Its log ended:\n{server.log_tail()}")
+        server.stop(keep_log=True)
+        server.start()
+    server.activate()
+    return server
 
 
 class FixedEngine:

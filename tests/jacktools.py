@@ -21,10 +21,12 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import mido
 import numpy as np
+
+from liveplay.live.ports import InputCallback
 
 PERIOD_FRAMES = 256
 RATE = 48000
@@ -65,6 +67,19 @@ class JackServer:
             time.sleep(0.1)
         else:
             raise RuntimeError("jackd did not come up in 15 s")
+
+    def answers(self) -> bool:
+        """Whether the server is there and opens a client (``jack_lsp`` lists its ports)."""
+        if self.proc.poll() is not None:
+            return False
+        try:
+            return subprocess.run(["jack_lsp"], env=self.env, capture_output=True, timeout=10).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
+    def log_tail(self, chars: int = 3000) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()[-chars:]
 
     def activate(self) -> None:
         """Make this process's own JACK clients use this server."""
@@ -117,14 +132,23 @@ def backend() -> mido.Backend:
 
 
 def wait_for_port(kind: str, part: str, timeout: float = 60.0) -> str:
-    b = backend()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        names = b.get_output_names() if kind == "output" else b.get_input_names()
-        for n in names:
-            if part in n:
-                return n
-        time.sleep(0.1)
+    """The name of the JACK port (as mido names it: ``kind`` "input" lists the ports an input can
+    read) containing ``part``. One probing client asks ten times a second: mido's
+    ``get_input_names`` opens and closes two JACK clients a call, and a server that sees hundreds
+    of clients come and go while a daemon starts is a server under a load no musician's sees."""
+    import rtmidi
+
+    kind_of_client = rtmidi.MidiIn if kind == "input" else rtmidi.MidiOut
+    probe = kind_of_client(rtapi=rtmidi.API_UNIX_JACK, name="liveplay-test-probe")
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for n in probe.get_ports():
+                if part in n:
+                    return n
+            time.sleep(0.1)
+    finally:
+        probe.delete()
     raise TimeoutError(f"no JACK {kind} port containing '{part}' after {timeout} s")
 
 
@@ -144,6 +168,15 @@ def connect(source: str, destination: str, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"jack_connect {source!r} {destination!r}: {done.stderr.strip()}")
         time.sleep(0.05)
+
+
+def jack_graph() -> str:
+    """``jack_lsp -c``: every port and what it is connected to, for a failure's message."""
+    try:
+        done = subprocess.run(["jack_lsp", "-c"], capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return "jack_lsp -c: no answer in 10 s"
+    return f"jack_lsp -c (exit {done.returncode}):\n{done.stdout}{done.stderr}"
 
 
 def unique(name: str) -> str:
@@ -219,6 +252,37 @@ def flood_from_child(destination: str, seconds: float, rate: int, seed: int = 0)
                           timeout=seconds + 60)
 
 
+class JackInput:
+    """A virtual JACK MIDI input of this process handing each message to ``callback`` (in JACK's
+    thread), closed the way liveplay closes its own (ports.InputCallback): mido's own close
+    re-arms its callback just before the port closes, and a JACK thread stopped inside Python
+    leaves this whole process hung on the GIL."""
+
+    def __init__(self, client: str, port: str, callback: Callable[[mido.Message], None]):
+        import rtmidi
+
+        self.callback = callback
+        self.rt = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=client)
+        self.rt.ignore_types(sysex=False, timing=False, active_sense=True)
+        self.on = InputCallback(self.rt, self._on)
+        self.rt.open_virtual_port(port)
+        self.closed = False
+
+    def _on(self, event, _data) -> None:
+        try:
+            message = mido.Message.from_bytes(event[0])
+        except ValueError:
+            return
+        self.callback(message)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.on.stop(self.rt)
+            self.rt.close_port()
+            self.rt.delete()
+
+
 class Recorder:
     """A JACK MIDI input connected to liveplay's output; stamps arrivals with time.monotonic()."""
 
@@ -227,7 +291,7 @@ class Recorder:
         self.name = name = name or unique("recorder")
         self.lock = threading.Lock()
         steady_stamps()
-        self.port = backend().open_input("in", virtual=True, client_name=name, callback=self._on)
+        self.port = JackInput(name, "in", self._on)
         if source is not None:  # None: the source connects to us (e.g. liveplay run --out NAME:in)
             connect(source, f"{name}:in")
 
@@ -310,13 +374,19 @@ class Daemon:
         self.proc.send_signal(sig)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        """The exit code; a daemon still there after ``timeout`` is sent SIGABRT, so its log ends
+        with every thread's stack (the daemon's faulthandler) and the code is -6."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.proc.send_signal(signal.SIGABRT)
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
         self.logf.close()
         return self.proc.returncode
 

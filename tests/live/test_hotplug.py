@@ -6,7 +6,7 @@ import time
 import mido
 import pytest
 
-from jacktools import Daemon, JackServer, Recorder, backend, onset_times
+from jacktools import Daemon, JackInput, JackServer, Recorder, backend, onset_times
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,7 @@ def test_named_ports_unplugged_and_back(jack_server, tiny_config, tiny_model, tm
     b = backend()
     got = []
     keyboard = b.open_output("keys", virtual=True, client_name="fakekeyboard")
-    synth = b.open_input("midi", virtual=True, client_name="fakesynth", callback=got.append)
+    synth = JackInput("fakesynth", "midi", got.append)
     d = Daemon(jack_server, ["--config", str(tiny_config), "--model", str(tiny_model), "--mode", "solo",
                              "--in", "fakekeyboard", "--out", "fakesynth"], tmp_path / "daemon.log",
                virtual_ports=False)
@@ -58,7 +58,7 @@ def test_named_ports_unplugged_and_back(jack_server, tiny_config, tiny_model, tm
         time.sleep(1.0)
         got.clear()
         keyboard = b.open_output("keys", virtual=True, client_name="fakekeyboard")
-        synth = b.open_input("midi", virtual=True, client_name="fakesynth", callback=got.append)
+        synth = JackInput("fakesynth", "midi", got.append)
         back = time.monotonic()
         assert wait_for(d, "input 'fakekeyboard:keys' is back", back, 5) <= 2.0
         assert wait_for(d, "output 'fakesynth:midi' is back", back, 5) <= 2.0

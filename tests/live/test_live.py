@@ -8,7 +8,8 @@ import mido
 import numpy as np
 import pytest
 
-from jacktools import PERIOD_MS, Daemon, Recorder, assert_on_time, flood_from_child, grid_fit, onset_times, open_player
+from jacktools import (PERIOD_MS, Daemon, JackInput, Recorder, assert_on_time, flood_from_child, grid_fit, jack_graph,
+                       onset_times, open_player)
 
 pytestmark = pytest.mark.slow
 
@@ -141,7 +142,7 @@ def test_temperature_and_panic_ccs_take_effect_within_one_step(daemon):
         time.sleep(1.0)
         port.send(mido.Message("control_change", control=20, value=127))
         time.sleep(step * 1.5)
-        assert re.search(r"temperature 5\.00 \(CC 20 = 127\)", d.log()), d.log()
+        assert re.search(r"temperature 5\.00 \(CC 20 = 127\)", d.log()), f"{d.log()}\n{jack_graph()}"
         port.send(mido.Message("control_change", control=20, value=0))
         # wait for a chord to sound, then panic
         deadline = time.monotonic() + 5
@@ -176,12 +177,14 @@ def test_mute_silences_and_unmute_and_reset_context_play_on(daemon):
         port.send(mido.Message("control_change", control=24, value=0))
         port.send(mido.Message("control_change", control=25, value=127))
         time.sleep(8 * step)
+        graph = jack_graph()
     finally:
         port.close()
         rec.close()
     log = d.log()
     assert "CC 24 mute, CC 25 reset-context" in log  # the map, shown at start
-    assert "muted (CC 24 = 127)" in log and "unmuted (CC 24 = 0)" in log and "context reset (CC 25)" in log
+    assert "muted (CC 24 = 127)" in log and "unmuted (CC 24 = 0)" in log and "context reset (CC 25)" in log, \
+        f"{log}\n{graph}"
     # from one step after the CC (its input is read at the next decision) until unmute: silence
     assert not [e for e in rec.note_ons() if muted + step + 0.01 < e.time < unmuted], "a note while muted"
     assert rec.sounding(muted + step + 0.01) == set(), "a note hung over mute"
@@ -255,7 +258,7 @@ def test_ports_given_by_name_are_connected(jack_server, live_config, tiny_model,
     b = backend()
     got = []
     keyboard = b.open_output("keys", virtual=True, client_name="fakekeyboard")
-    synth = b.open_input("midi", virtual=True, client_name="fakesynth", callback=got.append)
+    synth = JackInput("fakesynth", "midi", got.append)
     try:
         d = Daemon(jack_server, ["--config", str(live_config), "--model", str(tiny_model), "--mode", "solo",
                                  "--in", "fakekeyboard", "--out", "fakesynth:midi"], tmp_path / "daemon.log",
