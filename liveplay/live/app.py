@@ -8,7 +8,9 @@ silence every note we sent (note-offs, then CC 123 on our channel), close the ou
 input. SIGUSR1 logs the player's state. SIGHUP reads the config file again: what
 can change while playing is applied, the rest is named as waiting for a restart,
 and an invalid file leaves the running settings as they were. A hang is diagnosable: SIGABRT
-(what systemd sends when the watchdog runs out) and a crash print every thread's stack.
+(what systemd sends when the watchdog runs out) and a crash print every thread's stack. A stop
+has ``STOP_DEADLINE``: one that libjack keeps waiting on a server that never answers prints the
+stacks and leaves with exit 1.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def describe_controls(c) -> str:
 RESTART_ONLY = ("model", "grid", "engine", "engine_threads", "clock", "live.api", "live.input", "live.output",
                 "live.virtual", "live.steps_per_beat", "live.queue_size", "live.prime", "live.record", "live.synth")
 START_DELAY = 0.2  # s from start to the first boundary: the threads are up, the first chord decided
+STOP_DEADLINE = 8.0  # s a stop may take before the daemon leaves anyway (under systemd's TimeoutStopSec=10)
 
 
 def reload_into(player: Player, running: Settings, reload: Callable[[], Settings]) -> Settings:
@@ -128,6 +131,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
     quiet_libjack()  # libjack's own messages go to the debug log, before any JACK client opens
     faulthandler.enable()  # SIGABRT (a watchdog's stop), SIGSEGV in libjack: every thread's stack, to stderr
     with ExitStack() as stack:
+        stack.callback(faulthandler.cancel_dump_traceback_later)  # the stop's deadline, below: met
         signals = stack.enter_context(Signals())
         notifier = stack.enter_context(closing(Notifier()))  # READY once playing, WATCHDOG from the sender
         bundle = load_bundle(settings.model.path)
@@ -166,6 +170,10 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         player.start(first_boundary)
         stack.callback(_stopped, player, signals, timing)  # before the ports close: every note silenced
         stack.callback(notifier.stopping)
+        # the stop, from here, has STOP_DEADLINE: a libjack call that waits for a server that never
+        # answers (seen in JackGraph.close) must not keep a stopped daemon alive. faulthandler's
+        # timer is a C thread, so it acts whoever holds the GIL: the stacks to stderr, then exit 1.
+        stack.callback(faulthandler.dump_traceback_later, STOP_DEADLINE, exit=True)
         how = ("following the MIDI clock on the input (waiting for Start)" if follower else
                f"at {live.tempo_bpm:.1f} BPM" + (", sending MIDI clock" if settings.clock.send else ""))
         where = ports.api.upper() if ports.api else "no MIDI system yet"

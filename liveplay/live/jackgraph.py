@@ -10,10 +10,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import threading
 
 log = logging.getLogger(__name__)
 
 JACK_NO_START_SERVER = 0x01
+CLOSE_WAIT = 2.0  # s the graph client's close is waited for (JackGraph.close)
 
 
 def _library():
@@ -77,10 +79,21 @@ class JackGraph:
         self._lib.jack_free(array)
         return out
 
-    def close(self) -> None:
-        if self._client:
-            self._lib.jack_client_close(self._client)
-            self._client = None
+    def close(self, timeout: float = CLOSE_WAIT) -> bool:
+        """Close the client; False when libjack had not returned after ``timeout`` s.
+
+        ``jack_client_close`` waits for the server's answer, and a server busy with its other
+        clients was seen not to give it (one daemon stop of about 36 under two CPU hogs hung here
+        for good). The call releases the GIL, so it runs in a thread of its own and the
+        caller goes on: the process's exit takes the client away."""
+        if not self._client:
+            return True
+        client, self._client = self._client, None
+        closer = threading.Thread(target=self._lib.jack_client_close, args=(client,), name="jack-graph-close",
+                                  daemon=True)
+        closer.start()
+        closer.join(timeout)
+        return not closer.is_alive()
 
     def delete(self) -> None:  # as DEAD_PORTS holds it: never closed once its server died
         pass

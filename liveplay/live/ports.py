@@ -34,7 +34,7 @@ import mido
 
 from liveplay.errors import PortError
 from liveplay.live.inputs import END_OF_SYSEX
-from liveplay.live.jackgraph import JackGraph
+from liveplay.live.jackgraph import CLOSE_WAIT, JackGraph
 from liveplay.live.system import HOW_TO, find_api, jack_alive
 
 log = logging.getLogger(__name__)
@@ -410,5 +410,8 @@ class Ports:
         self.ports = {"input": None, "output": None}
         self.guard = None
         if self.graph is not None:
-            self.graph.close()
+            if not self.graph.close():
+                log.warning("the JACK server did not answer our graph client's close in %.0f s; leaving without it",
+                            CLOSE_WAIT)
+                DEAD_PORTS.append(self.graph)  # left to the process's exit (app.run: os._exit)
             self.graph = None

@@ -1,10 +1,14 @@
-"""Ports that come and go on a real JACK server: a keyboard and synth unplugged, a server restart."""
+"""Ports that come and go on a real JACK server: a keyboard and synth unplugged, a server restart,
+a server that stops answering while liveplay stops."""
 
+import os
 import signal
 import time
 
 import mido
 import pytest
+
+from liveplay.live.app import STOP_DEADLINE
 
 from jacktools import Daemon, JackInput, JackServer, Recorder, backend, onset_times
 
@@ -129,3 +133,22 @@ def test_no_midi_system_at_start_is_waited_for(jack_server, tiny_config, tiny_mo
     up = time.monotonic()
     assert wait_for(d, "JACK is here: ports opened", up, 5) <= 2.5
     plays_on_then_stops_clean(d)
+
+
+def test_a_stop_the_server_never_answers_ends_by_the_deadline(jack_server, tiny_config, tiny_model, tmp_path):
+    """jackd stopped (SIGSTOP) while the daemon stops: closing a port waits for an answer that never
+    comes. The daemon leaves after app.STOP_DEADLINE anyway, exit 1, every thread's stack in its log."""
+    d = Daemon(jack_server, ["--config", str(tiny_config), "--model", str(tiny_model), "--mode", "solo"],
+               tmp_path / "daemon.log")
+    time.sleep(1.5)
+    os.kill(jack_server.proc.pid, signal.SIGSTOP)
+    try:
+        asked = time.monotonic()
+        code = d.stop(signal.SIGTERM, timeout=STOP_DEADLINE + 10)
+        took = time.monotonic() - asked
+    finally:
+        os.kill(jack_server.proc.pid, signal.SIGCONT)
+    log = d.log()
+    assert code == 1 and took <= STOP_DEADLINE + 3, (code, took, log)
+    assert "stopped by SIGTERM: every note silenced" in log, log
+    assert f"Timeout (0:00:{STOP_DEADLINE:02.0f})!" in log and "most recent call first" in log, log
