@@ -3,6 +3,7 @@
 import re
 import signal
 import time
+import warnings
 
 import mido
 import numpy as np
@@ -39,6 +40,27 @@ def daemon(jack_server, live_config, tiny_model, tmp_path):
 
 def player_port(d: Daemon):
     return open_player(d.in_port)
+
+
+SENDS = 3  # a control change is sent at most this often (send_control)
+
+
+def send_control(d: Daemon, port, control: int, value: int, text: str, wait: float) -> float:
+    """Send a CC until ``text`` shows up in the daemon's log once more, ``wait`` s a try; the time
+    of the send that took. A single message can be lost before it reaches liveplay: at a missed
+    deadline JACK's asynchronous mode drops a late client's MIDI (jacktools), and a test that
+    sends one CC once fails on that. A resend is a warning; ``SENDS`` lost in a row fail."""
+    before = d.log().count(text)
+    for attempt in range(SENDS):
+        sent = time.monotonic()
+        port.send(mido.Message("control_change", control=control, value=value))
+        while time.monotonic() < sent + wait:
+            if d.log().count(text) > before:
+                return sent
+            time.sleep(0.01)
+        warnings.warn(f"CC {control} = {value}: no '{text}' in the daemon's log {wait:.2f} s after send "
+                      f"{attempt + 1}; sent again")
+    raise AssertionError(f"CC {control} = {value} sent {SENDS} times, never '{text}':\n{d.log()}\n{jack_graph()}")
 
 
 def play(port, notes, velocity=90, channel=0):
@@ -140,10 +162,8 @@ def test_temperature_and_panic_ccs_take_effect_within_one_step(daemon):
     port = player_port(d)
     try:
         time.sleep(1.0)
-        port.send(mido.Message("control_change", control=20, value=127))
-        time.sleep(step * 1.5)
-        assert re.search(r"temperature 5\.00 \(CC 20 = 127\)", d.log()), f"{d.log()}\n{jack_graph()}"
-        port.send(mido.Message("control_change", control=20, value=0))
+        send_control(d, port, 20, 127, "temperature 5.00 (CC 20 = 127)", step * 1.5)
+        send_control(d, port, 20, 0, "(CC 20 = 0)", step * 1.5)
         # wait for a chord to sound, then panic
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -151,9 +171,8 @@ def test_temperature_and_panic_ccs_take_effect_within_one_step(daemon):
             if ons and time.monotonic() - ons[-1].time < step * 0.5:
                 break
             time.sleep(0.005)
-        sent = time.monotonic()
-        port.send(mido.Message("control_change", control=23, value=127))
-        time.sleep(step * 1.2)
+        sent = send_control(d, port, 23, 127, "panic (CC 23)", step * 1.2)
+        time.sleep(max(0.0, sent + step * 1.2 - time.monotonic()))
         after = [e for e in rec.snapshot() if e.time >= sent]
         cc = [e for e in after if e.message.type == "control_change" and e.message.control == 123]
         assert cc and cc[0].time - sent <= step + 0.005, after
@@ -170,21 +189,16 @@ def test_mute_silences_and_unmute_and_reset_context_play_on(daemon):
     try:
         time.sleep(1.5)
         assert rec.note_ons(), "nothing played before mute"
-        muted = time.monotonic()
-        port.send(mido.Message("control_change", control=24, value=127))
+        muted = send_control(d, port, 24, 127, "muted (CC 24 = 127)", 2 * step)
+        time.sleep(muted + 8 * step - time.monotonic())
+        unmuted = send_control(d, port, 24, 0, "unmuted (CC 24 = 0)", 2 * step)
+        send_control(d, port, 25, 127, "context reset (CC 25)", 2 * step)
         time.sleep(8 * step)
-        unmuted = time.monotonic()
-        port.send(mido.Message("control_change", control=24, value=0))
-        port.send(mido.Message("control_change", control=25, value=127))
-        time.sleep(8 * step)
-        graph = jack_graph()
     finally:
         port.close()
         rec.close()
     log = d.log()
     assert "CC 24 mute, CC 25 reset-context" in log  # the map, shown at start
-    assert "muted (CC 24 = 127)" in log and "unmuted (CC 24 = 0)" in log and "context reset (CC 25)" in log, \
-        f"{log}\n{graph}"
     # from one step after the CC (its input is read at the next decision) until unmute: silence
     assert not [e for e in rec.note_ons() if muted + step + 0.01 < e.time < unmuted], "a note while muted"
     assert rec.sounding(muted + step + 0.01) == set(), "a note hung over mute"
