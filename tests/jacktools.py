@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,6 +178,27 @@ def jack_graph() -> str:
     except subprocess.TimeoutExpired:
         return "jack_lsp -c: no answer in 10 s"
     return f"jack_lsp -c (exit {done.returncode}):\n{done.stdout}{done.stderr}"
+
+
+SENDS = 3  # a control change is sent at most this often (send_control)
+
+
+def send_control(d: "Daemon", port, control: int, value: int, text: str, wait: float) -> float:
+    """Send a CC until ``text`` shows up in the daemon's log once more, ``wait`` s a try; the time
+    of the send that took. A single message can be lost before it reaches liveplay: at a missed
+    deadline JACK's asynchronous mode drops a late client's MIDI (jacktools), and a test that
+    sends one CC once fails on that. A resend is a warning; ``SENDS`` lost in a row fail."""
+    before = d.log().count(text)
+    for attempt in range(SENDS):
+        sent = time.monotonic()
+        port.send(mido.Message("control_change", control=control, value=value))
+        while time.monotonic() < sent + wait:
+            if d.log().count(text) > before:
+                return sent
+            time.sleep(0.01)
+        warnings.warn(f"CC {control} = {value}: no '{text}' in the daemon's log {wait:.2f} s after send "
+                      f"{attempt + 1}; sent again")
+    raise AssertionError(f"CC {control} = {value} sent {SENDS} times, never '{text}':\n{d.log()}\n{jack_graph()}")
 
 
 def unique(name: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from liveplay.live.app import STOP_DEADLINE
 
-from jacktools import Daemon, JackInput, JackServer, Recorder, backend, onset_times
+from jacktools import Daemon, JackInput, JackServer, Recorder, backend, onset_times, send_control
 
 pytestmark = pytest.mark.slow
 
@@ -66,8 +66,8 @@ def test_named_ports_unplugged_and_back(jack_server, tiny_config, tiny_model, tm
         back = time.monotonic()
         assert wait_for(d, "input 'fakekeyboard:keys' is back", back, 5) <= 2.0
         assert wait_for(d, "output 'fakesynth:midi' is back", back, 5) <= 2.0
-        keyboard.send(mido.Message("control_change", control=20, value=127))
-        time.sleep(1.0)
+        send_control(d, keyboard, 20, 127, "temperature 5.00 (CC 20 = 127)", 1.0)
+        time.sleep(1.0)  # the synth hears us again
         assert d.proc.poll() is None
         code = d.stop()
     finally:

@@ -3,14 +3,13 @@
 import re
 import signal
 import time
-import warnings
 
 import mido
 import numpy as np
 import pytest
 
-from jacktools import (PERIOD_MS, Daemon, JackInput, Recorder, assert_on_time, flood_from_child, grid_fit, jack_graph,
-                       onset_times, open_player)
+from jacktools import (PERIOD_MS, Daemon, JackInput, Recorder, assert_on_time, flood_from_child, grid_fit,
+                       onset_times, open_player, send_control)
 
 pytestmark = pytest.mark.slow
 
@@ -40,27 +39,6 @@ def daemon(jack_server, live_config, tiny_model, tmp_path):
 
 def player_port(d: Daemon):
     return open_player(d.in_port)
-
-
-SENDS = 3  # a control change is sent at most this often (send_control)
-
-
-def send_control(d: Daemon, port, control: int, value: int, text: str, wait: float) -> float:
-    """Send a CC until ``text`` shows up in the daemon's log once more, ``wait`` s a try; the time
-    of the send that took. A single message can be lost before it reaches liveplay: at a missed
-    deadline JACK's asynchronous mode drops a late client's MIDI (jacktools), and a test that
-    sends one CC once fails on that. A resend is a warning; ``SENDS`` lost in a row fail."""
-    before = d.log().count(text)
-    for attempt in range(SENDS):
-        sent = time.monotonic()
-        port.send(mido.Message("control_change", control=control, value=value))
-        while time.monotonic() < sent + wait:
-            if d.log().count(text) > before:
-                return sent
-            time.sleep(0.01)
-        warnings.warn(f"CC {control} = {value}: no '{text}' in the daemon's log {wait:.2f} s after send "
-                      f"{attempt + 1}; sent again")
-    raise AssertionError(f"CC {control} = {value} sent {SENDS} times, never '{text}':\n{d.log()}\n{jack_graph()}")
 
 
 def play(port, notes, velocity=90, channel=0):
@@ -278,8 +256,7 @@ def test_ports_given_by_name_are_connected(jack_server, live_config, tiny_model,
                                  "--in", "fakekeyboard", "--out", "fakesynth:midi"], tmp_path / "daemon.log",
                    virtual_ports=False)
         time.sleep(1.5)
-        keyboard.send(mido.Message("control_change", control=20, value=127))
-        time.sleep(0.6)
+        send_control(d, keyboard, 20, 127, "temperature 5.00 (CC 20 = 127)", 0.6)
         code = d.stop()
     finally:
         keyboard.close()
