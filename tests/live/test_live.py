@@ -5,7 +5,6 @@ import signal
 import time
 
 import mido
-import numpy as np
 import pytest
 
 from jacktools import (PERIOD_MS, Daemon, JackInput, Recorder, assert_on_time, flood_from_child, grid_fit,
