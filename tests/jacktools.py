@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 import mido
 import numpy as np
 
-from liveplay.live.ports import InputCallback
+from liveplay.live.ports import open_port
 
 PERIOD_FRAMES = 256
 RATE = 48000
@@ -276,18 +276,13 @@ def flood_from_child(destination: str, seconds: float, rate: int, seed: int = 0)
 
 class JackInput:
     """A virtual JACK MIDI input of this process handing each message to ``callback`` (in JACK's
-    thread), closed the way liveplay closes its own (ports.InputCallback): mido's own close
-    re-arms its callback just before the port closes, and a JACK thread stopped inside Python
-    leaves this whole process hung on the GIL."""
+    thread), opened and closed as liveplay's own are (``ports.open_port``, whose ``Port.close``
+    goes through ports.InputCallback): mido's own close re-arms its callback just before the port
+    closes, and a JACK thread stopped inside Python leaves this whole process hung on the GIL."""
 
     def __init__(self, client: str, port: str, callback: Callable[[mido.Message], None]):
-        import rtmidi
-
         self.callback = callback
-        self.rt = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=client)
-        self.rt.ignore_types(sysex=False, timing=False, active_sense=True)
-        self.on = InputCallback(self.rt, self._on)
-        self.rt.open_virtual_port(port)
+        self.port = open_port("jack", "input", None, client=client, port_name=port, on_bytes=self._on)
         self.closed = False
 
     def _on(self, event, _data) -> None:
@@ -300,9 +295,7 @@ class JackInput:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.on.stop(self.rt)
-            self.rt.close_port()
-            self.rt.delete()
+            self.port.close()
 
 
 class Recorder:

@@ -5,7 +5,6 @@ import os
 import signal
 import time
 
-import mido
 import pytest
 
 from liveplay.live.app import STOP_DEADLINE

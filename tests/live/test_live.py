@@ -167,7 +167,7 @@ def test_mute_silences_and_unmute_and_reset_context_play_on(daemon):
         time.sleep(1.5)
         assert rec.note_ons(), "nothing played before mute"
         muted = send_control(d, port, 24, 127, "muted (CC 24 = 127)", 2 * step)
-        time.sleep(muted + 8 * step - time.monotonic())
+        time.sleep(max(0.0, muted + 8 * step - time.monotonic()))
         unmuted = send_control(d, port, 24, 0, "unmuted (CC 24 = 0)", 2 * step)
         send_control(d, port, 25, 127, "context reset (CC 25)", 2 * step)
         time.sleep(8 * step)
