@@ -277,7 +277,7 @@ def flood_from_child(destination: str, seconds: float, rate: int, seed: int = 0)
 class JackInput:
     """A virtual JACK MIDI input of this process handing each message to ``callback`` (in JACK's
     thread), opened and closed as liveplay's own are (``ports.open_port``, whose ``Port.close``
-    goes through ports.InputCallback): mido's own close re-arms its callback just before the port
+    goes through inputs.InputCallback): mido's own close re-arms its callback just before the port
     closes, and a JACK thread stopped inside Python leaves this whole process hung on the GIL."""
 
     def __init__(self, client: str, port: str, callback: Callable[[mido.Message], None]):

@@ -13,10 +13,13 @@ shown by SIGUSR1 (``describe``).
   until some ``F7`` arrives. Such a blob is split again at its status bytes (mido's parser): the
   messages inside are recovered ("repaired") and the broken sysex counted ("lost"). The guard
   that sends that ``F7`` is in ``ports.py``; a lone ``F7`` of its own is ignored here.
+- ``InputCallback`` is what RtMidi calls: it can be taken away while MIDI streams in, before the
+  port closes (why, in its docstring).
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from typing import Callable
 import mido
 
 SYSEX, END_OF_SYSEX = 0xF0, 0xF7
+CALLBACK_DRAIN = 0.05  # s an input's callback is given to finish before its port closes (InputCallback)
 # system real-time and song position: never queued (the clock follower takes the transport ones)
 REALTIME = frozenset({"clock", "start", "continue", "stop", "songpos", "active_sensing", "reset"})
 
@@ -110,3 +114,33 @@ class InputQueue:
 
     def describe(self) -> str:
         return f"dropped input {self.dropped}, repaired input {self.repaired}, lost input {self.lost}"
+
+
+class InputCallback:
+    """An rtmidi input's callback that can be taken away while MIDI streams in.
+
+    libjack stops a closing client's process thread with an asynchronous ``pthread_cancel``, and
+    the callback runs Python in that thread: cancelled while it holds or waits for the GIL, the
+    thread dies owning the GIL's mutex and every thread of the process hangs for good (seen: a
+    daemon that logged its stop and never exited; a test process after unplugging a synth). So
+    ``stop`` first takes the callback away from RtMidi and gives the thread ``CALLBACK_DRAIN``,
+    GIL free, to finish a call under way; what arrives after waits in RtMidi's own queue, dropped
+    with the port. python-rtmidi frees the ``(callable, data)`` pair it handed RtMidi when the
+    callback is cancelled -- under a thread still waiting to use it, a crash -- so the pair is
+    held here until the port is gone.
+    """
+
+    def __init__(self, rt, on_bytes: Callable):
+        self.on_bytes = on_bytes
+        self.live = True
+        rt.set_callback(self)
+        self.held = [r for r in gc.get_referents(rt) if isinstance(r, tuple) and r and r[0] is self]
+
+    def __call__(self, event, data) -> None:
+        if self.live:
+            self.on_bytes(event, data)
+
+    def stop(self, rt) -> None:
+        self.live = False
+        rt.cancel_callback()
+        time.sleep(CALLBACK_DRAIN)

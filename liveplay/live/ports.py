@@ -22,7 +22,6 @@ step's input is read; ``inputs.InputQueue`` splits what was glued and ignores th
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import re
@@ -33,7 +32,7 @@ from typing import Callable
 import mido
 
 from liveplay.errors import PortError
-from liveplay.live.inputs import END_OF_SYSEX
+from liveplay.live.inputs import END_OF_SYSEX, InputCallback
 from liveplay.live.jackgraph import CLOSE_WAIT, JackGraph
 from liveplay.live.system import HOW_TO, find_api, jack_alive
 
@@ -43,7 +42,6 @@ CLIENT_NAME = "liveplay"
 KINDS = ("output", "input")  # opened in this order; closed in this order too (outputs first)
 PORT_NAMES = {"input": "liveplay in", "output": "liveplay out"}
 CLOSE_GRACE = 0.05  # s between the last message sent and closing the output
-CALLBACK_DRAIN = 0.05  # s an input's callback is given to finish before its port closes (InputCallback)
 # Ports whose JACK client died with its server. Closing or freeing one segfaults inside libjack
 # (seen with python-rtmidi 1.5), so they are kept here, never closed, and a process that has
 # any leaves with os._exit after its own clean-up (see app.run).
@@ -74,36 +72,6 @@ def _rtmidi(api: str, kind: str, client: str):
         return (rtmidi.MidiOut if kind == "output" else rtmidi.MidiIn)(number, name=client)
     except Exception as err:  # rtmidi raises SystemError / RtMidiError when the system is gone
         raise PortError(f"cannot open a MIDI {kind} client: {err}") from err
-
-
-class InputCallback:
-    """An rtmidi input's callback that can be taken away while MIDI streams in.
-
-    libjack stops a closing client's process thread with an asynchronous ``pthread_cancel``, and
-    the callback runs Python in that thread: cancelled while it holds or waits for the GIL, the
-    thread dies owning the GIL's mutex and every thread of the process hangs for good (seen: a
-    daemon that logged its stop and never exited; a test process after unplugging a synth). So
-    ``stop`` first takes the callback away from RtMidi and gives the thread ``CALLBACK_DRAIN``,
-    GIL free, to finish a call under way; what arrives after waits in RtMidi's own queue, dropped
-    with the port. python-rtmidi frees the ``(callable, data)`` pair it handed RtMidi when the
-    callback is cancelled -- under a thread still waiting to use it, a crash -- so the pair is
-    held here until the port is gone.
-    """
-
-    def __init__(self, rt, on_bytes: Callable):
-        self.on_bytes = on_bytes
-        self.live = True
-        rt.set_callback(self)
-        self.held = [r for r in gc.get_referents(rt) if isinstance(r, tuple) and r and r[0] is self]
-
-    def __call__(self, event, data) -> None:
-        if self.live:
-            self.on_bytes(event, data)
-
-    def stop(self, rt) -> None:
-        self.live = False
-        rt.cancel_callback()
-        time.sleep(CALLBACK_DRAIN)
 
 
 class Port:

@@ -1,6 +1,6 @@
 """Closing an input of ours while MIDI streams into it, on a real JACK server.
 
-libjack stops a closing client's thread with an asynchronous cancel; before ports.InputCallback a
+libjack stops a closing client's thread with an asynchronous cancel; before inputs.InputCallback a
 thread cancelled inside our callback took the GIL's mutex with it and the process hung for good
 (without the drain, this test's child hung in two runs of three; without holding python-rtmidi's
 callback pair, it crashed at exit). The closing process is a child, so a hang is a failure here,
