@@ -32,8 +32,15 @@ from liveplay.music.duet import MELODY
 from liveplay.music.keys import histogram_shift
 from liveplay.music.tokens import HOLD, REST, RawToken, Vocabulary, transpose
 
-SETTLE = 8  # sounding tokens heard before the key holds (KeyFrame.hear)
+SETTLE = 8  # sounding tokens heard before the key holds (KeyFrame.hear), unless a frame says otherwise
 SHIFTS = tuple(range(-6, 6))  # tonic_shift's range: from any key to a tonic of C
+# a duet's frame (its tokens: ours and the musician's in turn, the musician's counted): the key of
+# the melody's last 128 steps, taken at once until 16 of them have sounded, then moved by another
+# key that lasts 16 steps (32 tokens). Chosen on the validation melodies played in their own keys
+# (scripts/duet_frame_sweep.py; models/duet/README.md): against the first frame (64 steps, 8, 32
+# steps running) its answers were in the melody's key more often, and it follows a tune moved to
+# another key as soon (a median of 90 steps against 86)
+DUET_FRAME = {"steps": 128, "hold": 32, "settle": 16}
 
 
 def key_normalised(bundle: Bundle) -> bool:
@@ -67,8 +74,9 @@ class KeyFrame:
     that starts in C hears its C chords louder than their melody and never leaves C).
     """
 
-    def __init__(self, steps: int = 128, hold: int = 32, parts: int = 1, listen: int | None = None):
-        self.steps, self.hold, self.parts, self.listen = steps, hold, parts, listen
+    def __init__(self, steps: int = 128, hold: int = 32, parts: int = 1, listen: int | None = None,
+                 settle: int = SETTLE):
+        self.steps, self.hold, self.parts, self.listen, self.settle = steps, hold, parts, listen, settle
         self.window: deque[tuple[int, ...]] = deque()  # pitch classes sounding at each token
         self.hist = np.zeros(12)
         self.reset()
@@ -88,7 +96,7 @@ class KeyFrame:
 
     def _heard_enough(self) -> bool:
         """Enough sounding tokens for a key (one note alone is read as the key it is the fifth of)."""
-        return sum(1 for pcs in self.window if pcs) >= SETTLE
+        return sum(1 for pcs in self.window if pcs) >= self.settle
 
     def _count(self, token: RawToken) -> None:
         part = self.count % self.parts
@@ -107,7 +115,7 @@ class KeyFrame:
             self.hist[pc] += 1
 
     def hear(self, token: RawToken) -> int:
-        """One more token heard; the shift after it. Until ``SETTLE`` sounding tokens have been
+        """One more token heard; the shift after it. Until ``settle`` sounding tokens have been
         heard the estimate is taken at once; after that another key must be the estimate for
         ``hold`` tokens running before the shift moves."""
         self._count(token)
@@ -175,16 +183,15 @@ class KeyFrameEngine:
         self.inner.close()
 
 
-def for_play(bundle: Bundle, engine: Engine) -> tuple[Vocabulary, Engine]:
+def for_play(bundle: Bundle, engine: Engine, frame: KeyFrame | None = None) -> tuple[Vocabulary, Engine]:
     """The vocabulary and engine generate and the daemon play through: the bundle's own, or for a
-    key-normalised model the play vocabulary and a ``KeyFrameEngine``."""
+    key-normalised model the play vocabulary and a ``KeyFrameEngine`` (``frame``: the model kind's
+    own unless given)."""
     if not key_normalised(bundle):
         return bundle.vocab, engine
     play = play_vocabulary(bundle.vocab)
-    if bundle.manifest.kind == "duet":  # both parts step by step; the key is the musician's part's
-        frame = KeyFrame(steps=64, hold=64, parts=2, listen=MELODY)  # 64 steps; 32 steps running
-    else:
-        frame = KeyFrame(steps=128, hold=32)
-    return play, KeyFrameEngine(engine, bundle.vocab, play, frame)
+    if frame is None and bundle.manifest.kind == "duet":  # the key is the musician's part's
+        frame = KeyFrame(parts=2, listen=MELODY, **DUET_FRAME)
+    return play, KeyFrameEngine(engine, bundle.vocab, play, frame or KeyFrame(steps=128, hold=32))
 
 

@@ -27,6 +27,31 @@ def test_the_frame_follows_a_new_key_only_once_it_has_lasted():
     assert [slow.hear(t) for t in moved(C_MAJOR, 2) * 2][-1] == -6
 
 
+def test_until_settle_sounding_tokens_the_estimate_is_taken_at_once():
+    """A frame that has heard fewer than ``settle`` sounding tokens follows its estimate with no
+    hold; one that has heard that many holds its key. Eight steps of C, then F# major."""
+    shifts = {}
+    for settle in (8, 16):
+        frame = KeyFrame(steps=12, hold=100, settle=settle)  # 12 tokens: the C steps leave it
+        for t in C_MAJOR:
+            frame.hear(t)
+        shifts[settle] = [frame.hear(t) for t in moved(C_MAJOR, 6) + moved(C_MAJOR, 6)[:4]][-1]
+    assert shifts == {8: 0, 16: -6}
+
+
+def test_a_duet_plays_through_a_frame_that_hears_the_musician_only():
+    from liveplay.model.keyframe import DUET_FRAME, for_play
+
+    class Duet:  # what for_play reads of a bundle
+        vocab = Vocabulary([(60,), (60, 64, 67)], 4)
+        manifest = type("M", (), {"kind": "duet", "training": type("T", (), {"settings": {"augment": "normalise"}})})
+
+    _, engine = for_play(Duet, FakeEngine(np.ones(4) / 4))
+    frame = engine.frame
+    assert (frame.steps, frame.hold, frame.settle, frame.parts, frame.listen) == (
+        DUET_FRAME["steps"], DUET_FRAME["hold"], DUET_FRAME["settle"], 2, 1)
+
+
 def test_the_frames_histogram_is_the_last_steps_sounding_however_long_it_has_heard():
     """Kept a step at a time, it equals a whole count of the window (what sounds in each of its
     steps, a chord held from before the window included) after any number of steps."""
