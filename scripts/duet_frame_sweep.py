@@ -41,11 +41,10 @@ from liveplay.offline.duet_eval import accompany, figures, load_duets, summary  
 
 
 class Told(KeyFrame):
-    """A frame that knows the key before it hears a note (``--oracle``)."""
+    """A frame that knows the key before it hears a note (``--oracle``): ``told``, set before each
+    piece, is its shift from the reset on."""
 
-    def __init__(self, shift: int, **kwargs):
-        self.told = shift
-        super().__init__(**kwargs)
+    told = 0
 
     def reset(self, tokens=()) -> int:
         super().reset(tokens)
@@ -108,18 +107,20 @@ def main(argv=None) -> int:
     if args.oracle:
         variants.append(("oracle", {**DUET_FRAME, "oracle": 1}))
     for name, frame_args in variants:
+        kw = {k: v for k, v in frame_args.items() if k != "oracle"}
+        frame = (Told if "oracle" in frame_args else KeyFrame)(parts=2, listen=MELODY, **kw)
+        play, framed = for_play(bundle, engine, frame)  # reset with each piece's context
         runs, right = [], []
         for seed in seeds:
             made, rows = [], []
             for i, (melody, _) in enumerate(pieces):
-                kw = {k: v for k, v in frame_args.items() if k != "oracle"}
-                frame = (Told(tonic_shift(melody), parts=2, listen=MELODY, **kw) if "oracle" in frame_args
-                         else KeyFrame(parts=2, listen=MELODY, **kw))
-                play, framed = for_play(bundle, engine, frame)
+                truth = tonic_shift(melody)
+                if isinstance(frame, Told):
+                    frame.told = truth
                 seen: list[int] = []
                 ours = play.decode(accompany(Watched(framed, seen), Sampler(replace(settings.sampler, seed=seed + i)),
                                              play.encode(melody)))
-                right += [s == tonic_shift(melody) for s in seen]
+                right += [s == truth for s in seen]
                 made.append(ours)
                 rows.append(figures(ours, melody))
             runs.append(summary(rows, made))
