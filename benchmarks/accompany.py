@@ -11,7 +11,8 @@ cosine, consonance -- next to the piece's real accompaniment of the same steps (
 Late steps are the daemon's own count; hanging notes are those sounding after SIGTERM.
 
     python benchmarks/accompany.py [--model models/default] [--duet models/duet] [--pieces 12]
-                                   [--beats 32] [--tempo 100] [--no-duet] [--harmony H] [--json]
+                                   [--beats 32] [--tempo 100] [--no-duet] [--harmony H]
+                                   [--split test|validation] [--json]
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ from liveplay.offline.duet_eval import figures, summary  # noqa: E402
 CHANNEL = 1  # the player's channel (liveplay plays on 1, the config's output_channel: index 0)
 
 
-def excerpts(duet_path: str, pieces: int, beats: int) -> list[tuple[str, list, list]]:
+def excerpts(duet_path: str, pieces: int, beats: int, split: str = "test") -> list[tuple[str, list, list]]:
     """(file, melody tokens, real accompaniment tokens) of ``beats`` beats from the melody's first note."""
     bundle = load_bundle(duet_path, weights=False)
     spb, out = bundle.grid.steps_per_beat, []
-    files = sorted(bundle.manifest.training.files.test)
+    files = sorted(getattr(bundle.manifest.training.files, split))
     for i in np.unique(np.linspace(0, len(files) - 1, min(2 * pieces, len(files))).astype(int)):
         if len(out) == pieces:
             break
@@ -110,9 +111,11 @@ def main() -> None:
                         help="accompany without the duet model (model.duet: null), on the same melodies")
     parser.add_argument("--harmony", type=float, default=None,
                         help="model.harmony for the duet model (default: config.yaml's)")
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="whose melodies: validation compares the live path with scripts/duet_frame_sweep.py's")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    pieces = excerpts(args.duet, args.pieces, args.beats)
+    pieces = excerpts(args.duet, args.pieces, args.beats, args.split)
     grid = load_bundle(args.duet, weights=False).grid
     spb = grid.steps_per_beat
     step = 60 / args.tempo / spb
@@ -141,14 +144,15 @@ def main() -> None:
             port.close()
             rec.close()
         late, hanging = d.late_steps(), len(rec.sounding())
-    results = {"duet": None if args.no_duet else args.duet, "harmony": args.harmony, "pieces": len(pieces), "beats": args.beats, "tempo_bpm": args.tempo, "exit_code": code,
+    results = {"duet": None if args.no_duet else args.duet, "harmony": args.harmony, "split": args.split,
+               "pieces": len(pieces), "beats": args.beats, "tempo_bpm": args.tempo, "exit_code": code,
                "late_steps": late, "notes_left_sounding": hanging,
                "liveplay": summary([figures(a, m) for a, m in ours], [a for a, _ in ours]),
                "real_accompaniment": summary([figures(a, m) for a, m in real], [a for a, _ in real])}
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{len(pieces)} test-split melodies of {args.duet}, {args.beats} beats each at {args.tempo:g} BPM; "
+    print(f"{len(pieces)} {args.split}-split melodies of {args.duet}, {args.beats} beats each at {args.tempo:g} BPM; "
           f"accompany plays {'the main model (no duet)' if args.no_duet else 'the duet model'}")
     print(f"{'':20} {'chords':>7} {'doubling':>9} {'key':>6} {'pc cos':>7} {'consonance':>10}")
     for who in ("liveplay", "real_accompaniment"):

@@ -10,7 +10,7 @@ defaults, seeded per piece and ``--seeds``). Each variant (``--set NAME:steps=N,
 ``shipped`` is always run) prints the accompaniment figures next to the real accompaniment's,
 and ``frame_right``: the share of liveplay's decisions taken in the key of the whole excerpt's
 melody (``keys.tonic_shift``). ``--oracle`` adds a frame told that key from the first step: the
-most a frame can give.
+most a frame can give. ``--ear`` measures other weights of the accompanist's ear (``model/harmony.py``).
 
     .venv/bin/python scripts/duet_frame_sweep.py --beats 64 --seeds 0,100 --oracle \\
         --set window64:steps=64,hold=64,settle=8
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveplay.config import load_settings  # noqa: E402
 from liveplay.model.bundle import load_bundle  # noqa: E402
+from liveplay.model.harmony import CONSONANCE, DOUBLING, KEY, HarmonyEngine  # noqa: E402
 from liveplay.model.keyframe import DUET_FRAME, KeyFrame, for_play  # noqa: E402
 from liveplay.model.runtime import make_engine  # noqa: E402
 from liveplay.music.duet import MELODY  # noqa: E402
@@ -92,16 +93,22 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", default="0", help="sampler seed offsets, comma-separated (figures: their mean)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME:steps=N,hold=N,settle=N")
     p.add_argument("--oracle", action="store_true", help="also a frame told the excerpt's key")
+    p.add_argument("--ear", default=f"{KEY:g},{CONSONANCE:g},{DOUBLING:g}", metavar="KEY,CONSONANCE,DOUBLING",
+                   help="the ear's weights at model.harmony 1 (default: model/harmony.py's)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = load_settings()
     bundle = load_bundle(args.model)
-    engine = make_engine(bundle, "numpy", 1, harmony=settings.model.harmony)
+    experts = tuple(float(w) for w in args.ear.split(","))
+    engine = make_engine(bundle, "numpy", 1)
+    if settings.model.harmony > 0:
+        engine = HarmonyEngine(engine, bundle.vocab, settings.model.harmony, experts)
     pieces = excerpts(bundle, args.beats)
     seeds = [int(s) for s in args.seeds.split(",")]
     real = [a for _, a in pieces]
     results = {"model": args.model, "pieces": len(pieces), "beats": args.beats, "seeds": seeds,
+               "harmony": settings.model.harmony, "ear": experts,
                "real": summary([figures(a, m) for m, a in pieces], real)}
     variants = [("shipped", dict(DUET_FRAME))] + [variant(v) for v in args.sets]
     if args.oracle:

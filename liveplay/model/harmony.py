@@ -12,8 +12,11 @@ product of experts, each chord's probability is multiplied by
 and the chords renormalised to the mass they had: REST and HOLD keep the model's
 probabilities, so the model still decides *when*, and the ear re-weighs *which*.
 
-- ``key_fit``: mean over the chord's pitch classes of log(12 * profile[pc]), the profile the
-  melody's onsets in the window (add-one smoothed): 0 for a tune that uses every class alike;
+- ``key_fit``: the sum over the chord's pitch classes of log(12 * profile[pc]), the profile the
+  melody's onsets in the window (add-one smoothed): 0 for a tune that uses every class alike.
+  A sum, not a mean: a triad of the tune's scale is more evidence of its key than one of its
+  notes, and one note outside it costs a chord as much as a single note (the mean made a lone
+  tonic as good as the tonic triad, and the ear thinned the chords out);
 - ``consonance``: share of (chord pitch class, melody pitch class sounding now) pairs whose
   interval class, the melody's above the chord's, is consonant (``CONSONANT``: unison, thirds, fifth, sixths; not the fourth);
 - ``doubles``: 1 when the chord holds a pitch class of the melody's sounding note.
@@ -23,10 +26,12 @@ yet when it is decided (the step's input closes at the boundary), and a tune's n
 lasts longer than a sixteenth. Everything is read from the engine's own window, the melody's
 tokens at the musician's positions (odd indices from the start pair), so the engine contract
 holds: the distribution is a function of the window. Only liveplay's positions are bent (the
-musician's token is never drawn). ``KEY``, ``CONSONANCE`` and ``DOUBLING`` were chosen by the
-likelihood of the real accompaniments of the validation split (``scripts/harmony_sweep.py``; a
-consonance weight only made them less likely, so it is 0); ``model.harmony`` scales them (0: off;
-shipped 2, chosen on the same split's accompaniment figures). Pure NumPy; wraps any ``Engine``.
+musician's token is never drawn). ``KEY``, ``CONSONANCE`` and ``DOUBLING`` were chosen on the
+validation split's accompaniments as the daemon plays them (``scripts/duet_frame_sweep.py
+--ear``: its melodies in their own keys, through the key frame); the likelihood of the real
+accompaniments (``scripts/harmony_sweep.py``) asks for a gentler ear, and a consonance weight
+only made them less likely, so it is 0. ``model.harmony`` scales them (0: off; shipped 2).
+models/duet/README.md has the figures. Pure NumPy; wraps any ``Engine``.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from liveplay.model.engine import Engine, Listener
 from liveplay.music.tokens import FIRST_CHORD_ID, HOLD_ID, REST_ID, Vocabulary
 
 CONSONANT = (0, 3, 4, 7, 8, 9)  # interval classes counted consonant (offline.duet_eval's figure)
-KEY, CONSONANCE, DOUBLING = 0.5, 0.0, 0.5  # the experts' weights at model.harmony = 1 (harmony_sweep.py)
+KEY, CONSONANCE, DOUBLING = 1.5, 0.0, 2.5  # the experts' weights at model.harmony = 1 (duet_frame_sweep.py --ear)
 
 
 def pitch_class_masks(vocab: Vocabulary) -> np.ndarray:
@@ -106,7 +111,7 @@ class HarmonyEngine(Listener):
         out = np.zeros((3, self.vocab_size))
         profile = masks[list(self.melody)].sum(axis=0) if self.melody else np.zeros(12)
         fit = np.log(12.0 * (profile + 1.0) / (profile.sum() + 12.0))  # (12,)
-        out[0] = (masks @ fit) / self.sizes
+        out[0] = masks @ fit
         now = self.sounding()
         if now.any():
             out[1] = (masks @ (self.cons @ now / now.sum())) / self.sizes

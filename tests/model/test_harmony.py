@@ -55,6 +55,17 @@ def test_under_a_held_e_the_c_chord_fits_better_than_c_sharp_and_doubling_is_see
     assert q.sum() == pytest.approx(1.0)
 
 
+def test_a_triad_of_the_tunes_scale_fits_its_key_better_than_one_of_its_notes():
+    """The key fit is summed over a chord's pitch classes: the C triad under a tune of C, E and G
+    is more of its key than the E alone (a mean would rank them the other way round)."""
+    ear = HarmonyEngine(uneven(), VOCAB, 1.0)
+    ear.reset(duet((REST_ID, ID[G_ALONE]), (REST_ID, ID[C_MAJOR]), (REST_ID, ID[E_ALONE])))
+    key = ear.features()[0]
+    assert key[ID[C_MAJOR]] > key[ID[E_ALONE]] > 0 > key[ID[C_SHARP]]
+    # C once, E and G twice each, add-one smoothed over 12 classes: C 2/17, E and G 3/17
+    assert key[ID[C_MAJOR]] == pytest.approx(np.log(12 * np.array([2, 3, 3]) / 17).sum())
+
+
 def test_a_resting_melody_has_no_sounding_note_and_only_the_key_bends():
     ear = HarmonyEngine(uneven(), VOCAB, 1.0)
     ear.reset(duet((REST_ID, ID[E_ALONE]), (REST_ID, REST_ID)))
