@@ -13,10 +13,12 @@ and the chords renormalised to the mass they had: REST and HOLD keep the model's
 probabilities, so the model still decides *when*, and the ear re-weighs *which*.
 
 - ``key_fit``: the sum over the chord's pitch classes of log(12 * profile[pc]), the profile the
-  melody's onsets in the window (add-one smoothed): 0 for a tune that uses every class alike.
-  A sum, not a mean: a triad of the tune's scale is more evidence of its key than one of its
-  notes, and one note outside it costs a chord as much as a single note (the mean made a lone
-  tonic as good as the tonic triad, and the ear thinned the chords out);
+  steps each pitch class of the melody sounds in the window (add-one smoothed): 0 for a tune
+  that uses every class alike. A sum, not a mean: a triad of the tune's scale is more evidence
+  of its key than one of its notes, and one note outside it costs a chord as much as a single
+  note (the mean made a lone tonic as good as the tonic triad, and the ear thinned the chords
+  out). Steps sounding, not onsets: a tune dwells on its tonic and fifth (at its cadences
+  above all), and the key is heard, and measured (``music.keys``), from durations;
 - ``consonance``: share of (chord pitch class, melody pitch class sounding now) pairs whose
   interval class, the melody's above the chord's, is consonant (``CONSONANT``: unison, thirds, fifth, sixths; not the fourth);
 - ``doubles``: 1 when the chord holds a pitch class of the melody's sounding note.
@@ -43,7 +45,7 @@ from liveplay.model.engine import Engine, Listener
 from liveplay.music.tokens import FIRST_CHORD_ID, HOLD_ID, REST_ID, Vocabulary
 
 CONSONANT = (0, 3, 4, 7, 8, 9)  # interval classes counted consonant (offline.duet_eval's figure)
-KEY, CONSONANCE, DOUBLING = 1.5, 0.0, 2.5  # the experts' weights at model.harmony = 1 (duet_frame_sweep.py --ear)
+KEY, CONSONANCE, DOUBLING = 1.5, 0.0, 3.5  # the experts' weights at model.harmony = 1 (duet_frame_sweep.py --ear)
 
 
 def pitch_class_masks(vocab: Vocabulary) -> np.ndarray:
@@ -104,12 +106,19 @@ class HarmonyEngine(Listener):
             return self.masks[token] if token != REST_ID else np.zeros(12)
         return np.zeros(12)
 
+    def sounding_ids(self) -> np.ndarray:
+        """(melody steps,) the melody's token sounding at each step of the window: a HOLD is the
+        token it holds; REST where nothing sounds (and for a HOLD whose onset left the window)."""
+        ids = np.fromiter(self.melody, dtype=np.int64, count=len(self.melody))
+        at = np.maximum.accumulate(np.where(ids != HOLD_ID, np.arange(len(ids)), -1)) if len(ids) else ids
+        return np.where(at >= 0, ids[np.maximum(at, 0)], REST_ID) if len(ids) else ids
+
     def features(self) -> np.ndarray:
         """(3, ids): every chord's key fit, consonance with the melody now, and whether it doubles
         it (module docstring); 0 for REST and HOLD, and the last two 0 while the melody rests."""
         masks = self.masks
         out = np.zeros((3, self.vocab_size))
-        profile = masks[list(self.melody)].sum(axis=0) if self.melody else np.zeros(12)
+        profile = masks[self.sounding_ids()].sum(axis=0)  # (12,) steps each class sounds
         fit = np.log(12.0 * (profile + 1.0) / (profile.sum() + 12.0))  # (12,)
         out[0] = masks @ fit
         now = self.sounding()

@@ -66,6 +66,17 @@ def test_a_triad_of_the_tunes_scale_fits_its_key_better_than_one_of_its_notes():
     assert key[ID[C_MAJOR]] == pytest.approx(np.log(12 * np.array([2, 3, 3]) / 17).sum())
 
 
+def test_the_key_profile_counts_the_steps_a_note_sounds_not_its_onsets():
+    """An E held three steps weighs three times a G struck once; a HOLD whose onset has left the
+    window counts nothing (the distribution is the window's)."""
+    ear = HarmonyEngine(uneven(), VOCAB, 1.0)
+    ear.reset(duet((REST_ID, HOLD_ID), (REST_ID, ID[E_ALONE]), (REST_ID, HOLD_ID), (REST_ID, HOLD_ID),
+                   (REST_ID, ID[G_ALONE]), (REST_ID, REST_ID)))
+    assert list(ear.sounding_ids()) == [REST_ID, REST_ID, ID[E_ALONE], ID[E_ALONE], ID[E_ALONE], ID[G_ALONE], REST_ID]
+    key = ear.features()[0]
+    assert key[ID[E_ALONE]] == pytest.approx(np.log(12 * 4 / 16)) and key[ID[G_ALONE]] == pytest.approx(np.log(12 * 2 / 16))
+
+
 def test_a_resting_melody_has_no_sounding_note_and_only_the_key_bends():
     ear = HarmonyEngine(uneven(), VOCAB, 1.0)
     ear.reset(duet((REST_ID, ID[E_ALONE]), (REST_ID, REST_ID)))
