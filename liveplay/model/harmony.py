@@ -98,30 +98,29 @@ class HarmonyEngine(Listener):
         """Whether the next token is liveplay's (even index)."""
         return self.n % 2 == 0
 
-    def sounding(self) -> np.ndarray:
-        """(12,) the pitch classes of the melody's note at its last step (held notes included)."""
-        for token in reversed(self.melody):
-            if token == HOLD_ID:
-                continue
-            return self.masks[token] if token != REST_ID else np.zeros(12)
-        return np.zeros(12)
-
     def sounding_ids(self) -> np.ndarray:
         """(melody steps,) the melody's token sounding at each step of the window: a HOLD is the
         token it holds; REST where nothing sounds (and for a HOLD whose onset left the window)."""
         ids = np.fromiter(self.melody, dtype=np.int64, count=len(self.melody))
-        at = np.maximum.accumulate(np.where(ids != HOLD_ID, np.arange(len(ids)), -1)) if len(ids) else ids
-        return np.where(at >= 0, ids[np.maximum(at, 0)], REST_ID) if len(ids) else ids
+        onset = np.maximum.accumulate(np.where(ids != HOLD_ID, np.arange(ids.size), -1))  # (steps,)
+        return np.where(onset >= 0, ids[onset], REST_ID)
+
+    def sounding(self, ids: np.ndarray | None = None) -> np.ndarray:
+        """(12,) the pitch classes of the melody's note at its last step (held notes included);
+        ``ids``: ``sounding_ids()`` when the caller has it."""
+        ids = self.sounding_ids() if ids is None else ids
+        return self.masks[ids[-1]] if ids.size else np.zeros(12)
 
     def features(self) -> np.ndarray:
         """(3, ids): every chord's key fit, consonance with the melody now, and whether it doubles
         it (module docstring); 0 for REST and HOLD, and the last two 0 while the melody rests."""
         masks = self.masks
         out = np.zeros((3, self.vocab_size))
-        profile = masks[self.sounding_ids()].sum(axis=0)  # (12,) steps each class sounds
+        ids = self.sounding_ids()
+        profile = masks[ids].sum(axis=0)  # (12,) steps each class sounds
         fit = np.log(12.0 * (profile + 1.0) / (profile.sum() + 12.0))  # (12,)
         out[0] = masks @ fit
-        now = self.sounding()
+        now = self.sounding(ids)
         if now.any():
             out[1] = (masks @ (self.cons @ now / now.sum())) / self.sizes
             out[2] = (masks @ now) > 0

@@ -75,6 +75,10 @@ def test_the_key_profile_counts_the_steps_a_note_sounds_not_its_onsets():
     assert list(ear.sounding_ids()) == [REST_ID, REST_ID, ID[E_ALONE], ID[E_ALONE], ID[E_ALONE], ID[G_ALONE], REST_ID]
     key = ear.features()[0]
     assert key[ID[E_ALONE]] == pytest.approx(np.log(12 * 4 / 16)) and key[ID[G_ALONE]] == pytest.approx(np.log(12 * 2 / 16))
+    short = HarmonyEngine(uneven(context_length=8), VOCAB, 1.0)  # a window of 4 melody steps
+    short.reset(duet((REST_ID, ID[E_ALONE]), (REST_ID, HOLD_ID), (REST_ID, HOLD_ID), (REST_ID, HOLD_ID),
+                     (REST_ID, ID[G_ALONE])))
+    assert list(short.sounding_ids()) == [REST_ID, REST_ID, REST_ID, ID[G_ALONE]]  # the E's onset has left
 
 
 def test_a_resting_melody_has_no_sounding_note_and_only_the_key_bends():
