@@ -6,8 +6,9 @@
    distribution and the ear's three features are kept in passing, and the real accompaniment's
    token is scored under every (key, consonance, doubling) weight of a grid. The weights of the
    lowest perplexity were the first ear's; the shipped ones are stronger, chosen on the
-   accompaniments as the daemon plays them (``duet_frame_sweep.py --ear``), since the real parts
-   double the tune more often than an accompanist should.
+   accompaniments as the daemon plays them (``duet_frame_sweep.py --ear``): the real parts
+   double the tune more often than an accompanist should, and hold notes the tune has not
+   sounded lately, which the key fit charges most for (models/duet/README.md).
 2. **Accompaniments** (``--strengths``): the validation melodies accompanied from their start
    (``duet_eval.accompany``, the sampler's defaults) at each ``model.harmony`` strength, with the
    figures of ``evaluate`` next to the real accompaniment's.
