@@ -193,7 +193,7 @@ def _evaluate_duet(args, settings, bundle, engine, data) -> int:
 
     if args.transpose:
         raise UsageError("evaluate --transpose: not supported for a duet model yet")
-    report = evaluate_duet(bundle, engine, data, settings.sampler, args.train_data, settings.grid.skip_drums,
+    report = evaluate_duet(bundle, engine, data, settings.sampler.accompanying(), args.train_data, settings.grid.skip_drums,
                            args.baselines, most=args.most, steps=args.steps, seed=settings.sampler.seed or 0)
     print(json.dumps(report, indent=2) if args.json else "\n".join(report_lines(report)))
     return EXIT_OK

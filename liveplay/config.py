@@ -17,7 +17,7 @@ import dataclasses
 import difflib
 import logging
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -135,11 +135,17 @@ class PrepareSettings:
 class SamplerSettings:
     temperature: float = setting(between(0.01, 100.0))
     heat: float = setting(between(1.0, 10.0))
+    accompany_heat: float = setting(between(1.0, 10.0))
     cool: float = setting(between(0.1, 1.0))
     min_temperature: float = setting(between(0.01, 100.0))
     max_temperature: float = setting(between(0.01, 100.0))
     repeat_lengths: list[int] = setting(each(between(1, 64)))
     seed: int | None = setting(between(0, 2**63 - 1))
+
+    def accompanying(self) -> "SamplerSettings":
+        """The settings the duet model is sampled with (accompany mode): ``accompany_heat`` for
+        ``heat``. Each model's thermostat is measured on its own validation split."""
+        return replace(self, heat=self.accompany_heat)
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,12 @@ nobody does: the daemon's ``KeyFrame`` has to hear it (``model/keyframe.py``). H
 validation melody is played *in its own key* from its first note for ``--beats`` beats, through
 the daemon's stack (``keyframe.for_play`` around the exact engine and the ear at
 ``model.harmony``), and accompanied as ``evaluate`` does (``duet_eval.accompany``, the sampler's
-defaults, seeded per piece and ``--seeds``). Each variant (``--set NAME:steps=N,hold=N,settle=N``;
-``shipped`` is always run) prints the accompaniment figures next to the real accompaniment's,
-and ``frame_right``: the share of liveplay's decisions taken in the key of the whole excerpt's
-melody (``keys.tonic_shift``). ``--oracle`` adds a frame told that key from the first step: the
-most a frame can give. ``--ear`` measures other weights of the accompanist's ear (``model/harmony.py``).
+defaults for accompaniment or ``--heat`` for ``sampler.accompany_heat``, seeded per piece and
+``--seeds``). Each variant (``--set NAME:steps=N,hold=N,settle=N``; ``shipped`` is always run)
+prints the accompaniment figures next to the real accompaniment's, and ``frame_right``: the share
+of liveplay's decisions taken in the key of the whole excerpt's melody (``keys.tonic_shift``).
+``--oracle`` adds a frame told that key from the first step: the most a frame can give. ``--ear``
+measures other weights of the accompanist's ear (``model/harmony.py``).
 
     .venv/bin/python scripts/duet_frame_sweep.py --beats 64 --seeds 0,100 --oracle \\
         --set window64:steps=64,hold=64,settle=8
@@ -95,10 +96,11 @@ def main(argv=None) -> int:
     p.add_argument("--oracle", action="store_true", help="also a frame told the excerpt's key")
     p.add_argument("--ear", default=f"{KEY:g},{CONSONANCE:g},{DOUBLING:g}", metavar="KEY,CONSONANCE,DOUBLING",
                    help="the ear's weights at model.harmony 1 (default: model/harmony.py's)")
+    p.add_argument("--heat", type=float, help="the sampler's heat for the duet (default: sampler.accompany_heat)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    settings = load_settings()
+    settings = load_settings().override({"sampler.accompany_heat": args.heat})
     bundle = load_bundle(args.model)
     experts = tuple(float(w) for w in args.ear.split(","))
     engine = make_engine(bundle, "numpy", 1)
@@ -108,7 +110,7 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     real = [a for _, a in pieces]
     results = {"model": args.model, "pieces": len(pieces), "beats": args.beats, "seeds": seeds,
-               "harmony": settings.model.harmony, "ear": experts,
+               "harmony": settings.model.harmony, "ear": experts, "heat": settings.sampler.accompany_heat,
                "real": summary([figures(a, m) for m, a in pieces], real)}
     variants = [("shipped", dict(DUET_FRAME))] + [variant(v) for v in args.sets]
     if args.oracle:
@@ -125,7 +127,7 @@ def main(argv=None) -> int:
                 if isinstance(frame, Told):
                     frame.told = truth
                 seen: list[int] = []
-                ours = play.decode(accompany(Watched(framed, seen), Sampler(replace(settings.sampler, seed=seed + i)),
+                ours = play.decode(accompany(Watched(framed, seen), Sampler(replace(settings.sampler.accompanying(), seed=seed + i)),
                                              play.encode(melody)))
                 right += [s == truth for s in seen]
                 made.append(ours)

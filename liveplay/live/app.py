@@ -222,7 +222,7 @@ def _duet(stack: ExitStack, settings: Settings, steps_per_beat: int) -> Voice | 
     vocab, engine = for_play(bundle, make_engine(bundle, settings.engine, settings.engine_threads,
                                                  harmony=settings.model.harmony))
     stack.callback(engine.close)
-    return Voice(vocab, Context(engine, START_PRIME))
+    return Voice(vocab, Context(engine, START_PRIME), Sampler(settings.sampler.accompanying()))
 
 
 def _synth(stack: ExitStack, live) -> str | None:

@@ -79,10 +79,11 @@ class Stamped(Protocol):
 @dataclass
 class Voice:
     """A duet model's vocabulary and context (its ids: the start pair, then ours and the
-    musician's token of each step in turn)."""
+    musician's token of each step in turn), and its own sampler (``SamplerSettings.accompanying``)."""
 
     vocab: Vocabulary
     context: Context
+    sampler: Sampler
 
     def restart(self) -> None:
         """Start afresh between steps (reset-context): the parts stay at their indices, ours
@@ -198,9 +199,19 @@ class Performance:
 
     def _temperature(self, cc: int, value: int) -> list[Effect]:
         lo, hi = self.sampler.settings.min_temperature, self.sampler.settings.max_temperature
-        self.sampler.set_temperature(math.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * value / 127))
-        log.info("temperature %.2f (CC %d = %d)", self.sampler.temperature, cc, value)
+        temperature = math.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * value / 127)
+        for sampler in self._samplers():
+            sampler.set_temperature(temperature)
+        log.info("temperature %.2f (CC %d = %d)", temperature, cc, value)
         return []
+
+    def _samplers(self) -> list[Sampler]:
+        return [self.sampler] + ([self.duet.sampler] if self.duet is not None else [])
+
+    @property
+    def temperature(self) -> float:
+        """The temperature of the sampler that decides now (the duet's in accompany mode)."""
+        return (self.duet.sampler if self._duet_decides() else self.sampler).temperature
 
     def _mode(self, cc: int, value: int) -> list[Effect]:
         return self.set_mode(MODES[min(len(MODES) - 1, value * len(MODES) // 128)])
@@ -236,6 +247,8 @@ class Performance:
 
     def set_sampler(self, settings: SamplerSettings) -> None:
         self.sampler.configure(settings)
+        if self.duet is not None:
+            self.duet.sampler.configure(settings.accompanying())
 
     # -- 2. folding -----------------------------------------------------------------------
 
@@ -307,7 +320,7 @@ class Performance:
             self.responding += 1
         if self._duet_decides():
             duet = self.duet
-            return duet.vocab.decode_token(self.sampler.sample(duet.context.distribution(), duet.ours()))
+            return duet.vocab.decode_token(duet.sampler.sample(duet.context.distribution(), duet.ours()))
         token_id = self.sampler.sample(self.context.distribution(), self.context.ids)
         return self.vocab.decode_token(token_id)
 
@@ -324,5 +337,5 @@ class Performance:
 
     def describe(self) -> str:
         tail = " ".join(describe(self.vocab.decode_token(t)) for t in self.context.tail(16))
-        return (f"mode {self.mode}, temperature {self.sampler.temperature:.2f}"
+        return (f"mode {self.mode}, temperature {self.temperature:.2f}"
                 f"{', muted' if self.muted else ''}, context tail: {tail}")

@@ -29,13 +29,13 @@ class StatusLine:
             tail = "(changing)"
         clock = self.timing.describe()
         return (f"step {step}, tempo {self.timing.tempo_bpm():.1f} BPM, mode {p.mode}, temperature "
-                f"{p.sampler.temperature:.2f}, late steps {late}, {self.inputs.describe()}, "
+                f"{p.temperature:.2f}, late steps {late}, {self.inputs.describe()}, "
                 f"context tail: {tail}" + (f"; {clock}" if clock else ""))
 
     def show(self, k: int, current: RawToken, late: int) -> None:
         p = self.performance
         position = self.timing.song_step(k)  # the DAW's song position when following its clock
-        line = (f"{self.timing.tempo_bpm():6.1f} BPM  {p.mode:9} T {p.sampler.temperature:4.2f}  "
+        line = (f"{self.timing.tempo_bpm():6.1f} BPM  {p.mode:9} T {p.temperature:4.2f}  "
                 f"{describe(current) if self.writer.sounding else '-':24} late {late}"
                 f"{'  muted' if p.muted else ''}")
         if self.tty:

@@ -92,7 +92,8 @@ class DuetEngine(FixedEngine):
 def test_accompany_with_a_duet_model_plays_its_part_and_both_models_hear_every_step():
     p, engine, _ = make("respond", **{"live.silence_steps": 1, "live.max_response_steps": 100})
     duet_engine = DuetEngine()
-    p.duet = Voice(Vocabulary(CHORDS + [(60,), (62,), (64,), (67,), (72,)], 4), Context(duet_engine, START_PRIME))
+    p.duet = Voice(Vocabulary(CHORDS + [(60,), (62,), (64,), (67,), (72,)], 4), Context(duet_engine, START_PRIME),
+                   Sampler(p.sampler.settings.accompanying(), seed=0))
     assert duet_engine.pushed == [REST_ID, REST_ID]  # the start pair
     assert p.decide(0) == REST  # respond listens; the player decides step 0 at start, then settles
     p.settle()
@@ -246,6 +247,28 @@ def test_hold_over_silence_is_remembered_as_rest():
 
 
 # -- controls ------------------------------------------------------------------------------------
+
+
+def test_accompany_draws_with_the_duets_own_sampler_and_controls_reach_both():
+    p, _, _ = make("accompany", **{"sampler.heat": 1.1, "sampler.accompany_heat": 1.5, "sampler.cool": 0.95,
+                                   "sampler.temperature": 0.1, "sampler.min_temperature": 0.05})
+    p.duet = Voice(Vocabulary(CHORDS, 4), Context(DuetEngine(), START_PRIME),
+                   Sampler(p.sampler.settings.accompanying(), seed=0))
+    assert (p.sampler.settings.heat, p.duet.sampler.settings.heat) == (1.1, 1.5)
+    for k in range(1, 9):  # the duet model answers one chord: its tail repeats, its sampler heats
+        token, _ = step(p, k)
+        p.performed(k, token, True)
+    assert p.sampler.temperature == 0.1  # the single-stream model's sampler drew nothing
+    t = p.duet.sampler.temperature  # 0.1, heated by 1.5 (not 1.1) on a repeating tail, else cooled
+    assert t > 0.1 and any(t == pytest.approx(0.1 * 1.5 ** a * 0.95 ** (8 - a)) for a in range(1, 9))
+    assert p.temperature == t
+    p.set_mode("solo")
+    assert p.temperature == p.sampler.temperature
+    p.control(cc(20, 0).message)  # the temperature control sets both
+    assert p.sampler.temperature == p.duet.sampler.temperature == pytest.approx(0.05)
+    s = load_settings().override({"sampler.heat": 1.3, "sampler.accompany_heat": 1.7})
+    p.set_sampler(s.sampler)  # a reload reaches both, each with its own heat
+    assert (p.sampler.settings.heat, p.duet.sampler.settings.heat) == (1.3, 1.7)
 
 
 def test_temperature_cc_maps_0_127_onto_the_clamp_on_a_log_scale():
