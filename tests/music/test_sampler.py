@@ -4,7 +4,8 @@ import pytest
 from liveplay.config import load_settings
 from liveplay.music.sampler import Sampler, apply_temperature, is_repeating, next_temperature
 
-S = load_settings().override({"sampler.min_temperature": 0.2}).sampler  # DESIGN.md's clamp [0.2, 5.0]
+# DESIGN.md's recipe: heat 1.2, cool 0.95, clamp [0.2, 5.0]
+S = load_settings().override({"sampler.min_temperature": 0.2, "sampler.heat": 1.2, "sampler.cool": 0.95}).sampler
 P = np.array([0.5, 0.25, 0.15, 0.07, 0.03])
 
 
