@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""What a retrained vocabulary would hold: chord coverage of the held-out files by vocabulary size
+and chord cap, before any training.
+
+The bundle's training files, each moved to a tonic of C by its own key as a key-normalised model
+trains (``augment: normalise``; other models: as they are), give the chord counts; a vocabulary of
+size V holds the V most frequent chords (``Vocabulary.build``). For each collection of the
+held-out split (``--split``), the share of its chord onsets held exactly -- the figure
+``liveplay evaluate`` reports as vocabulary coverage -- for every V in ``--sizes`` and every cap
+in ``--caps`` (the highest N notes of a chord kept, as ``grid.max_notes`` does).
+
+    .venv/bin/python scripts/vocab_coverage.py --model models/default --sizes 1024,2048,4096,8192 --caps 4,3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from liveplay.model.bundle import load_bundle  # noqa: E402
+from liveplay.model.keyframe import key_normalised  # noqa: E402
+from liveplay.music.keys import tonic_shift  # noqa: E402
+from liveplay.music.midifile import load_token_files  # noqa: E402
+from liveplay.music.tokens import HOLD, REST, make_chord, transpose  # noqa: E402
+from liveplay.offline.listening import collection  # noqa: E402
+
+
+def chords(paths, bundle, normalise: bool) -> dict[str, list[tuple]]:
+    """Each readable file's chord onsets (raw, the bundle's cap), in C when ``normalise``."""
+    g, out = bundle.grid, {}
+    for name, toks in load_token_files(paths, g.steps_per_beat, g.max_notes, True):
+        moved = transpose(toks, tonic_shift(toks)) if normalise else None
+        out[str(name)] = [t for t in (toks if moved is None else moved) if t not in (REST, HOLD)]
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="models/default")
+    p.add_argument("--split", default="test", choices=("validation", "test"))
+    p.add_argument("--sizes", default="1024,2048,4096,8192", help="vocabulary sizes (chords)")
+    p.add_argument("--caps", default="4", help="chord caps (notes kept, at most the bundle's)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    bundle = load_bundle(args.model, weights=False)
+    files = bundle.manifest.training.files
+    normalise = key_normalised(bundle)
+    train = chords(files.train, bundle, normalise)
+    held = chords(getattr(files, args.split), bundle, normalise)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    report = {"model": args.model, "split": args.split, "training_files": len(train), "held_files": len(held),
+              "rows": []}
+    for cap in (int(c) for c in args.caps.split(",")):
+        counts = Counter(make_chord(c, cap) for seq in train.values() for c in seq)
+        ranked = [c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        by: dict[str, list[tuple]] = {}
+        for name, seq in held.items():
+            by.setdefault(collection(name), []).extend(make_chord(c, cap) for c in seq)
+        by["all"] = [c for seq in list(by.values()) for c in seq]
+        for size in sorted({min(s, len(ranked)) for s in sizes} | {len(ranked)}):  # the last: every chord
+            inside = set(ranked[:size])
+            row = {"cap": cap, "size": size,
+                   **{g: round(sum(c in inside for c in cs) / len(cs), 4) if cs else None for g, cs in by.items()}}
+            report["rows"].append(row)
+            if not args.json:
+                print(json.dumps(row), flush=True)
+        report.setdefault("distinct_training_chords", {})[cap] = len(ranked)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
