@@ -64,7 +64,7 @@ def test_the_shipped_model_answers_in_the_key_it_hears_in_c_and_in_f_sharp():
             key_of(pitch_class_histogram(vocab.decode(continue_ids(
                 engine, Sampler(load_settings().sampler, seed=seed), vocab.encode(prime), 16 * spb)[0]))) == key
             for seed in range(12))
-    assert min(hits.values()) >= 5 and sum(hits.values()) >= 12, hits  # measured: 9 and 8 of 12
+    assert min(hits.values()) >= 5 and sum(hits.values()) >= 12, hits  # measured: 10 and 8 of 12 (heat 1.2: 9 and 8)
 
 
 DUET = Path(__file__).resolve().parents[2] / "models" / "duet"
@@ -98,4 +98,4 @@ def test_accompany_plays_the_shipped_duet_model_under_a_melody_in_its_key_in_c_a
             key_of(pitch_class_histogram(vocab.decode(accompany(
                 engine, Sampler(settings.sampler.accompanying(), seed=seed), vocab.encode(tune))))) == key
             for seed in range(12))
-    assert min(hits.values()) >= 3 and sum(hits.values()) >= 8, hits  # measured: 11 and 8 of 12 (alone: 6 and 10)
+    assert min(hits.values()) >= 3 and sum(hits.values()) >= 8, hits  # measured: 12 and 12 of 12 (heat 1.2: 11 and 8; alone: 6 and 10)
