@@ -98,4 +98,4 @@ def test_accompany_plays_the_shipped_duet_model_under_a_melody_in_its_key_in_c_a
             key_of(pitch_class_histogram(vocab.decode(accompany(
                 engine, Sampler(settings.sampler.accompanying(), seed=seed), vocab.encode(tune))))) == key
             for seed in range(12))
-    assert min(hits.values()) >= 3 and sum(hits.values()) >= 8, hits  # measured: 12 and 12 of 12 (heat 1.2: 11 and 8; alone: 6 and 10)
+    assert min(hits.values()) >= 3 and sum(hits.values()) >= 8, hits  # measured: 11 and 8 of 12 (accompany_heat 1.35: 12 and 12; alone: 6 and 10)
