@@ -3,7 +3,7 @@
 and chord cap, before any training.
 
 The bundle's training files, each moved to a tonic of C by its own key as a key-normalised model
-trains (``augment: normalise``; other models: as they are), give the chord counts; a vocabulary of
+trains (``offline.memory.in_reference_key``; other models: as they are), give the chord counts; a vocabulary of
 size V holds the V most frequent chords (``Vocabulary.build``). For each collection of the
 held-out split (``--split``), the share of its chord onsets held exactly -- the figure
 ``liveplay evaluate`` reports as vocabulary coverage -- for every V in ``--sizes`` and every cap
@@ -25,18 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveplay.model.bundle import load_bundle  # noqa: E402
 from liveplay.model.keyframe import key_normalised  # noqa: E402
-from liveplay.music.keys import tonic_shift  # noqa: E402
 from liveplay.music.midifile import load_token_files  # noqa: E402
-from liveplay.music.tokens import HOLD, REST, make_chord, transpose  # noqa: E402
+from liveplay.music.tokens import HOLD, REST, make_chord  # noqa: E402
 from liveplay.offline.listening import collection  # noqa: E402
+from liveplay.offline.memory import in_reference_key  # noqa: E402
 
 
 def chords(paths, bundle, normalise: bool) -> dict[str, list[tuple]]:
     """Each readable file's chord onsets (raw, the bundle's cap), in C when ``normalise``."""
     g, out = bundle.grid, {}
     for name, toks in load_token_files(paths, g.steps_per_beat, g.max_notes, True):
-        moved = transpose(toks, tonic_shift(toks)) if normalise else None
-        out[str(name)] = [t for t in (toks if moved is None else moved) if t not in (REST, HOLD)]
+        out[str(name)] = [t for t in (in_reference_key(toks) if normalise else toks) if t not in (REST, HOLD)]
     return out
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from liveplay.offline.baselines import NGram
 from liveplay.offline.listening import PRIME_BEATS, collection
+from liveplay.offline.memory import in_reference_key
 from liveplay.offline.musicality import tonic_shift
 from liveplay.offline.ppm import PPM
 from liveplay.offline.progress import progress
@@ -203,7 +204,7 @@ def load_sequences(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool
     """Files tokenised the model's way (transposed copies too, for the baselines' training data)."""
     tokens = [toks for _, toks in load_pieces(bundle, paths, skip_drums)]
     if key_normalised(bundle):  # as the model trained: each file by its own key
-        tokens = [t if m is None else m for t, m in ((t, transpose(t, tonic_shift(t))) for t in tokens)]
+        tokens = [in_reference_key(t) for t in tokens]
     if shifts:
         tokens = augment(tokens, shifts)
     return [with_start(bundle.vocab.encode(toks)) for toks in tokens]
