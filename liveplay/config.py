@@ -75,6 +75,10 @@ def setting(check: Callable[[Any], str | None] | None = None, *, path: bool = Fa
 
 # -- the schema -------------------------------------------------------------------------------
 
+# which notes of a chord wider than grid.max_notes are kept (music.tokens): the highest, or the
+# bass and the highest max_notes - 1
+VOICINGS = ("highest", "outer")
+
 # the performance modes (live.performance): the order is the CC ``mode`` map's, low values first
 MODES = ("respond", "accompany", "solo")
 
@@ -83,6 +87,7 @@ MODES = ("respond", "accompany", "solo")
 class GridSettings:
     steps_per_beat: int = setting(one_of(1, 2, 3, 4, 6, 8, 12, 24))
     max_notes: int = setting(between(1, 16))
+    voicing: str = setting(one_of(*VOICINGS))
     vocab_size: int = setting(between(8, 100_000))
     context_length: int = setting(between(2, 4096))
     skip_drums: bool = setting()

@@ -50,7 +50,7 @@ from liveplay.config import MODES, ControlSettings, LiveSettings, SamplerSetting
 from liveplay.music.context import Context
 from liveplay.music.duet import RESTART_PRIME
 from liveplay.music.sampler import Sampler
-from liveplay.music.tokens import HOLD, REST, RawToken, Vocabulary, describe, make_chord
+from liveplay.music.tokens import HOLD, REST, RawToken, Vocabulary, describe
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ class Performance:
         pitches = [p for s in sorted(s for s in self.onsets if s <= step) for p in self.onsets.pop(s)]
         player: RawToken | None
         if pitches:
-            player = make_chord(pitches, self.vocab.max_notes)
+            player = self.vocab.cut(pitches)
             self.since_onset = 0
         else:
             self.since_onset += 1

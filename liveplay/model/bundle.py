@@ -71,7 +71,7 @@ class Bundle:
         """A MIDI file on this model's grid as token ids of ``vocab`` (default: the model's; chords
         outside it mapped to the nearest); MidiFileError names a file that cannot be read."""
         g = self.grid
-        return (vocab or self.vocab).encode(read_tokens(path, g.steps_per_beat, g.max_notes, skip_drums))
+        return (vocab or self.vocab).encode(read_tokens(path, g.steps_per_beat, g.max_notes, skip_drums, g.voicing))
 
 
 def load_bundle(path: str | Path, weights: bool = True) -> Bundle:
@@ -81,7 +81,7 @@ def load_bundle(path: str | Path, weights: bool = True) -> Bundle:
         raise BundleError(path, "no such model bundle folder")
     manifest = read_manifest(path)
     arch, grid = manifest.architecture, manifest.grid
-    vocab = load_vocab(path / VOCAB, grid.max_notes)
+    vocab = load_vocab(path / VOCAB, grid.max_notes, grid.voicing)
     if len(vocab) != arch.vocab_size:
         raise BundleError(path / VOCAB, f"holds {len(vocab)} tokens but the manifest says "
                                         f"vocab_size {arch.vocab_size}")
@@ -104,8 +104,9 @@ def read_manifest(path: Path) -> Manifest:
     return Manifest.from_json(data, mpath)
 
 
-def load_vocab(path: Path, max_notes: int | None = None) -> Vocabulary:
-    """The vocabulary file; with ``max_notes``, chords and the file's own max_notes must fit it."""
+def load_vocab(path: Path, max_notes: int | None = None, voicing: str | None = None) -> Vocabulary:
+    """The vocabulary file; with ``max_notes`` (and ``voicing``), chords and the file's own
+    max_notes (and voicing) must fit it."""
     try:
         size = Path(path).stat().st_size
         if size > MAX_JSON_BYTES:
@@ -120,6 +121,8 @@ def load_vocab(path: Path, max_notes: int | None = None) -> Vocabulary:
     if max_notes is not None:
         if vocab.max_notes != max_notes:
             raise BundleError(path, f"max_notes {vocab.max_notes} differs from the manifest's {max_notes}")
+        if voicing is not None and vocab.voicing != voicing:
+            raise BundleError(path, f"voicing {vocab.voicing!r} differs from the manifest's {voicing!r}")
         widest = max((len(c) for c in vocab.chords), default=0)
         if widest > max_notes:
             raise BundleError(path, f"a chord of {widest} notes, but max_notes is {max_notes}")

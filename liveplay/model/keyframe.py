@@ -57,7 +57,7 @@ def play_vocabulary(model: Vocabulary) -> Vocabulary:
             if moved is not None and moved[0] not in seen:
                 seen.add(moved[0])
                 chords.append(moved[0])
-    return Vocabulary(chords, model.max_notes)
+    return Vocabulary(chords, model.max_notes, voicing=model.voicing)
 
 
 class KeyFrame:

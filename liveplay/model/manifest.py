@@ -135,12 +135,17 @@ class Grid:
     steps_per_beat: int
     max_notes: int
     context_length: int
+    voicing: str = "highest"  # which notes of a wider chord are kept (music.tokens.VOICINGS)
 
     @classmethod
     def from_json(cls, data: Any, path: Path) -> "Grid":
         data = _section(data, "grid", path)
+        voicing = data.get("voicing", "highest")  # bundles before voicings kept the highest notes
+        problem = _check(GridSettings, "voicing")(voicing)
+        if problem:
+            raise BundleError(path, f"grid.voicing: {problem} (got {short(voicing)})")
         return cls(*(_int(data, f"grid.{k}", path, _check(GridSettings, k))
-                     for k in ("steps_per_beat", "max_notes", "context_length")))
+                     for k in ("steps_per_beat", "max_notes", "context_length")), voicing)
 
 
 @dataclass(frozen=True)
@@ -251,11 +256,15 @@ class Manifest:
     format: int = FORMAT_VERSION
 
     def to_json(self) -> dict:
-        """The file's JSON; ``kind`` only when it is not the default (older bundles have none)."""
+        """The file's JSON; ``kind`` and ``grid.voicing`` only when not the default (older bundles
+        have none)."""
         out = {"name": self.name, "created": self.created}
         if self.kind != "single":
             out["kind"] = self.kind
-        out.update({"grid": dataclasses.asdict(self.grid), "training": self.training.to_json(),
+        grid = dataclasses.asdict(self.grid)
+        if self.grid.voicing == "highest":  # as bundles wrote it before there were voicings
+            del grid["voicing"]
+        out.update({"grid": grid, "training": self.training.to_json(),
                     "files": dict(self.files), "format": self.format,
                     "architecture": dataclasses.asdict(self.architecture)})
         return out

@@ -144,9 +144,10 @@ def _music_tracks(midi: mido.MidiFile) -> list:
 
 
 def notes_to_tokens(notes: Sequence[Note], length_beats: float, steps_per_beat: int,
-                    max_notes: int, lowest: bool = False) -> list[RawToken]:
-    """Quantise notes onto the grid (module docstring); ``lowest``: a step's chord keeps its lowest
-    ``max_notes`` pitches instead of the highest (a duet's accompaniment: ``music.duet``)."""
+                    max_notes: int, lowest: bool = False, voicing: str = "highest") -> list[RawToken]:
+    """Quantise notes onto the grid (module docstring), a step's chord cut to ``max_notes`` by
+    ``voicing`` (``music.tokens``); ``lowest``: its lowest ``max_notes`` pitches instead (a duet's
+    accompaniment: ``music.duet``)."""
     if not notes:
         return []
     spans = []
@@ -165,7 +166,7 @@ def notes_to_tokens(notes: Sequence[Note], length_beats: float, steps_per_beat: 
     for k in range(total):
         if onsets[k]:
             pitches = sorted(set(onsets[k]))[:max_notes] if lowest else onsets[k]
-            tokens.append(make_chord(pitches, max_notes))
+            tokens.append(make_chord(pitches, max_notes, voicing))
         elif sounding_until > k:
             tokens.append(HOLD)
         else:
@@ -175,22 +176,23 @@ def notes_to_tokens(notes: Sequence[Note], length_beats: float, steps_per_beat: 
 
 
 def read_tokens(path: str | Path, steps_per_beat: int, max_notes: int,
-                skip_drums: bool = True) -> list[RawToken]:
+                skip_drums: bool = True, voicing: str = "highest") -> list[RawToken]:
     """A MIDI file as raw step tokens; raises MidiFileError naming the file."""
     notes, length = _grid_notes(path, steps_per_beat, skip_drums)
-    return notes_to_tokens(notes, length, steps_per_beat, max_notes)
+    return notes_to_tokens(notes, length, steps_per_beat, max_notes, voicing=voicing)
 
 
-def read_duet(path: str | Path, steps_per_beat: int, max_notes: int, skip_drums: bool = True) -> Duet:
-    """A multi-part MIDI file as a duet (``music.duet``): the top part the melody, the others merged
-    the accompaniment (its lowest ``max_notes`` pitches a step), both as raw step tokens of the same
-    length. MidiFileError names the file: a bad file, one part only, a nearly empty accompaniment."""
+def read_duet(path: str | Path, steps_per_beat: int, max_notes: int, skip_drums: bool = True,
+              voicing: str = "highest") -> Duet:
+    """A multi-part MIDI file as a duet (``music.duet``): the top part the melody (its chords cut by
+    ``voicing``), the others merged the accompaniment (its lowest ``max_notes`` pitches a step), both
+    as raw step tokens of the same length. MidiFileError names the file: a bad file, one part only, a nearly empty accompaniment."""
     notes, length = _grid_notes(path, steps_per_beat, skip_drums)
     parts = split_parts(notes)
     if isinstance(parts, str):
         raise MidiFileError(path, parts)
     melody, accompaniment = parts
-    mel = notes_to_tokens(melody, length, steps_per_beat, max_notes)
+    mel = notes_to_tokens(melody, length, steps_per_beat, max_notes, voicing=voicing)
     acc = notes_to_tokens(accompaniment, length, steps_per_beat, max_notes, lowest=True)
     steps = max(len(mel), len(acc))  # a note at the file's last tick makes one part a step longer
     mel, acc = mel + [REST] * (steps - len(mel)), acc + [REST] * (steps - len(acc))
@@ -264,15 +266,16 @@ def _walk(top: Path) -> list[Path]:
 
 
 def load_token_files(paths: Iterable[str | Path], steps_per_beat: int, max_notes: int,
-                     skip_drums: bool = True, progress=None, read=read_tokens) -> list[tuple[Path, list[RawToken]]]:
-    """Every readable MIDI file under ``paths`` as tokens (``read``: ``read_duet`` for duets); bad
-    files are skipped with one warning each and counted. ``progress(files, total, label)`` may wrap
-    the loop (a progress bar)."""
+                     skip_drums: bool = True, progress=None, read=read_tokens,
+                     voicing: str = "highest") -> list[tuple[Path, list[RawToken]]]:
+    """Every readable MIDI file under ``paths`` as tokens, chords cut by ``voicing`` (``read``:
+    ``read_duet`` for duets); bad files are skipped with one warning
+    each and counted. ``progress(files, total, label)`` may wrap the loop (a progress bar)."""
     files = find_midi_files(paths)
     loaded = []
     for f in (progress(files, len(files), "reading MIDI files") if progress else files):
         try:
-            loaded.append((f, read(f, steps_per_beat, max_notes, skip_drums)))
+            loaded.append((f, read(f, steps_per_beat, max_notes, skip_drums, voicing)))
         except MidiFileError as err:
             log.warning("skipping %s: %s", err.path, err.reason)
     if len(loaded) < len(files):

@@ -3,7 +3,10 @@
 Every grid step holds one token (DESIGN.md):
 
 - a chord onset: the sorted absolute MIDI pitches that start in the step, at most
-  ``max_notes`` of them (the highest are kept) -- a single note is a one-note chord;
+  ``max_notes`` of them -- a single note is a one-note chord. Which are kept is the
+  *voicing* (``VOICINGS``): ``highest``, the highest ``max_notes``; ``outer``, the bass and
+  the highest ``max_notes - 1`` (the outer voices and what lies just under the top, so a
+  cut chord keeps its bass line and its inversion);
 - ``HOLD``: whatever sounds keeps sounding;
 - ``REST``: silence.
 
@@ -33,6 +36,8 @@ from typing import Iterable, Sequence, Union
 
 import numpy as np
 
+from liveplay.config import VOICINGS
+
 REST = "REST"
 HOLD = "HOLD"
 REST_ID = 0
@@ -46,9 +51,14 @@ RawToken = Union[str, Chord]
 VOCAB_FORMAT = 1
 
 
-def make_chord(pitches: Iterable[int], max_notes: int) -> Chord:
-    """Sorted unique pitches, keeping the highest ``max_notes``."""
+def make_chord(pitches: Iterable[int], max_notes: int, voicing: str = "highest") -> Chord:
+    """Sorted unique pitches, at most ``max_notes`` of them, kept by ``voicing`` (module
+    docstring). Cutting a chord already cut the same way gives it back unchanged."""
     unique = sorted({int(p) for p in pitches if 0 <= int(p) <= 127})
+    if len(unique) <= max_notes:
+        return tuple(unique)
+    if voicing == "outer" and max_notes > 1:
+        return (unique[0], *unique[len(unique) - max_notes + 1:])
     return tuple(unique[-max_notes:])
 
 
@@ -100,9 +110,13 @@ class Coverage:
 class Vocabulary:
     """Chords <-> ids, with nearest mapping for chords it does not hold."""
 
-    def __init__(self, chords: Sequence[Chord], max_notes: int, counts: Sequence[int] | None = None):
+    def __init__(self, chords: Sequence[Chord], max_notes: int, counts: Sequence[int] | None = None,
+                 voicing: str = "highest"):
+        if voicing not in VOICINGS:
+            raise ValueError(f"voicing must be one of {', '.join(VOICINGS)} (got {str(voicing)[:20]!r})")
         self.chords: list[Chord] = [tuple(int(p) for p in c) for c in chords]
         self.max_notes = int(max_notes)
+        self.voicing = voicing
         self.counts = list(counts) if counts is not None else [0] * len(self.chords)
         self._ids = {c: i + FIRST_CHORD_ID for i, c in enumerate(self.chords)}
         if len(self._ids) != len(self.chords):
@@ -120,17 +134,17 @@ class Vocabulary:
 
     @classmethod
     def build(cls, sequences: Iterable[Sequence[RawToken]], size: int, max_notes: int,
-              shifts: Sequence[int] = (0,)) -> "Vocabulary":
-        """The ``size`` most frequent chords of ``sequences``, each counted at every transposition
-        in ``shifts`` that fits 0..127 (ties: lower pitches first)."""
+              shifts: Sequence[int] = (0,), voicing: str = "highest") -> "Vocabulary":
+        """The ``size`` most frequent chords of ``sequences`` (cut to ``max_notes`` by ``voicing``),
+        each counted at every transposition in ``shifts`` that fits 0..127 (ties: lower pitches first)."""
         found: Counter = Counter()
         for seq in sequences:
-            found.update(t for t in seq if t not in (REST, HOLD))
-        return cls.from_counts(found, size, max_notes, shifts)
+            found.update(make_chord(t, max_notes, voicing) for t in seq if t not in (REST, HOLD))
+        return cls.from_counts(found, size, max_notes, shifts, voicing)
 
     @classmethod
     def from_counts(cls, found: "Counter[Chord]", size: int, max_notes: int,
-                    shifts: Sequence[int] = (0,)) -> "Vocabulary":
+                    shifts: Sequence[int] = (0,), voicing: str = "highest") -> "Vocabulary":
         """``build`` from chord counts already made (``offline.shards`` keeps them per file)."""
         counts: Counter = Counter()
         for chord, n in found.items():
@@ -138,7 +152,7 @@ class Vocabulary:
                 if 0 <= chord[0] + s and chord[-1] + s <= 127:
                     counts[tuple(p + s for p in chord)] += n
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
-        return cls([c for c, _ in ranked], max_notes, [n for _, n in ranked])
+        return cls([c for c, _ in ranked], max_notes, [n for _, n in ranked], voicing)
 
     # -- mapping ---------------------------------------------------------------------------
 
@@ -148,7 +162,7 @@ class Vocabulary:
             return REST_ID
         if token == HOLD:
             return HOLD_ID
-        chord = make_chord(token, self.max_notes)
+        chord = self.cut(token)
         if not chord:
             return REST_ID
         found = self._ids.get(chord)
@@ -170,7 +184,11 @@ class Vocabulary:
     def contains(self, token: RawToken) -> bool:
         if token in (REST, HOLD):
             return True
-        return make_chord(token, self.max_notes) in self._ids
+        return self.cut(token) in self._ids
+
+    def cut(self, pitches: Iterable[int]) -> Chord:
+        """``pitches`` as one of this vocabulary's chord shapes: at most ``max_notes``, by its voicing."""
+        return make_chord(pitches, self.max_notes, self.voicing)
 
     def coverage(self, tokens: Sequence[RawToken]) -> Coverage:
         chords = [t for t in tokens if t not in (REST, HOLD)]
@@ -198,7 +216,7 @@ class Vocabulary:
             "max_notes": self.max_notes,
             "chords": [list(c) for c in self.chords],
             "counts": self.counts,
-        }
+        } | ({} if self.voicing == "highest" else {"voicing": self.voicing})  # older files have none
 
     @classmethod
     def from_json(cls, data) -> "Vocabulary":
@@ -209,6 +227,9 @@ class Vocabulary:
             if data.get("special") != [REST, HOLD]:
                 raise ValueError("special tokens must be ['REST', 'HOLD']")
             max_notes, chords, counts = data["max_notes"], data["chords"], data.get("counts")
+            voicing = data.get("voicing", "highest")  # vocabularies before voicings kept the highest
+            if voicing not in VOICINGS:
+                raise ValueError(f"voicing must be one of {', '.join(VOICINGS)} (got {str(voicing)[:20]!r})")
             if not isinstance(max_notes, int) or isinstance(max_notes, bool) or not 1 <= max_notes <= 16:
                 raise ValueError(f"max_notes must be a whole number from 1 to 16 (got {str(max_notes)[:20]!r})")
             if not isinstance(chords, list):
@@ -228,7 +249,7 @@ class Vocabulary:
             if counts is not None and (not isinstance(counts, list) or len(counts) != len(chords) or not all(
                     isinstance(n, int) and not isinstance(n, bool) for n in counts)):
                 raise ValueError("counts must be a whole number for each chord")
-            return cls([tuple(c) for c in chords], max_notes, counts)
+            return cls([tuple(c) for c in chords], max_notes, counts, voicing)
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"bad vocabulary: {err}") from err
 

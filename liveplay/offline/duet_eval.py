@@ -65,7 +65,7 @@ def load_duets(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool = T
     """(file, duet on the model's grid) of every readable multi-part file."""
     g = bundle.grid
     return [(str(p), d) for p, d in load_token_files(paths, g.steps_per_beat, g.max_notes, skip_drums, progress,
-                                                      read=read_duet)]
+                                                      read=read_duet, voicing=g.voicing)]
 
 
 def in_melody_key(bundle: Bundle, duets: Sequence[tuple[str, Duet]]) -> list[tuple[str, Duet]]:

@@ -214,7 +214,7 @@ def load_pieces(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool = 
     """(file, raw tokens on the model's grid) of every readable file."""
     g = bundle.grid
     return [(str(p), toks) for p, toks in load_token_files(paths, g.steps_per_beat, g.max_notes, skip_drums,
-                                                           progress)]
+                                                           progress, voicing=g.voicing)]
 
 
 def at_most(pieces: Sequence[tuple[str, list]], most: int) -> list[tuple[str, list]]:

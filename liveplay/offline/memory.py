@@ -34,10 +34,10 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
     if start_from is not None:
         grid, arch = start_from.grid, start_from.architecture
     else:
-        grid, arch = Grid(g.steps_per_beat, g.max_notes, g.context_length), None
+        grid, arch = Grid(g.steps_per_beat, g.max_notes, g.context_length, g.voicing), None
     duet = t.kind == "duet"
     loaded = load_token_files(data, grid.steps_per_beat, grid.max_notes, g.skip_drums, progress,
-                              read=read_duet if duet else read_tokens)
+                              read=read_duet if duet else read_tokens, voicing=grid.voicing)
     # every file as its parts: (tokens,) of one stream, or a duet's (accompaniment, melody)
     by_name = {str(p): (toks.parts if duet else (toks,)) for p, toks in loaded}
     if resumed is not None:
@@ -63,7 +63,7 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
         train_folders += [Path(name).parent.name] * len(copies)
     vocab = start_from.vocab if start_from else Vocabulary.build(  # one vocabulary over every part
         [part for parts in train_files for part in parts], g.vocab_size, grid.max_notes,
-        shifts if t.augment == "random" else (0,))
+        shifts if t.augment == "random" else (0,), grid.voicing)
 
     def coverage(names):
         total = Coverage(0, 0, 0)

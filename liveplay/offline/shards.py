@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 MANIFEST = "prepared.json"
 SPLITS = ("train", "validation", "test")
-TOKENISE_KEYS = ("steps_per_beat", "max_notes", "skip_drums")  # a change re-reads every file
+TOKENISE_KEYS = ("steps_per_beat", "max_notes", "voicing", "skip_drums")  # a change re-reads every file
 
 
 def is_prepared(path: str | Path) -> bool:
@@ -56,7 +56,8 @@ def is_prepared(path: str | Path) -> bool:
 def data_settings(settings: Settings) -> dict:
     """The settings a prepared folder is made with (a change rebuilds the window shards)."""
     g, t, p = settings.grid, settings.train, settings.prepare
-    return {"steps_per_beat": g.steps_per_beat, "max_notes": g.max_notes, "skip_drums": g.skip_drums,
+    return {"steps_per_beat": g.steps_per_beat, "max_notes": g.max_notes, "voicing": g.voicing,
+            "skip_drums": g.skip_drums,
             "context_length": g.context_length, "vocab_size": g.vocab_size, "transpose": list(t.transpose),
             "augment": t.augment, "window_stride": t.window_stride, "validation_fraction": t.validation_fraction,
             "test_fraction": t.test_fraction, "split_seed": t.split_seed, "shard_windows": p.shard_windows}
@@ -82,7 +83,8 @@ def load_shard(path: str | Path) -> dict[str, np.ndarray]:
 
 def vocabulary(manifest: dict) -> Vocabulary:
     v = manifest["vocabulary"]
-    return Vocabulary([tuple(c) for c in v["chords"]], manifest["settings"]["max_notes"], v["counts"])
+    s = manifest["settings"]
+    return Vocabulary([tuple(c) for c in v["chords"]], s["max_notes"], v["counts"], s.get("voicing", "highest"))
 
 
 # -- tokenising (worker processes) ------------------------------------------------------------
@@ -92,11 +94,11 @@ def _raw_name(name: str) -> str:
     return hashlib.sha1(name.encode("utf-8")).hexdigest()[:20] + ".npz"
 
 
-def _tokenise(job: tuple[str, str, int, int, bool]) -> tuple[str, int | None, str | None]:
+def _tokenise(job: tuple[str, str, int, int, str, bool]) -> tuple[str, int | None, str | None]:
     """One file -> raw/<key>.npz; (name, steps, None) or (name, None, reason). Runs in a worker."""
-    name, target, steps_per_beat, max_notes, skip_drums = job
+    name, target, steps_per_beat, max_notes, voicing, skip_drums = job
     try:
-        tokens = read_tokens(name, steps_per_beat, max_notes, skip_drums)
+        tokens = read_tokens(name, steps_per_beat, max_notes, skip_drums, voicing)
     except MidiFileError as err:
         return name, None, err.reason
     table: dict[tuple, int] = {}
@@ -165,7 +167,7 @@ def prepare(data: Sequence[str | Path], out: str | Path, settings: Settings, job
         log.info("tokenising %d file(s) in %d process(es) (%d unchanged)", len(todo), min(jobs, len(todo)),
                  len(files))
         job_args = [(e["name"], str(out / "raw" / e["raw"]), ds["steps_per_beat"], ds["max_notes"],
-                     ds["skip_drums"]) for e in todo]
+                     ds["voicing"], ds["skip_drums"]) for e in todo]
         if jobs > 1 and len(todo) > 1:
             with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
                 results = list(pool.map(_tokenise, job_args, chunksize=max(1, len(todo) // (4 * jobs))))
@@ -240,7 +242,7 @@ def _build_shards(out: Path, files: list[dict], ds: dict) -> dict:
             for s in _copies(chords, ds["transpose"]):
                 found.update({tuple(p + s for p in c): int(n) for c, n in zip(chords, per_chord) if n})
     vocab = Vocabulary.from_counts(found, ds["vocab_size"], ds["max_notes"],
-                                   shifts if ds["augment"] == "random" else (0,))
+                                   shifts if ds["augment"] == "random" else (0,), ds["voicing"])
     folders = sorted({f["folder"] for f in files})
     for old in (out / "shards").glob("*.npz"):
         old.unlink()
@@ -274,7 +276,7 @@ def _build_shards(out: Path, files: list[dict], ds: dict) -> dict:
                               "tokens": round(1 - (chords_seen - chords_in) / steps_total, 4)}
     del windows["test"]
     return {"grid": {"steps_per_beat": ds["steps_per_beat"], "max_notes": ds["max_notes"],
-                     "context_length": ds["context_length"]},
+                     "context_length": ds["context_length"], "voicing": ds["voicing"]},
             "vocabulary": {"chords": [list(c) for c in vocab.chords], "counts": vocab.counts},
             "split": split.as_dict(), "folders": folders, "shards": shards,
             "counts": {"windows": windows, "tokens": tokens, "train_windows_by_folder": dict(by_folder)},

@@ -136,6 +136,9 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     if carried is not None:
         history, offset, previous_wall = carried["history"], carried["offset"], carried["previous_wall"]
     fine_tuned_from = outside_vocabulary = None
+    if resumed is not None:  # a resumed run descends from what its bundle did
+        fine_tuned_from = resumed.manifest.training.fine_tuned_from
+        outside_vocabulary = resumed.manifest.training.outside_vocabulary
     if base is not None:
         fine_tuned_from = str(base.path)
         outside_vocabulary = {k: c.chords - c.chords_in_vocab for k, c in cov.items() if c.tokens}

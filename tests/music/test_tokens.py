@@ -1,4 +1,7 @@
+import json
 import random
+
+import pytest
 
 from liveplay.music.tokens import (FIRST_CHORD_ID, HOLD, HOLD_ID, REST, REST_ID, Vocabulary, chord_distance,
                              make_chord)
@@ -12,6 +15,36 @@ def vocab():
 def test_make_chord_sorts_dedups_and_keeps_highest():
     assert make_chord([67, 60, 64, 60, 72, 76], 4) == (64, 67, 72, 76)
     assert make_chord([60], 4) == (60,)
+
+
+def test_outer_voicing_keeps_the_bass_and_the_highest_notes():
+    wide = [48, 55, 64, 67, 72]  # C in root position over five notes
+    assert make_chord(wide, 3, "outer") == (48, 67, 72)
+    assert make_chord(wide, 3) == (64, 67, 72)  # highest: the bass is lost
+    assert make_chord([52, 60, 67, 72], 3, "outer")[0] == 52  # a first inversion stays one
+    assert make_chord([60, 64], 3, "outer") == (60, 64)  # narrow chords are as they were
+    assert make_chord(wide, 1, "outer") == (72,)  # one note: the top, as a melody
+    assert make_chord(make_chord(wide, 3, "outer"), 3, "outer") == make_chord(wide, 3, "outer")
+
+
+def test_a_vocabulary_cuts_by_its_voicing_and_keeps_it_in_its_file(tmp_path):
+    from liveplay.model.bundle import BundleError, load_vocab, save_vocab
+
+    seqs = [[(48, 55, 64, 67, 72), HOLD, (43, 59, 62, 67), REST]]
+    v = Vocabulary.build(seqs, size=10, max_notes=3, voicing="outer")
+    assert v.chords == [(43, 62, 67), (48, 67, 72)]
+    assert v.encode([(48, 60, 64, 67, 72)]) == [FIRST_CHORD_ID + 1]  # cut to (48, 67, 72): held
+    assert v.contains((43, 50, 62, 67)) and not Vocabulary(v.chords, 3).contains((43, 50, 62, 67))
+    save_vocab(v, tmp_path / "vocab.json")
+    assert load_vocab(tmp_path / "vocab.json", 3, "outer").voicing == "outer"
+    with pytest.raises(BundleError, match="voicing 'outer' differs from the manifest's 'highest'"):
+        load_vocab(tmp_path / "vocab.json", 3, "highest")
+    data = json.loads((tmp_path / "vocab.json").read_text())
+    data["voicing"] = "lowest"
+    with pytest.raises(ValueError, match="voicing must be one of highest, outer"):
+        Vocabulary.from_json(data)
+    del data["voicing"]  # a file from before voicings: the highest notes
+    assert Vocabulary.from_json(data).voicing == "highest"
 
 
 def test_build_orders_by_frequency_and_caps():
