@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""What a retrained vocabulary would hold: chord coverage of the held-out files by vocabulary size
-and chord cap, before any training.
+"""What a retrained vocabulary would hold: chord coverage of the held-out files by vocabulary
+size, chord cap and voicing, before any training.
 
 The bundle's training files, each moved to a tonic of C by its own key as a key-normalised model
 trains (``offline.memory.in_reference_key``; other models: as they are), give the chord counts; a vocabulary of
 size V holds the V most frequent chords (``Vocabulary.build``). For each collection of the
 held-out split (``--split``), the share of its chord onsets held exactly -- the figure
-``liveplay evaluate`` reports as vocabulary coverage -- for every V in ``--sizes`` and every cap
-in ``--caps`` (the highest N notes of a chord kept, as ``grid.max_notes`` does).
+``liveplay evaluate`` reports as vocabulary coverage -- for every V in ``--sizes``, every cap in
+``--caps`` (``grid.max_notes``) and every voicing in ``--voicings`` (``grid.voicing``: which
+notes of a wider chord are kept); "polyphonic" is every collection but the two melody sets. Files
+are read uncut, so every cap sees the whole chord.
 
-    .venv/bin/python scripts/vocab_coverage.py --model models/default --sizes 1024,2048,4096,8192 --caps 4,3
+    .venv/bin/python scripts/vocab_coverage.py --model models/default --sizes 1024,2048,4096,8192 \
+        --caps 4,3 --voicings highest,outer
 """
 
 from __future__ import annotations
@@ -31,10 +34,13 @@ from liveplay.offline.listening import collection  # noqa: E402
 from liveplay.offline.memory import in_reference_key  # noqa: E402
 
 
+MELODY = ("essen", "oneills")  # the melody collections (models/default/README.md)
+
+
 def chords(paths, bundle, normalise: bool) -> dict[str, list[tuple]]:
-    """Each readable file's chord onsets (raw, the bundle's cap), in C when ``normalise``."""
+    """Each readable file's chord onsets (raw, uncut), in C when ``normalise``."""
     g, out = bundle.grid, {}
-    for name, toks in load_token_files(paths, g.steps_per_beat, g.max_notes, True):
+    for name, toks in load_token_files(paths, g.steps_per_beat, 128, True):
         out[str(name)] = [t for t in (in_reference_key(toks) if normalise else toks) if t not in (REST, HOLD)]
     return out
 
@@ -44,7 +50,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="models/default")
     p.add_argument("--split", default="test", choices=("validation", "test"))
     p.add_argument("--sizes", default="1024,2048,4096,8192", help="vocabulary sizes (chords)")
-    p.add_argument("--caps", default="4", help="chord caps (notes kept, at most the bundle's)")
+    p.add_argument("--caps", default="4", help="chord caps (notes kept)")
+    p.add_argument("--voicings", default="highest", help="which notes a cap keeps: highest, outer")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -56,21 +63,22 @@ def main(argv=None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     report = {"model": args.model, "split": args.split, "training_files": len(train), "held_files": len(held),
               "rows": []}
-    for cap in (int(c) for c in args.caps.split(",")):
-        counts = Counter(make_chord(c, cap) for seq in train.values() for c in seq)
+    for cap, voicing in ((int(c), v) for c in args.caps.split(",") for v in args.voicings.split(",")):
+        counts = Counter(make_chord(c, cap, voicing) for seq in train.values() for c in seq)
         ranked = [c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
         by: dict[str, list[tuple]] = {}
         for name, seq in held.items():
-            by.setdefault(collection(name), []).extend(make_chord(c, cap) for c in seq)
-        by["all"] = [c for seq in list(by.values()) for c in seq]
+            by.setdefault(collection(name), []).extend(make_chord(c, cap, voicing) for c in seq)
+        by["polyphonic"] = [c for g, seq in by.items() if g not in MELODY for c in seq]
+        by["all"] = [c for g, seq in by.items() if g != "polyphonic" for c in seq]
         for size in sorted({min(s, len(ranked)) for s in sizes} | {len(ranked)}):  # the last: every chord
             inside = set(ranked[:size])
-            row = {"cap": cap, "size": size,
+            row = {"cap": cap, "voicing": voicing, "size": size,
                    **{g: round(sum(c in inside for c in cs) / len(cs), 4) if cs else None for g, cs in by.items()}}
             report["rows"].append(row)
             if not args.json:
                 print(json.dumps(row), flush=True)
-        report.setdefault("distinct_training_chords", {})[cap] = len(ranked)
+        report.setdefault("distinct_training_chords", {})[f"{cap} {voicing}"] = len(ranked)
     if args.json:
         print(json.dumps(report, indent=2))
     return 0
