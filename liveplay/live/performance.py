@@ -276,6 +276,8 @@ class Performance:
                       describe(self.vocab.decode_token(token_id)))
         if self.duet is not None:  # the duet hears the musician as they played (nothing in solo)
             theirs = player if (player is not None and self.mode != "solo") else REST
+            if pitches and theirs is player:  # cut by the duet's own chord shape, not the main model's
+                theirs = self.duet.vocab.cut(pitches)
             self._theirs = self.duet.vocab.encode_token(theirs)
         return token_id
 

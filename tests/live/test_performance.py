@@ -182,6 +182,19 @@ def test_a_player_folds_the_chord_of_all_onsets_of_its_step_keeping_the_highest_
     assert p.vocab.decode_token(engine.pushed[-1]) in CHORDS  # (64, 67, 72, 76) maps to the nearest
 
 
+def test_each_model_hears_a_wide_chord_cut_by_its_own_voicing():
+    p, engine, _ = make("accompany")
+    p.vocab = Vocabulary([(48, 67, 72), (64, 67, 72), *CHORDS[:2]], 3, voicing="outer")  # keeps the bass
+    duet_engine = DuetEngine()
+    p.duet = Voice(Vocabulary([(60, 64, 67, 72), (48, 67, 72), *CHORDS[2:]], 4), Context(duet_engine, START_PRIME),
+                   Sampler(p.sampler.settings.accompanying(), seed=0))
+    p.decide(0)
+    p.settle()
+    step(p, 1, [note(n) for n in (48, 60, 64, 67, 72)])
+    assert p.vocab.decode_token(engine.pushed[-1]) == (48, 67, 72)  # bass and the two highest
+    assert p.duet.vocab.decode_token(duet_engine.pushed[-2]) == (60, 64, 67, 72)  # the duet's highest four (then ours)
+
+
 # -- quantisation by the stamp ----------------------------------------------------------------------
 
 
