@@ -100,9 +100,11 @@ def test_the_shipped_manifest_reads_as_types_and_writes_back_byte_for_byte():
     text = SHIPPED.read_text(encoding="utf-8")
     manifest = Manifest.from_json(json.loads(text), SHIPPED)
     assert (manifest.kind, manifest.format, manifest.files) == ("single", 1, FILES)
-    assert manifest.grid.steps_per_beat == 4 and manifest.architecture.vocab_size == 1026  # sixteenths
+    assert manifest.grid.steps_per_beat == 4 and manifest.architecture.vocab_size == 4098  # sixteenths
+    assert (manifest.grid.max_notes, manifest.grid.voicing) == (3, "outer")  # the bass kept
     assert manifest.training.settings["augment"] == "normalise"  # the listening model: one key, a frame
-    assert manifest.training.best_epoch == 28 and manifest.training.best["val_loss"] < 1.0
+    assert manifest.training.best_epoch == 9 and manifest.training.best["val_loss"] < 1.0
+    assert manifest.training.fine_tuned_from.startswith("models/default (grown from 1024 to 4096 chords")
     assert json.dumps(manifest.to_json(), indent=2) + "\n" == text
 
 
@@ -110,5 +112,6 @@ def test_the_trainer_writes_the_keys_it_always_wrote(tiny_model):
     shipped = json.loads(SHIPPED.read_text())
     written = json.loads((tiny_model / "manifest.json").read_text())
     assert list(written) == list(shipped)
-    assert list(written["training"]) == list(shipped["training"])
+    lineage = ("fine_tuned_from", "outside_vocabulary")  # written only for a bundle grown or fine-tuned
+    assert list(written["training"]) == [k for k in shipped["training"] if k not in lineage]
     assert load_bundle(tiny_model, weights=False).manifest.training.command == "pytest tiny model"
