@@ -50,7 +50,7 @@ def excerpts(duet_path: str, pieces: int, beats: int, split: str = "test") -> li
             break
         path = files[i]
         try:
-            d = read_duet(path, spb, bundle.grid.max_notes)
+            d = read_duet(path, spb, bundle.grid.max_notes, voicing=bundle.grid.voicing)
         except Exception:  # a test file the trainer skipped (one part): not a duet
             continue
         first = next((k for k, t in enumerate(d.melody) if t not in (REST, HOLD)), None)

@@ -54,6 +54,8 @@ VOCAB_FORMAT = 1
 def make_chord(pitches: Iterable[int], max_notes: int, voicing: str = "highest") -> Chord:
     """Sorted unique pitches, at most ``max_notes`` of them, kept by ``voicing`` (module
     docstring). Cutting a chord already cut the same way gives it back unchanged."""
+    if voicing not in VOICINGS:
+        raise ValueError(f"voicing must be one of {', '.join(VOICINGS)} (got {str(voicing)[:20]!r})")
     unique = sorted({int(p) for p in pitches if 0 <= int(p) <= 127})
     if len(unique) <= max_notes:
         return tuple(unique)

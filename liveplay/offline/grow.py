@@ -3,16 +3,17 @@
 ``liveplay train`` resumes a bundle only on the vocabulary it was trained with. When the chord
 shapes change (``grid.max_notes``, ``grid.voicing``) or the vocabulary grows, training from
 scratch would throw away what the network learned about melody, rhythm and key. ``grow`` keeps
-it: the new vocabulary is built from the bundle's own training files exactly as the trainer
-would build it (so ``liveplay train`` resumes the result unchanged), and each new chord starts
+it: the new vocabulary is built from the bundle's own training files as the in-memory trainer
+would build it (``augment: normalise`` or ``all``) (so ``liveplay train`` resumes the result unchanged), and each new chord starts
 as the old chord it maps to (``Vocabulary.encode_token``: itself where the old vocabulary holds
 it, else the nearest):
 
 - its embedding row is that chord's;
 - its output unit has that chord's weights, and a bias that splits that chord's probability
   among the new chords mapped to it by their training counts: ``b_new = b_old + log(n / N)``.
-  Summed over those chords the grown model gives, before any training, exactly the old model's
-  probability of the old chord (REST and HOLD keep their own);
+  Summed over those chords the grown model gives, before any training, the old model's
+  probabilities renormalised over the old chords some new chord maps to (REST and HOLD keep
+  their own);
 - the LSTM layers are copied.
 
 The result is a bundle with no epochs run (``liveplay train`` on its folder goes on from it),
@@ -29,10 +30,10 @@ import numpy as np
 
 from liveplay.model.bundle import Bundle, Grid, save_bundle
 from liveplay.model.keyframe import key_normalised
-from liveplay.model.manifest import Architecture, Manifest, Training
+from liveplay.model.manifest import Architecture, Manifest
 from liveplay.music.midifile import load_token_files
 from liveplay.music.tokens import FIRST_CHORD_ID, Vocabulary
-from liveplay.offline.memory import in_reference_key
+from liveplay.offline.memory import in_reference_key, transposed_copies
 from liveplay.offline.progress import progress
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,21 @@ def grow(old: Bundle, out: str | Path, max_notes: int, voicing: str, size: int, 
     """Write ``old`` grown onto a vocabulary of ``size`` chords of ``max_notes`` notes cut by
     ``voicing`` into the folder ``out``; returns its manifest."""
     out = Path(out)
+    augment = old.manifest.training.settings.get("augment", "all")
+    if old.manifest.kind != "single" or augment not in ("normalise", "all"):
+        raise ValueError(f"{old.path}: growing a {old.manifest.kind} bundle trained with augment {augment!r} is not "
+                         "supported (single-stream bundles with augment normalise or all)")
+    if not 1 <= max_notes <= 16 or size < 1:
+        raise ValueError(f"max_notes must be 1..16 and size at least 1 (got {max_notes}, {size})")
     if not old.manifest.training.files.train:
         raise ValueError(f"{old.path}: the manifest lists no training files to build a vocabulary from")
     grid = Grid(old.grid.steps_per_beat, max_notes, old.grid.context_length, voicing)
     loaded = load_token_files(old.manifest.training.files.train, grid.steps_per_beat, max_notes, skip_drums,
                               progress, voicing=voicing)
-    sequences = [in_reference_key(toks) if key_normalised(old) else toks for _, toks in loaded]
+    if key_normalised(old):  # as memory.memory_data builds it: each file in C, or every transposed copy
+        sequences = [in_reference_key(toks) for _, toks in loaded]
+    else:
+        sequences = [c[0] for _, toks in loaded for c in transposed_copies((toks,), old.manifest.training.transpose)]
     vocab = Vocabulary.build(sequences, size, max_notes, voicing=voicing)
     exact = sum(old.vocab.contains(c) for c in vocab.chords)
     log.info("%d chords (%d of them in %s's vocabulary, the rest start as the nearest one there)",

@@ -72,6 +72,9 @@ def read_manifest(folder: str | Path) -> dict:
     if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
         raise DataError(f"{path}: prepared-data format {data.get('format') if isinstance(data, dict) else '?'}; "
                         f"this liveplay reads format {FORMAT_VERSION} (run liveplay prepare again)")
+    for section in ("settings", "grid"):  # folders prepared before voicings kept the highest notes
+        if isinstance(data.get(section), dict):
+            data[section].setdefault("voicing", "highest")
     return data
 
 

@@ -71,3 +71,17 @@ def test_growing_a_bundle_without_training_files_says_so(tiny_model, tmp_path):
         old.manifest, training=dataclasses.replace(old.manifest.training, files=type(old.manifest.training.files)())))
     with pytest.raises(ValueError, match="no training files"):
         grow(bare, tmp_path / "grown", 2, "outer", 64)
+
+
+def test_growing_what_the_grower_cannot_rebuild_says_so(tiny_model, tmp_path):
+    import dataclasses
+
+    old = load_bundle(tiny_model)
+    t = old.manifest.training
+    randomly = dataclasses.replace(old, manifest=dataclasses.replace(
+        old.manifest, training=dataclasses.replace(t, settings={**t.settings, "augment": "random"})))
+    with pytest.raises(ValueError, match="augment 'random' is not supported"):
+        grow(randomly, tmp_path / "a", 2, "outer", 64)
+    with pytest.raises(ValueError, match="max_notes must be 1..16"):
+        grow(old, tmp_path / "b", 0, "outer", 64)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing written

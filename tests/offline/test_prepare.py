@@ -143,3 +143,15 @@ def test_normalised_shards_hold_every_file_in_the_reference_key(data, config, tm
     vocab = Vocabulary.build([loaded[n] for n in split.train], g.vocab_size, g.max_notes)
     assert manifest["vocabulary"]["chords"] == [list(c) for c in vocab.chords]
     assert len(vocab.chords) == 4  # the pattern's four chords: its five keys became one
+
+
+def test_a_folder_prepared_before_voicings_reads_as_keeping_the_highest_notes(tmp_path):
+    from liveplay.offline.shards import MANIFEST, FORMAT_VERSION, read_manifest, vocabulary
+
+    (tmp_path / MANIFEST).write_text(json.dumps({
+        "format": FORMAT_VERSION, "settings": {"steps_per_beat": 2, "max_notes": 4},
+        "grid": {"steps_per_beat": 2, "max_notes": 4, "context_length": 32},
+        "vocabulary": {"chords": [[60, 64, 67]], "counts": [3]}}))
+    data = read_manifest(tmp_path)
+    assert data["settings"]["voicing"] == data["grid"]["voicing"] == "highest"  # not a settings change
+    assert vocabulary(data).voicing == "highest"
