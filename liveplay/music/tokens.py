@@ -51,11 +51,16 @@ RawToken = Union[str, Chord]
 VOCAB_FORMAT = 1
 
 
+def check_voicing(voicing: str) -> None:
+    """ValueError unless ``voicing`` is one of ``VOICINGS``."""
+    if voicing not in VOICINGS:
+        raise ValueError(f"voicing must be one of {', '.join(VOICINGS)} (got {str(voicing)[:20]!r})")
+
+
 def make_chord(pitches: Iterable[int], max_notes: int, voicing: str = "highest") -> Chord:
     """Sorted unique pitches, at most ``max_notes`` of them, kept by ``voicing`` (module
     docstring). Cutting a chord already cut the same way gives it back unchanged."""
-    if voicing not in VOICINGS:
-        raise ValueError(f"voicing must be one of {', '.join(VOICINGS)} (got {str(voicing)[:20]!r})")
+    check_voicing(voicing)
     unique = sorted({int(p) for p in pitches if 0 <= int(p) <= 127})
     if len(unique) <= max_notes:
         return tuple(unique)
@@ -114,8 +119,7 @@ class Vocabulary:
 
     def __init__(self, chords: Sequence[Chord], max_notes: int, counts: Sequence[int] | None = None,
                  voicing: str = "highest"):
-        if voicing not in VOICINGS:
-            raise ValueError(f"voicing must be one of {', '.join(VOICINGS)} (got {str(voicing)[:20]!r})")
+        check_voicing(voicing)
         self.chords: list[Chord] = [tuple(int(p) for p in c) for c in chords]
         self.max_notes = int(max_notes)
         self.voicing = voicing
@@ -230,8 +234,6 @@ class Vocabulary:
                 raise ValueError("special tokens must be ['REST', 'HOLD']")
             max_notes, chords, counts = data["max_notes"], data["chords"], data.get("counts")
             voicing = data.get("voicing", "highest")  # vocabularies before voicings kept the highest
-            if voicing not in VOICINGS:
-                raise ValueError(f"voicing must be one of {', '.join(VOICINGS)} (got {str(voicing)[:20]!r})")
             if not isinstance(max_notes, int) or isinstance(max_notes, bool) or not 1 <= max_notes <= 16:
                 raise ValueError(f"max_notes must be a whole number from 1 to 16 (got {str(max_notes)[:20]!r})")
             if not isinstance(chords, list):

@@ -87,7 +87,7 @@ def load_shard(path: str | Path) -> dict[str, np.ndarray]:
 def vocabulary(manifest: dict) -> Vocabulary:
     v = manifest["vocabulary"]
     s = manifest["settings"]
-    return Vocabulary([tuple(c) for c in v["chords"]], s["max_notes"], v["counts"], s.get("voicing", "highest"))
+    return Vocabulary([tuple(c) for c in v["chords"]], s["max_notes"], v["counts"], s["voicing"])
 
 
 # -- tokenising (worker processes) ------------------------------------------------------------
