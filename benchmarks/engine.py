@@ -8,7 +8,9 @@ For each model size (random weights; the cost does not depend on their values):
   (c) NumPy exact (staggered states) on --threads threads, as the daemon runs it (engine_threads);
       (c1) the same on one thread. On a real bundle (--bundle), (c) is also timed as the daemon
       steps: prepare() on its own once the decision is made, then push + distribution once the
-      musician's token is known (what the step waits for)
+      musician's token is known (what the step waits for). A duet bundle's key frame has its spare
+      engine, as the daemon's: its catch-up after a move of the frame is in prepare()'s time; the
+      reset it spreads over steps is timed on its own for comparison
   (d) NumPy streaming (one carried state)
   (e) TensorFlow runtime (the GPU runtime; here on whatever device TensorFlow sees)
 
@@ -153,8 +155,27 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
     if key_normalised(bundle):  # the daemon's path for such a model: (c) inside the key frame
         # (the stream's ids are the model's own, which are the play vocabulary's first)
         # with the short-term model of config.yaml's model.short_term, as the daemon plays
-        engines.insert(1, ("c_keyframe", for_play(bundle, make_engine(bundle, "numpy", threads, short_term))[1]))
-        engines.insert(3, ("c1_keyframe_1_thread", for_play(bundle, make_engine(bundle, "numpy", 1, short_term))[1]))
+        # a duet with its spare engine, as the daemon plays it: a move of the frame (frequent along
+        # random ids) is heard again in the new frame, CATCH_UP tokens in each prepare()
+        duet = bundle.manifest.kind == "duet"
+
+        def framed(n):
+            return for_play(bundle, make_engine(bundle, "numpy", n, short_term),
+                            spare=make_engine(bundle, "numpy", n, short_term) if duet else None)[1]
+
+        engines.insert(1, ("c_keyframe", framed(threads)))
+        engines.insert(3, ("c1_keyframe_1_thread", framed(1)))
+        if duet:  # what the spare spreads over steps: one reset on that many tokens
+            from liveplay.model.keyframe import DUET_REHEAR
+
+            inner = engines[3][1].inner
+
+            def again(i):
+                inner.reset(stream[i: i + DUET_REHEAR])
+                inner.distribution()
+
+            result["rehear_tokens"] = DUET_REHEAR
+            result["c1_rehear_at_once_1_thread"] = summary(timed(again, max(steps // 20, 20)))
     for key, engine in engines:
         engine.reset(stream[:window])
         engine.distribution()
@@ -315,6 +336,7 @@ def main() -> None:
                            ("c1_keyframe_1_thread", "(c1) key frame + short-term, 1 thread (daemon)"),
                            ("c1_keyframe_1_thread_ahead", "    its prepare(), after the decision"),
                            ("c1_keyframe_1_thread_critical", "    then push + distribution"),
+                           ("c1_rehear_at_once_1_thread", f"re-hearing {r.get('rehear_tokens')} tokens at once, 1 thread"),
                            ("d_numpy_streaming", "(d) NumPy streaming")):
             if key not in r:
                 continue

@@ -11,7 +11,8 @@ defaults for accompaniment or ``--heat`` for ``sampler.accompany_heat``, seeded 
 prints the accompaniment figures next to the real accompaniment's, and ``frame_right``: the share
 of liveplay's decisions taken in the key of the whole excerpt's melody (``keys.tonic_shift``).
 ``--oracle`` adds a frame told that key from the first step: the most a frame can give. ``--ear``
-measures other weights of the accompanist's ear (``model/harmony.py``).
+measures other weights of the accompanist's ear (``model/harmony.py``), ``--rehear`` how many
+tokens the engine hears again in the new frame when the shift moves (``keyframe.DUET_REHEAR``).
 
     .venv/bin/python scripts/duet_frame_sweep.py --beats 64 --seeds 0,100 --oracle \\
         --set window64:steps=64,hold=64,settle=8
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from liveplay.config import load_settings  # noqa: E402
 from liveplay.model.bundle import load_bundle  # noqa: E402
 from liveplay.model.harmony import CONSONANCE, DOUBLING, KEY, HarmonyEngine  # noqa: E402
-from liveplay.model.keyframe import DUET_FRAME, KeyFrame, for_play  # noqa: E402
+from liveplay.model.keyframe import DUET_FRAME, DUET_REHEAR, KeyFrame, for_play  # noqa: E402
 from liveplay.model.runtime import make_engine  # noqa: E402
 from liveplay.music.duet import MELODY  # noqa: E402
 from liveplay.music.keys import tonic_shift  # noqa: E402
@@ -97,20 +98,24 @@ def main(argv=None) -> int:
     p.add_argument("--ear", default=f"{KEY:g},{CONSONANCE:g},{DOUBLING:g}", metavar="KEY,CONSONANCE,DOUBLING",
                    help="the ear's weights at model.harmony 1 (default: model/harmony.py's)")
     p.add_argument("--heat", type=float, help="the sampler's heat for the duet (default: sampler.accompany_heat)")
+    p.add_argument("--rehear", type=int, help="tokens re-heard in the new frame when the shift moves "
+                   "(default: keyframe.DUET_REHEAR; 0: none)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = load_settings().override({"sampler.accompany_heat": args.heat})
     bundle = load_bundle(args.model)
     experts = tuple(float(w) for w in args.ear.split(","))
-    engine = make_engine(bundle, "numpy", 1)
-    if settings.model.harmony > 0:
-        engine = HarmonyEngine(engine, bundle.vocab, settings.model.harmony, experts)
+    def make():
+        engine = make_engine(bundle, "numpy", 1)
+        return HarmonyEngine(engine, bundle.vocab, settings.model.harmony, experts) if settings.model.harmony > 0 else engine
+
+    engine, spare = make(), make()  # the spare re-hears a move of the frame, as the daemon's does
     pieces = excerpts(bundle, args.beats)
     seeds = [int(s) for s in args.seeds.split(",")]
     real = [a for _, a in pieces]
     results = {"model": args.model, "pieces": len(pieces), "beats": args.beats, "seeds": seeds,
-               "harmony": settings.model.harmony, "ear": experts, "heat": settings.sampler.accompany_heat,
+               "harmony": settings.model.harmony, "ear": experts, "rehear": DUET_REHEAR if args.rehear is None else args.rehear, "heat": settings.sampler.accompany_heat,
                "real": summary([figures(a, m) for m, a in pieces], real)}
     variants = [("shipped", dict(DUET_FRAME))] + [variant(v) for v in args.sets]
     if args.oracle:
@@ -118,7 +123,7 @@ def main(argv=None) -> int:
     for name, frame_args in variants:
         kw = {k: v for k, v in frame_args.items() if k != "oracle"}
         frame = (Told if "oracle" in frame_args else KeyFrame)(parts=2, listen=MELODY, **kw)
-        play, framed = for_play(bundle, engine, frame)  # reset with each piece's context
+        play, framed = for_play(bundle, engine, frame, spare, args.rehear)  # reset with each piece's context
         runs, right = [], []
         for seed in seeds:
             made, rows = [], []

@@ -11,9 +11,16 @@ on learning twelve keys. At play time ``for_play`` wraps the bundle's engine:
   the estimate for ``hold`` steps running (hysteresis:
   a passing chromatic chord does not re-key the answer);
 - ``KeyFrameEngine`` pushes each token moved by the current shift (the model's id of the nearest
-  chord), and gives the model's distribution moved back, over the play vocabulary. History is
-  never re-encoded when the shift moves: the model hears a modulation, and the window turns over
-  within ``context_length`` steps (re-encoding would cost a whole window's steps in one).
+  chord), and gives the model's distribution moved back, over the play vocabulary. When the shift
+  moves, the model either hears a modulation (the main model: the window turns over within
+  ``context_length`` steps) or, given a ``spare`` engine, **hears the last ``rehear`` tokens
+  again in the new frame** (a duet: an accompanist who finds the tune is in another key goes on
+  from the last bars heard in that key, not from bars of answers in the wrong one). The exact
+  engine's reset costs the square of its tokens (64 tokens: about 60 ms on one thread here, a
+  whole 240 BPM sixteenth), so the spare hears them ``CATCH_UP`` tokens at a time, in each
+  ``prepare`` (the daemon's ``settle``, after the decision) or, without one, before the next
+  ``push`` (the same numbers), with the tokens heard meanwhile; once it has caught up it takes
+  over and the answers move to the new frame. Until then they stay in the old one.
 
 Everything above the engine -- the performance, the sampler, ``Context``, generate -- works on
 play-vocabulary ids as it does on any model's.
@@ -41,6 +48,12 @@ SHIFTS = tuple(range(-6, 6))  # tonic_shift's range: from any key to a tonic of 
 # steps running) its answers were in the melody's key more often, and it follows a tune moved to
 # another key as soon (a median of 90 steps against 86)
 DUET_FRAME = {"steps": 128, "hold": 32, "settle": 16}
+# tokens a duet re-hears in the new frame when its shift moves (32 steps of both parts, two bars),
+# and the tokens its spare hears a step (it catches up in about 11 steps): chosen on the validation
+# melodies (scripts/duet_frame_sweep.py --rehear; models/duet/README.md). benchmarks/engine.py times
+# the step's share in prepare()
+DUET_REHEAR = 64
+CATCH_UP = 8
 
 
 def key_normalised(bundle: Bundle) -> bool:
@@ -135,11 +148,25 @@ class KeyFrame:
 
 
 class KeyFrameEngine:
-    """An engine on play-vocabulary ids around one on the model's (``Engine`` contract)."""
+    """An engine on play-vocabulary ids around one on the model's (``Engine`` contract); with a
+    ``spare`` (another engine on the same model) and ``rehear`` > 0, a move of the shift is
+    heard again in the new frame (module docstring)."""
 
-    def __init__(self, inner: Engine, model: Vocabulary, play: Vocabulary, frame: KeyFrame | None = None):
+    def __init__(self, inner: Engine, model: Vocabulary, play: Vocabulary, frame: KeyFrame | None = None,
+                 rehear: int = 0, spare: Engine | None = None, catch_up: int = CATCH_UP):
+        if rehear and (rehear < 2 or spare is None):
+            raise ValueError(f"rehear {rehear}: at least 2 tokens, and a spare engine to hear them")
+        if catch_up < 3:
+            raise ValueError(f"catch_up {catch_up}: the spare must hear more than the 2 tokens of a duet's step")
         self.inner, self.model, self.play = inner, model, play
         self.frame = frame or KeyFrame()
+        self.rehear, self.spare, self.catch_up = rehear, spare, catch_up
+        self.recent: deque[int] = deque(maxlen=max(rehear, 1))  # the last play tokens pushed
+        self.count = 0  # tokens since reset, the prime's included (a duet's parity)
+        self.active = 0  # the shift the answers are in (the inner engine hears in it)
+        self.target: int | None = None  # the shift the spare is catching up in, while it does
+        self.queue: deque[int] = deque()  # model ids the spare has still to hear
+        self.caught = False  # the spare has had this step's share (prepare), not again in push
         self.vocab_size = len(play)
         self.context_length = inner.context_length
         self.name = f"{inner.name} in a key frame"
@@ -154,7 +181,8 @@ class KeyFrameEngine:
 
     @property
     def shift(self) -> int:
-        return self.frame.shift
+        """The shift the answers are moved back by (while a spare catches up: the old one)."""
+        return self.active
 
     def into_frame(self, play_id: int, shift: int) -> int:
         """The model's id of a play token moved by ``shift`` (the nearest chord it knows)."""
@@ -163,35 +191,84 @@ class KeyFrameEngine:
         return self.model.encode_token(moved[0] if moved else token)
 
     def reset(self, tokens: Sequence[int] = ()) -> None:
-        shift = self.frame.reset(self.play.decode(tokens))
-        self.inner.reset([self.into_frame(t, shift) for t in tokens])
+        tokens = [int(t) for t in tokens]
+        self.active = self.frame.reset(self.play.decode(tokens))
+        self.target, self.caught = None, False
+        self.queue.clear()
+        self.recent.clear()
+        self.recent.extend(tokens[-self.recent.maxlen:])
+        self.count = len(tokens)
+        self.inner.reset([self.into_frame(t, self.active) for t in tokens])
 
     def push(self, token: int) -> None:
+        if not self.caught:
+            self._catch_up()
+        self.caught = False
         shift = self.frame.hear(self.play.decode_token(int(token)))
-        self.inner.push(self.into_frame(token, shift))
+        if not self.rehear:
+            self.active = shift  # a modulation: this token and the ones after it in the new frame
+        self.inner.push(self.into_frame(token, self.active))
+        self.recent.append(int(token))
+        self.count += 1
+        if self.target is not None:
+            self.queue.append(self.into_frame(token, self.target))
+        if self.target is not None and shift == self.active:  # back before the spare caught up
+            self.target = None
+            self.queue.clear()
+        elif shift != (self.active if self.target is None else self.target):
+            self._start_over(shift)
+
+    def _start_over(self, shift: int) -> None:
+        """The spare starts again on the last ``rehear`` tokens moved by ``shift``, from a token of
+        the first part (a duet's: ours), so the parts keep their places."""
+        n = len(self.recent)
+        n -= (self.count - n) % self.frame.parts  # the first token kept: index divisible by parts
+        self.target = shift
+        self.queue.clear()
+        self.queue.extend(self.into_frame(t, shift) for t in list(self.recent)[len(self.recent) - n:])
+        self.spare.reset()
+
+    def _catch_up(self) -> None:
+        """The spare hears ``catch_up`` more of its tokens; once none are left it takes over."""
+        if self.target is None:
+            return
+        for _ in range(min(self.catch_up, len(self.queue))):
+            self.spare.push(self.queue.popleft())
+        if not self.queue:
+            self.inner, self.spare = self.spare, self.inner
+            self.active, self.target = self.target, None
 
     def distribution(self) -> np.ndarray:
         p = self.inner.distribution()  # (V_model,)
         out = np.zeros(self.vocab_size)  # (V_play,)
-        np.add.at(out, self.out_of_frame[SHIFTS.index(self.shift)], p)
+        np.add.at(out, self.out_of_frame[SHIFTS.index(self.active)], p)
         return out
 
     def prepare(self) -> None:
+        if not self.caught:
+            self._catch_up()
+            self.caught = True
         self.inner.prepare()
 
     def close(self) -> None:
         self.inner.close()
+        if self.spare is not None:
+            self.spare.close()
 
 
-def for_play(bundle: Bundle, engine: Engine, frame: KeyFrame | None = None) -> tuple[Vocabulary, Engine]:
+def for_play(bundle: Bundle, engine: Engine, frame: KeyFrame | None = None, spare: Engine | None = None,
+             rehear: int | None = None) -> tuple[Vocabulary, Engine]:
     """The vocabulary and engine generate and the daemon play through: the bundle's own, or for a
     key-normalised model the play vocabulary and a ``KeyFrameEngine`` (``frame``: the model kind's
-    own unless given)."""
+    own unless given). ``spare``: a second engine like ``engine``, with which a duet re-hears
+    ``rehear`` tokens (``DUET_REHEAR`` unless given) when its frame moves; without one, or for a
+    single-stream model unless ``rehear`` is given, the model hears a modulation."""
     if not key_normalised(bundle):
         return bundle.vocab, engine
     play = play_vocabulary(bundle.vocab)
-    if frame is None and bundle.manifest.kind == "duet":  # the key is the musician's part's
+    duet = bundle.manifest.kind == "duet"
+    if frame is None and duet:  # the key is the musician's part's
         frame = KeyFrame(parts=2, listen=MELODY, **DUET_FRAME)
-    return play, KeyFrameEngine(engine, bundle.vocab, play, frame or KeyFrame(steps=128, hold=32))
-
-
+    if rehear is None:
+        rehear = DUET_REHEAR if duet and spare is not None else 0
+    return play, KeyFrameEngine(engine, bundle.vocab, play, frame or KeyFrame(steps=128, hold=32), rehear, spare)

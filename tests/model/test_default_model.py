@@ -87,8 +87,9 @@ def test_accompany_plays_the_shipped_duet_model_under_a_melody_in_its_key_in_c_a
     assert b.manifest.kind == "duet" and b.grid.steps_per_beat == load_bundle(DEFAULT, weights=False).grid.steps_per_beat
     spb = b.grid.steps_per_beat
     melody = [72, 74, 76, 77, 79, 77, 76, 74, 72, 76, 79, 84, 79, 76, 72, 72] * 2  # one beat each
-    vocab, engine = for_play(b, make_engine(b, "numpy", 1, harmony=settings.model.harmony))
-    assert "harmony" in engine.inner.name
+    vocab, engine = for_play(b, make_engine(b, "numpy", 1, harmony=settings.model.harmony),  # as the daemon:
+                             spare=make_engine(b, "numpy", 1, harmony=settings.model.harmony))  # re-hearing moves
+    assert "harmony" in engine.inner.name and engine.rehear > 0
     hits = {}
     for semitones in (0, 6):
         tune = [t for p in melody for t in [(p + semitones,)] + [HOLD] * (spb - 1)]
@@ -98,4 +99,4 @@ def test_accompany_plays_the_shipped_duet_model_under_a_melody_in_its_key_in_c_a
             key_of(pitch_class_histogram(vocab.decode(accompany(
                 engine, Sampler(settings.sampler.accompanying(), seed=seed), vocab.encode(tune))))) == key
             for seed in range(12))
-    assert min(hits.values()) >= 3 and sum(hits.values()) >= 8, hits  # measured: 11 and 8 of 12 (accompany_heat 1.35: 12 and 12; alone: 6 and 10)
+    assert min(hits.values()) >= 3 and sum(hits.values()) >= 8, hits  # measured: 12 and 12 of 12 (without the re-hearing: 11 and 8; the model alone: 6 and 10)

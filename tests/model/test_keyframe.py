@@ -83,6 +83,9 @@ class FakeEngine:
     def push(self, token):
         self.fed.append(token)
 
+    def prepare(self):
+        pass
+
     def distribution(self):
         return self.p
 
@@ -157,3 +160,96 @@ def test_a_duet_frame_holds_each_part_on_its_own():
         theirs_only.hear(a)
         theirs_only.hear(m)
     assert np.array_equal(theirs_only.hist, pitch_class_histogram(theirs))  # a duet's key: the musician's
+
+
+def test_a_frame_that_moves_rehears_the_last_tokens_in_the_new_key_after_the_decision():
+    """``rehear``: the decision at the token that moved the shift is still the old frame's; a spare
+    engine hears the last tokens moved by the new shift, in the next ``prepare`` (or ``push``: the
+    same numbers), and takes over."""
+    model = Vocabulary(sorted(set(C_MAJOR)), 4)
+    play = play_vocabulary(model)
+    p = np.zeros(len(model))
+    p[model.encode_token((60, 64, 67))], p[1] = 0.75, 0.25
+    engines = [KeyFrameEngine(FakeEngine(p), model, play, KeyFrame(steps=16, hold=4), rehear=4, spare=FakeEngine(p))
+               for _ in range(2)]
+    heard = play.encode(C_MAJOR * 2)
+    for engine in engines:
+        engine.reset(heard)
+    d_major = play.encode(moved(C_MAJOR, 2) * 2)
+    prepared, plain = engines
+    for n, token in enumerate(d_major):
+        for engine in engines:
+            engine.push(token)
+        heard.append(token)
+        if prepared.frame.shift != prepared.shift:
+            break
+    else:
+        raise AssertionError("the frame never moved")
+    assert prepared.shift == 0 and prepared.inner.fed[-1] == prepared.into_frame(token, 0)  # heard in C ...
+    assert prepared.distribution()[play.encode_token((60, 64, 67))] == 0.75  # ... and answered in C
+    prepared.prepare()  # the daemon's settle: after the decision
+    assert prepared.shift == -2
+    assert prepared.inner.fed == [prepared.into_frame(t, -2) for t in heard[-4:]]  # the last 4, in D
+    assert prepared.distribution()[play.encode_token((62, 66, 69))] == 0.75  # D major's tonic triad
+    following = d_major[n + 1]
+    prepared.push(following)
+    plain.push(following)  # no prepare: the re-hearing comes first, the same numbers
+    assert plain.inner.fed == prepared.inner.fed and plain.shift == -2
+    never = KeyFrameEngine(FakeEngine(p), model, play, KeyFrame(steps=16, hold=4))  # no spare: a modulation
+    never.reset(play.encode(C_MAJOR * 2))
+    for token in d_major:
+        never.push(token)
+    assert never.shift == -2 and len(never.inner.fed) == 16 + len(d_major)  # never reset, every token heard once
+
+
+def test_the_spare_catches_up_a_few_tokens_a_step_and_answers_stay_in_the_old_key_until_it_has():
+    model = Vocabulary(sorted(set(C_MAJOR)), 4)
+    play = play_vocabulary(model)
+    p = np.zeros(len(model))
+    p[model.encode_token((60, 64, 67))], p[1] = 0.75, 0.25
+    spare = FakeEngine(p)
+    engine = KeyFrameEngine(FakeEngine(p), model, play, KeyFrame(steps=16, hold=4), rehear=8, spare=spare, catch_up=3)
+    heard = play.encode(C_MAJOR * 2)
+    engine.reset(heard)
+    shifts, fed, at = [], [], None
+    for token in play.encode(moved(C_MAJOR, 2) * 4):
+        engine.push(token)
+        heard.append(token)
+        if engine.frame.shift != 0 and at is None:
+            at = len(heard)  # the move: the spare will hear heard[at - 8:] and what follows
+        engine.prepare()
+        shifts.append(engine.shift)
+        fed.append(len(spare.fed))
+    moved_at = next(i for i, f in enumerate(fed) if f)
+    # 8 tokens, then one more a step: 3 a step drains them in 4 steps; the answers are C's until then
+    assert shifts[moved_at: moved_at + 3] == [0, 0, 0] and shifts[moved_at + 3] == -2
+    assert fed[moved_at: moved_at + 4] == [3, 6, 9, 11]
+    assert engine.inner is spare and spare.fed == [engine.into_frame(t, -2) for t in heard[at - 8:]]  # then all in D
+    assert all(s == -2 for s in shifts[moved_at + 3:])
+
+
+def test_a_duet_rehears_from_one_of_its_own_tokens():
+    """Interleaved parts: the tokens heard again start at an even index (ours), whatever ``rehear``."""
+    model = Vocabulary(sorted(set(C_MAJOR)), 4)
+    play = play_vocabulary(model)
+    uniform = np.ones(len(model)) / len(model)
+    for rehear in (5, 6):
+        engine = KeyFrameEngine(FakeEngine(uniform), model, play,
+                                KeyFrame(steps=16, hold=4, parts=2, listen=1, settle=4), rehear=rehear,
+                                spare=FakeEngine(uniform))
+        pushed = [REST, REST]
+        engine.reset(play.encode(pushed))
+        steps = [token for melody in C_MAJOR * 2 + moved(C_MAJOR, 5) * 3 for token in (REST, melody)]
+        for token in steps:
+            engine.push(play.encode_token(token))
+            pushed.append(token)
+            if engine.frame.shift != engine.shift:  # on either part's token: the hold counts both
+                engine.prepare()
+                fed = engine.inner.fed
+                start = len(pushed) - len(fed)
+                assert start % 2 == 0 and len(fed) in (rehear, rehear - 1), (rehear, start, len(fed))
+                assert fed == [engine.into_frame(t, engine.shift) for t in play.encode(pushed[start:])]
+                assert engine.shift == -5
+                break
+        else:
+            raise AssertionError("the frame never moved")
