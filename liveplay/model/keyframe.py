@@ -14,10 +14,11 @@ on learning twelve keys. At play time ``for_play`` wraps the bundle's engine:
   chord), and gives the model's distribution moved back, over the play vocabulary. When the shift
   moves, the model either hears a modulation (the main model: the window turns over within
   ``context_length`` steps) or, given a ``spare`` engine, **hears the last ``rehear`` tokens
-  again in the new frame** (a duet: an accompanist who finds the tune is in another key goes on
-  from the last bars heard in that key, not from bars of answers in the wrong one). The exact
-  engine's reset costs the square of its tokens (64 tokens: about 60 ms on one thread here, a
-  whole 240 BPM sixteenth), so the spare hears them ``CATCH_UP`` tokens at a time, in each
+  again in the new frame** (for a duet: an accompanist who finds the tune is in another key goes
+  on from the last bars heard in that key, not from bars of answers in the wrong one; measured,
+  but the daemon gives it no spare yet: models/duet/README.md). The exact
+  engine's reset costs the square of its tokens (64 tokens: about 53 ms on one thread here, most of a
+  240 BPM sixteenth), so the spare hears them ``CATCH_UP`` tokens at a time, in each
   ``prepare`` (the daemon's ``settle``, after the decision) or, without one, before the next
   ``push`` (the same numbers), with the tokens heard meanwhile; once it has caught up it takes
   over and the answers move to the new frame. Until then they stay in the old one.
