@@ -11,8 +11,9 @@ defaults for accompaniment or ``--heat`` for ``sampler.accompany_heat``, seeded 
 prints the accompaniment figures next to the real accompaniment's, and ``frame_right``: the share
 of liveplay's decisions taken in the key of the whole excerpt's melody (``keys.tonic_shift``).
 ``--oracle`` adds a frame told that key from the first step: the most a frame can give. ``--ear``
-measures other weights of the accompanist's ear (``model/harmony.py``), ``--rehear`` how many
-tokens the engine hears again in the new frame when the shift moves (``keyframe.DUET_REHEAR``).
+measures other weights of the accompanist's ear (``model/harmony.py``), ``--rehear N`` a spare
+engine that hears the last N tokens again in the new frame when the shift moves (``keyframe``;
+not yet on in the daemon).
 
     .venv/bin/python scripts/duet_frame_sweep.py --beats 64 --seeds 0,100 --oracle \\
         --set window64:steps=64,hold=64,settle=8
@@ -98,24 +99,26 @@ def main(argv=None) -> int:
     p.add_argument("--ear", default=f"{KEY:g},{CONSONANCE:g},{DOUBLING:g}", metavar="KEY,CONSONANCE,DOUBLING",
                    help="the ear's weights at model.harmony 1 (default: model/harmony.py's)")
     p.add_argument("--heat", type=float, help="the sampler's heat for the duet (default: sampler.accompany_heat)")
-    p.add_argument("--rehear", type=int, help="tokens re-heard in the new frame when the shift moves "
-                   "(default: keyframe.DUET_REHEAR; 0: none)")
+    p.add_argument("--rehear", type=int, default=0, help="tokens a spare engine re-hears in the new frame "
+                   f"when the shift moves (0, the default: none, as the daemon plays; {DUET_REHEAR}: keyframe.DUET_REHEAR)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = load_settings().override({"sampler.accompany_heat": args.heat})
     bundle = load_bundle(args.model)
     experts = tuple(float(w) for w in args.ear.split(","))
+
     def make():
         engine = make_engine(bundle, "numpy", 1)
         return HarmonyEngine(engine, bundle.vocab, settings.model.harmony, experts) if settings.model.harmony > 0 else engine
 
-    engine, spare = make(), make()  # the spare re-hears a move of the frame, as the daemon's does
+    engine = make()
+    spare = make() if args.rehear else None  # re-hears a move of the frame (the daemon has none yet)
     pieces = excerpts(bundle, args.beats)
     seeds = [int(s) for s in args.seeds.split(",")]
     real = [a for _, a in pieces]
     results = {"model": args.model, "pieces": len(pieces), "beats": args.beats, "seeds": seeds,
-               "harmony": settings.model.harmony, "ear": experts, "rehear": DUET_REHEAR if args.rehear is None else args.rehear, "heat": settings.sampler.accompany_heat,
+               "harmony": settings.model.harmony, "ear": experts, "rehear": args.rehear, "heat": settings.sampler.accompany_heat,
                "real": summary([figures(a, m) for m, a in pieces], real)}
     variants = [("shipped", dict(DUET_FRAME))] + [variant(v) for v in args.sets]
     if args.oracle:

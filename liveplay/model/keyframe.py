@@ -50,9 +50,10 @@ SHIFTS = tuple(range(-6, 6))  # tonic_shift's range: from any key to a tonic of 
 # another key as soon (a median of 90 steps against 86)
 DUET_FRAME = {"steps": 128, "hold": 32, "settle": 16}
 # tokens a duet re-hears in the new frame when its shift moves (32 steps of both parts, two bars),
-# and the tokens its spare hears a step (it catches up in about 11 steps): chosen on the validation
-# melodies (scripts/duet_frame_sweep.py --rehear; models/duet/README.md). benchmarks/engine.py times
-# the step's share in prepare()
+# and the tokens its spare hears at each prepare or unprepared push (a duet's step has two: the push
+# of our token and the prepare after it, so 16 a step, caught up in about 5 steps): chosen on the
+# validation melodies (scripts/duet_frame_sweep.py --rehear; models/duet/README.md).
+# benchmarks/engine.py times a prepare's share
 DUET_REHEAR = 64
 CATCH_UP = 8
 
