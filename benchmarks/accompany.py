@@ -8,7 +8,8 @@ next piece. A recorder client hears liveplay's part; its onsets are put on the p
 (quantised as the files are) and measured against the melody with the offline evaluation's
 figures (``offline.duet_eval.figures``): chord share, doubling, key agreement, pitch-class
 cosine, consonance -- next to the piece's real accompaniment of the same steps (the ceiling).
-Late steps are the daemon's own count; hanging notes are those sounding after SIGTERM.
+Late steps are the daemon's own count, with its log line for each (where the time went); hanging
+notes are those sounding after SIGTERM.
 
     python benchmarks/accompany.py [--model models/default] [--duet models/duet] [--pieces 12]
                                    [--beats 32] [--tempo 100] [--no-duet] [--harmony H]
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import time
@@ -144,9 +146,10 @@ def main() -> None:
             port.close()
             rec.close()
         late, hanging = d.late_steps(), len(rec.sounding())
+        why_late = re.findall(r"step \d+ late \(.*", d.log())
     results = {"duet": None if args.no_duet else args.duet, "harmony": args.harmony, "split": args.split,
                "pieces": len(pieces), "beats": args.beats, "tempo_bpm": args.tempo, "exit_code": code,
-               "late_steps": late, "notes_left_sounding": hanging,
+               "late_steps": late, "late_step_lines": why_late, "notes_left_sounding": hanging,
                "liveplay": summary([figures(a, m) for a, m in ours], [a for a, _ in ours]),
                "real_accompaniment": summary([figures(a, m) for a, m in real], [a for a, _ in real])}
     if args.json:
@@ -160,6 +163,8 @@ def main() -> None:
         print(f"{who:20} {s['chord_share']:7.3f} {s['doubling']:9.3f} {s['key_agreement']:6.3f} "
               f"{s['pc_cosine']:7.3f} {s['consonance']:10.3f}")
     print(f"late steps {late}, notes left sounding {hanging}, exit code {code}")
+    for line in why_late:  # where the time went (the daemon's own log: live/stepwatch.py)
+        print(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 - **sender**: waits for boundary k (``timing.wait_boundary``) and sends the chord decided for
   step k -- or, when it is not ready, HOLDs and counts the step as late. Sending never waits
-  for computing. A Stop or a lost MIDI clock silences our notes at once.
+  for computing. A Stop or a lost MIDI clock silences our notes at once. A late step is logged
+  with where the time went (``stepwatch.py``).
 - **thinker**: ``lookahead`` before boundary k it drains the input queue into the performance
   (controls act, notes land in the step of their stamp), folds step k-1 into the context, runs
   the model's step and decides step k.
@@ -25,6 +26,7 @@ from liveplay.live.performance import FORWARD, RELEASE, SILENCE, TEMPO, Effect, 
 from liveplay.live.inputs import InputQueue
 from liveplay.live.recording import SessionRecording
 from liveplay.live.status import StatusLine
+from liveplay.live.stepwatch import StepWatch
 from liveplay.live.timing import Beat, Timing
 from liveplay.live.writer import NoteWriter
 from liveplay.music.tokens import HOLD, REST, RawToken
@@ -54,6 +56,7 @@ class Player:
         self.thinker_seen = time.monotonic()
         self.threads: list[threading.Thread] = []
         self.errors_seen: set[str] = set()
+        self.watch = StepWatch()  # a late step is logged with where the time went
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -75,6 +78,7 @@ class Player:
             t.join(timeout)
             if t.is_alive():
                 log.error("thread %s did not stop within %.1f s", t.name, timeout)
+        self.watch.close()
         with self.lock:
             self.timing.finish()
             self.writer.all_notes_off()
@@ -99,6 +103,8 @@ class Player:
 
     def _boundary(self, k: int, beat: Beat) -> bool:
         """Play step k's decided token (HOLD when it is not ready: a late step)."""
+        woke = None if beat.due is None else time.monotonic() - beat.due
+        why = None
         with self.lock:
             if not self.timing.still(beat):
                 return False  # stopped between the tick and now: the next wait silences
@@ -106,12 +112,17 @@ class Player:
             if token is None:
                 self.late += 1
                 token = HOLD
+                why = self.watch.describe(k, self.late, woke, self.watch.boundary())
             token = self.performance.to_play(token)
             self.writer.play(token, self.performance.velocity)
             if token != HOLD:
                 self.current = token
             self.performance.performed(k, token, bool(self.writer.sounding))
             self.step = k
+        if why is None:
+            self.watch.boundary()
+        else:
+            log.warning("%s", why)
         self.status.show(k, self.current, self.late)
         if self.recording is not None:
             self.recording.tempo_changed(time.monotonic(), self.timing.tempo_bpm())
@@ -133,6 +144,7 @@ class Player:
             with self.lock:
                 if self.step < k:  # its boundary has not passed yet
                     self.decided[k] = token
+            self.watch.thinking("settling after", k)
             try:
                 self.performance.settle()  # the model steps that could wait for the decision, and the
                 # next step's token-free half
@@ -148,6 +160,7 @@ class Player:
     def _wait_to_compute(self, k: int) -> bool:
         """Until ``lookahead`` before boundary k; the sysex guard's flush ``FLUSH_LEAD`` earlier, so
         what an unterminated sysex held back arrives before the input is read."""
+        self.watch.thinking("waiting for", k)
         if self.flush is not None:
             if not self.timing.wait_to_compute(k, self.stop_event, self.lookahead + FLUSH_LEAD, self._idle):
                 return False
@@ -155,10 +168,13 @@ class Player:
         return self.timing.wait_to_compute(k, self.stop_event, self.lookahead, self._idle)
 
     def _think(self, k: int) -> RawToken:
+        self.watch.thinking("hearing the input for", k)
         self._hear()
         with self.lock:  # what was played at k-1 is the sender's
             token_id = self.performance.fold(k - 1)
+        self.watch.thinking("pushing the tokens for", k)
         self.performance.push(token_id)  # the models' steps, outside the lock
+        self.watch.thinking("deciding", k)
         return self.performance.decide(k)
 
     def _hear(self) -> None:

@@ -38,10 +38,12 @@ CLOCK_TICK = mido.Message("clock")
 
 class Beat(NamedTuple):
     """What ``wait_boundary`` saw: 'boundary', 'silence', 'idle' or 'stop', and the clock's
-    silence count then (a boundary is still good to play while that count has not moved)."""
+    silence count then (a boundary is still good to play while that count has not moved);
+    ``due``: when the boundary was due (monotonic), where the timing knows it ahead."""
 
     kind: str
     epoch: int = 0
+    due: float | None = None
 
 
 STOP = Beat("stop")
@@ -116,7 +118,7 @@ class InternalTiming:
             if k == 0:
                 self.send(mido.Message("start"))  # the tick after Start is the downbeat
             self._tick()
-        return Beat("boundary")
+        return Beat("boundary", due=due)
 
     def _tick(self) -> None:
         self.ticks_sent += bool(self.send(CLOCK_TICK))

@@ -1,5 +1,6 @@
 """The step loop survives faults in the engine and sampler; start-up errors exit 2 naming the file."""
 
+import gc
 import logging
 import time
 
@@ -10,6 +11,7 @@ from liveplay.config import load_settings
 from liveplay.live.inputs import InputQueue
 from liveplay.live.performance import Performance
 from liveplay.live.player import Player
+from liveplay.live.stepwatch import StepWatch
 from liveplay.live.timing import InternalTiming
 from liveplay.live.writer import NoteWriter
 from liveplay.music.context import Context
@@ -81,3 +83,47 @@ def test_run_with_a_bad_config_exits_2_naming_the_key(tmp_path, caplog):
     config.write_text("live:\n  mode: jam\n")
     assert cli.main(["run", "--config", str(config)]) == 2
     assert "live.mode: must be one of respond, accompany, solo" in caplog.text
+
+
+class StallingEngine(FlakyEngine):
+    """Uniform answers; the sixth push collects garbage and then takes a quarter of a second."""
+
+    def push(self, token):
+        self.pushes = getattr(self, "pushes", 0) + 1
+        if self.pushes == 6:
+            gc.collect()
+            time.sleep(0.25)
+
+    def distribution(self):
+        return np.full(self.vocab_size, 1 / self.vocab_size)
+
+
+def test_a_late_step_is_logged_with_where_the_time_went(caplog):
+    settings = load_settings().override({"live.mode": "solo", "live.tempo_bpm": 300.0})  # 50 ms steps
+    vocab = Vocabulary([(60,), (62,), (64,), (65,)], 4)
+    live = settings.live
+    performance = Performance(vocab, Context(StallingEngine()), Sampler(settings.sampler, seed=0), live,
+                              settings.controls, 4)
+    writer = NoteWriter(lambda m: None, live.output_channel - 1, live.pitch_low, live.pitch_high)
+    player = Player(performance, InternalTiming(live.tempo_bpm, 4), writer, InputQueue(), live, status=False)
+    with caplog.at_level(logging.WARNING, logger="liveplay.live.player"):
+        player.start(time.monotonic() + 0.05)
+        time.sleep(1.0)
+        player.stop()
+    lines = [r.getMessage() for r in caplog.records if " late (" in r.getMessage()]
+    assert player.late >= 3 and len(lines) == player.late  # a quarter second: several 50 ms steps
+    first = lines[0]
+    assert first.startswith(f"step 6 late (1 so far): the sender woke ")  # the stalled push was step 6's
+    stalled = float(first.split("the thinker had been pushing the tokens for step 6 for ")[1].split(" ms")[0])
+    assert 15 < stalled < 250  # in the push since the thinker began step 6, lookahead (20 ms) before its boundary
+    assert "garbage collection(s), the longest" in first and "major page fault(s)" in first
+
+
+def test_late_steps_past_the_first_ten_are_logged_one_in_a_hundred():
+    watch = StepWatch()
+    try:
+        since = watch.boundary()
+        logged = [n for n in range(1, 301) if watch.describe(n, n, 0.0, since) is not None]
+    finally:
+        watch.close()
+    assert logged == [*range(1, 11), 100, 200, 300]

@@ -1,0 +1,81 @@
+"""Why a step was late: the player logs each late step with where the time went around it.
+
+A late step (the sender reached a boundary before the thinker had decided it: it held instead)
+is logged with:
+
+- the thinker's phase then -- waiting, hearing, pushing, deciding or settling, for which step,
+  and for how long it had been in it (a model step that ran long, or a thinker that started late);
+- how long after its time the boundary woke the sender (more than a millisecond or so: the whole
+  process was held up, not only the thinker);
+- since the boundary before: garbage collections (the longest), major page faults (code or data
+  read back from disk) and involuntary context switches (the CPU taken by other work).
+
+Cheap enough for every step: a tuple stored per phase, one ``getrusage`` per boundary, a clock
+read per collection. The first ``FIRST`` late steps are logged, then one in ``EVERY``, so an
+overloaded machine does not flood the log.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import resource
+import time
+
+log = logging.getLogger(__name__)
+
+FIRST = 10  # late steps logged one by one
+EVERY = 100  # after them, one line in this many
+
+
+class StepWatch:
+    def __init__(self):
+        self.phase: tuple[str, int, float] = ("starting", 0, time.monotonic())
+        self.logged = 0
+        self._gc_started = 0.0
+        self._gc_count = 0
+        self._gc_longest = 0.0
+        self._last = self._usage()
+        gc.callbacks.append(self._collected)
+
+    def close(self) -> None:
+        if self._collected in gc.callbacks:
+            gc.callbacks.remove(self._collected)
+
+    def thinking(self, phase: str, step: int) -> None:
+        """The thinker enters ``phase`` for ``step``."""
+        self.phase = (phase, step, time.monotonic())
+
+    def _collected(self, what: str, info: dict) -> None:
+        if what == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self._gc_count += 1
+            self._gc_longest = max(self._gc_longest, time.perf_counter() - self._gc_started)
+
+    @staticmethod
+    def _usage() -> tuple[int, int]:
+        u = resource.getrusage(resource.RUSAGE_SELF)
+        return u.ru_majflt, u.ru_nivcsw
+
+    def boundary(self) -> tuple[int, int, int, float]:
+        """At each boundary (the sender): what happened since the one before -- major faults,
+        involuntary switches, collections, the longest collection (s) -- and start counting again."""
+        now = self._usage()
+        since = (now[0] - self._last[0], now[1] - self._last[1], self._gc_count, self._gc_longest)
+        self._last, self._gc_count, self._gc_longest = now, 0, 0.0
+        return since
+
+    def describe(self, step: int, late: int, woke: float | None, since: tuple[int, int, int, float]) -> str | None:
+        """The log line for late step ``step`` (the ``late``-th), or None when it is not one to log."""
+        if late > FIRST and late % EVERY:
+            return None
+        phase, k, entered = self.phase
+        faults, switches, collections, longest = since
+        woke_text = f"the sender woke {1000 * woke:.1f} ms after the boundary; " if woke is not None else ""
+        gc_text = f"{collections} garbage collection(s), the longest {1000 * longest:.1f} ms" if collections else \
+            "no garbage collection"
+        return (f"step {step} late ({late} so far{'' if late <= FIRST else f', one line in {EVERY} from here'}): "
+                f"{woke_text}the thinker had been {phase} step {k} for {1000 * (time.monotonic() - entered):.1f} ms; "
+                f"since the step before: {faults} major page fault(s), {switches} involuntary context "
+                f"switch(es), {gc_text}")
