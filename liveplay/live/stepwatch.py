@@ -7,8 +7,9 @@ is logged with:
   and for how long it had been in it (a model step that ran long, or a thinker that started late);
 - how long after its time the boundary woke the sender (more than a millisecond or so: the whole
   process was held up, not only the thinker);
-- since the boundary before: garbage collections (the longest), major page faults (code or data
-  read back from disk) and involuntary context switches (the CPU taken by other work).
+- since the boundary before: garbage collections (the longest, or one still running), major page
+  faults (code or data read back from disk) and involuntary context switches (the CPU taken by
+  other work).
 
 Cheap enough for every step: a tuple stored per phase, one ``getrusage`` per boundary, a clock
 read per collection. The first ``FIRST`` late steps are logged, then one in ``EVERY``, so an
@@ -33,6 +34,7 @@ class StepWatch:
         self.phase: tuple[str, int, float] = ("starting", 0, time.monotonic())
         self.logged = 0
         self._gc_started = 0.0
+        self._gc_running = False
         self._gc_count = 0
         self._gc_longest = 0.0
         self._last = self._usage()
@@ -48,8 +50,9 @@ class StepWatch:
 
     def _collected(self, what: str, info: dict) -> None:
         if what == "start":
-            self._gc_started = time.perf_counter()
+            self._gc_started, self._gc_running = time.perf_counter(), True
         else:
+            self._gc_running = False
             self._gc_count += 1
             self._gc_longest = max(self._gc_longest, time.perf_counter() - self._gc_started)
 
@@ -75,6 +78,8 @@ class StepWatch:
         woke_text = f"the sender woke {1000 * woke:.1f} ms after the boundary; " if woke is not None else ""
         gc_text = f"{collections} garbage collection(s), the longest {1000 * longest:.1f} ms" if collections else \
             "no garbage collection"
+        if self._gc_running:  # its finalizers run Python code, so other threads can run before it ends
+            gc_text += f"; a garbage collection running for {1000 * (time.perf_counter() - self._gc_started):.1f} ms"
         return (f"step {step} late ({late} so far{'' if late <= FIRST else f', one line in {EVERY} from here'}): "
                 f"{woke_text}the thinker had been {phase} step {k} for {1000 * (time.monotonic() - entered):.1f} ms; "
                 f"since the step before: {faults} major page fault(s), {switches} involuntary context "

@@ -116,7 +116,9 @@ def test_a_late_step_is_logged_with_where_the_time_went(caplog):
     assert first.startswith(f"step 6 late (1 so far): the sender woke ")  # the stalled push was step 6's
     stalled = float(first.split("the thinker had been pushing the tokens for step 6 for ")[1].split(" ms")[0])
     assert 15 < stalled < 250  # in the push since the thinker began step 6, lookahead (20 ms) before its boundary
-    assert "garbage collection(s), the longest" in first and "major page fault(s)" in first
+    # the collection, ended or (in a process with much garbage: its finalizers let the sender run) still running
+    assert ("garbage collection(s), the longest" in first or "a garbage collection running for" in first), first
+    assert "major page fault(s)" in first
 
 
 def test_late_steps_past_the_first_ten_are_logged_one_in_a_hundred():
