@@ -13,7 +13,7 @@ of liveplay's decisions taken in the key of the whole excerpt's melody (``keys.t
 ``--oracle`` adds a frame told that key from the first step: the most a frame can give. ``--ear``
 measures other weights of the accompanist's ear (``model/harmony.py``), ``--rehear N`` a spare
 engine that hears the last N tokens again in the new frame when the shift moves (``keyframe``;
-not yet on in the daemon).
+the default is the daemon's, ``DUET_REHEAR``; 0: none, the move heard as a modulation).
 
     .venv/bin/python scripts/duet_frame_sweep.py --beats 64 --seeds 0,100 --oracle \\
         --set window64:steps=64,hold=64,settle=8
@@ -99,8 +99,9 @@ def main(argv=None) -> int:
     p.add_argument("--ear", default=f"{KEY:g},{CONSONANCE:g},{DOUBLING:g}", metavar="KEY,CONSONANCE,DOUBLING",
                    help="the ear's weights at model.harmony 1 (default: model/harmony.py's)")
     p.add_argument("--heat", type=float, help="the sampler's heat for the duet (default: sampler.accompany_heat)")
-    p.add_argument("--rehear", type=int, default=0, help="tokens a spare engine re-hears in the new frame "
-                   f"when the shift moves (0, the default: none, as the daemon plays; {DUET_REHEAR}: keyframe.DUET_REHEAR)")
+    p.add_argument("--rehear", type=int, default=DUET_REHEAR, help="tokens a spare engine re-hears in the new "
+                   f"frame when the shift moves (default {DUET_REHEAR}, keyframe.DUET_REHEAR: as the daemon plays; "
+                   "0: none, a modulation)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -113,7 +114,7 @@ def main(argv=None) -> int:
         return HarmonyEngine(engine, bundle.vocab, settings.model.harmony, experts) if settings.model.harmony > 0 else engine
 
     engine = make()
-    spare = make() if args.rehear else None  # re-hears a move of the frame (the daemon has none yet)
+    spare = make() if args.rehear else None  # re-hears a move of the frame (as the daemon's duet does)
     pieces = excerpts(bundle, args.beats)
     seeds = [int(s) for s in args.seeds.split(",")]
     real = [a for _, a in pieces]

@@ -43,7 +43,7 @@ from liveplay.live.system import find_api
 from liveplay.live.timing import InternalTiming, MidiClockTiming, Timing
 from liveplay.live.writer import NoteWriter
 from liveplay.model.bundle import load_bundle
-from liveplay.model.keyframe import for_play
+from liveplay.model.keyframe import for_play, key_normalised
 from liveplay.model.runtime import make_engine
 from liveplay.music.context import Context
 from liveplay.music.duet import START_PRIME
@@ -220,12 +220,15 @@ def _duet(stack: ExitStack, settings: Settings, steps_per_beat: int) -> Voice | 
         raise BundleError(path, f"model.duet: {bundle.grid.steps_per_beat} steps a beat, the model plays "
                                 f"{steps_per_beat}: the two must share a grid")
 
-    # no spare engine: re-hearing a move of the key frame (keyframe.KeyFrameEngine) plays more in the
-    # tune's key but came with late steps on JACK not explained yet (models/duet/README.md)
-    vocab, engine = for_play(bundle, make_engine(bundle, settings.engine, settings.engine_threads,
-                                                 harmony=settings.model.harmony))
-    stack.callback(engine.close)
-    return Voice(vocab, Context(engine, START_PRIME), Sampler(settings.sampler.accompanying()))
+    def engine():
+        return make_engine(bundle, settings.engine, settings.engine_threads, harmony=settings.model.harmony)
+
+    # a key-normalised duet gets a spare engine: when its key frame moves it re-hears the last two
+    # bars in the new key and takes over (keyframe.KeyFrameEngine; models/duet/README.md)
+    spare = engine() if key_normalised(bundle) else None
+    vocab, framed = for_play(bundle, engine(), spare=spare)
+    stack.callback(framed.close)
+    return Voice(vocab, Context(framed, START_PRIME), Sampler(settings.sampler.accompanying()))
 
 
 def _synth(stack: ExitStack, live) -> str | None:

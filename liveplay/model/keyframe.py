@@ -15,8 +15,8 @@ on learning twelve keys. At play time ``for_play`` wraps the bundle's engine:
   moves, the model either hears a modulation (the main model: the window turns over within
   ``context_length`` steps) or, given a ``spare`` engine, **hears the last ``rehear`` tokens
   again in the new frame** (for a duet: an accompanist who finds the tune is in another key goes
-  on from the last bars heard in that key, not from bars of answers in the wrong one; measured,
-  but the daemon gives it no spare yet: models/duet/README.md). The exact
+  on from the last bars heard in that key, not from bars of answers in the wrong one: the daemon's
+  duet has a spare; models/duet/README.md). The exact
   engine's reset costs the square of its tokens (64 tokens: about 53 ms on one thread here, most of a
   240 BPM sixteenth), so the spare hears them ``CATCH_UP`` tokens at a time, in each
   ``prepare`` (the daemon's ``settle``, after the decision) or, without one, before the next

@@ -88,7 +88,7 @@ def test_accompany_plays_the_shipped_duet_model_under_a_melody_in_its_key_in_c_a
     spb = b.grid.steps_per_beat
     melody = [72, 74, 76, 77, 79, 77, 76, 74, 72, 76, 79, 84, 79, 76, 72, 72] * 2  # one beat each
     hits = {}
-    for rehearing in (False, True):  # the daemon's path; with a spare that re-hears moves of the frame
+    for rehearing in (True, False):  # the daemon's path (a spare re-hears a move of the frame); a modulation
         vocab, engine = for_play(b, make_engine(b, "numpy", 1, harmony=settings.model.harmony),
                                  spare=make_engine(b, "numpy", 1, harmony=settings.model.harmony) if rehearing else None)
         assert "harmony" in engine.inner.name and (engine.rehear > 0) == rehearing
@@ -100,6 +100,23 @@ def test_accompany_plays_the_shipped_duet_model_under_a_melody_in_its_key_in_c_a
                 key_of(pitch_class_histogram(vocab.decode(accompany(
                     engine, Sampler(settings.sampler.accompanying(), seed=seed), vocab.encode(tune))))) == key
                 for seed in range(12))
-    # measured: 11 and 8 of 12 in C and F# as the daemon plays, 12 and 12 re-hearing (the model alone: 6 and 10)
-    assert min(hits.values()) >= 3 and sum(hits[False, s] for s in (0, 6)) >= 8, hits
-    assert sum(hits[True, s] for s in (0, 6)) >= 16, hits
+    # measured: 12 and 12 of 12 in C and F# as the daemon plays (re-hearing), 11 and 8 hearing a
+    # modulation (the model alone: 6 and 10)
+    assert min(hits[True, s] for s in (0, 6)) >= 6 and sum(hits[True, s] for s in (0, 6)) >= 16, hits
+    assert sum(hits[True, s] for s in (0, 6)) >= sum(hits[False, s] for s in (0, 6)), hits
+
+
+def test_the_daemon_gives_the_shipped_duet_a_spare_that_re_hears_a_move_of_its_key_frame():
+    """``live/app.py``'s duet voice: the key frame with a spare engine on the duet's weights."""
+    from contextlib import ExitStack
+
+    from liveplay.live.app import _duet
+    from liveplay.model.keyframe import DUET_REHEAR, KeyFrameEngine
+
+    settings = load_settings()
+    with ExitStack() as stack:
+        voice = _duet(stack, settings, load_bundle(DUET, weights=False).grid.steps_per_beat)
+        engine = voice.context.engine
+        assert isinstance(engine, KeyFrameEngine)
+        assert engine.rehear == DUET_REHEAR and engine.spare is not None and engine.spare is not engine.inner
+        assert engine.spare.name == engine.inner.name  # the same engine and ear, on the same weights
