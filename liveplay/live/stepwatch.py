@@ -19,11 +19,8 @@ overloaded machine does not flood the log.
 from __future__ import annotations
 
 import gc
-import logging
 import resource
 import time
-
-log = logging.getLogger(__name__)
 
 FIRST = 10  # late steps logged one by one
 EVERY = 100  # after them, one line in this many
@@ -32,7 +29,6 @@ EVERY = 100  # after them, one line in this many
 class StepWatch:
     def __init__(self):
         self.phase: tuple[str, int, float] = ("starting", 0, time.monotonic())
-        self.logged = 0
         self._gc_started = 0.0
         self._gc_running = False
         self._gc_count = 0
