@@ -4,7 +4,9 @@ A late step (the sender reached a boundary before the thinker had decided it: it
 is logged with:
 
 - the thinker's phase then -- waiting, hearing, pushing, deciding or settling, for which step,
-  and for how long it had been in it (a model step that ran long, or a thinker that started late);
+  and for how long it had been in it (a model step that ran long, or a thinker that started late),
+  and the ``TRAIL`` phases before it with when each began, in ms from the boundary (a settle that
+  ran into the next step's time shows there);
 - how long after its time the boundary woke the sender (more than a millisecond or so: the whole
   process was held up, not only the thinker);
 - since the boundary before: garbage collections (the longest, or one still running), major page
@@ -21,14 +23,17 @@ from __future__ import annotations
 import gc
 import resource
 import time
+from collections import deque
 
 FIRST = 10  # late steps logged one by one
 EVERY = 100  # after them, one line in this many
+TRAIL = 6  # the thinker's phases before the one it is in, with when each began
 
 
 class StepWatch:
     def __init__(self):
         self.phase: tuple[str, int, float] = ("starting", 0, time.monotonic())
+        self.trail: deque[tuple[str, int, float]] = deque(maxlen=TRAIL)  # the phases before it
         self._gc_started = 0.0
         self._gc_running = False
         self._gc_count = 0
@@ -42,6 +47,7 @@ class StepWatch:
 
     def thinking(self, phase: str, step: int) -> None:
         """The thinker enters ``phase`` for ``step``."""
+        self.trail.append(self.phase)
         self.phase = (phase, step, time.monotonic())
 
     def _collected(self, what: str, info: dict) -> None:
@@ -76,7 +82,10 @@ class StepWatch:
             "no garbage collection"
         if self._gc_running:  # its finalizers run Python code, so other threads can run before it ends
             gc_text += f"; a garbage collection running for {1000 * (time.perf_counter() - self._gc_started):.1f} ms"
+        now = time.monotonic()
+        at = now - (woke or 0.0)  # the boundary (now, where the timing does not know when it was due)
+        trail = ", ".join(f"{p} {s} {1000 * (t - at):+.1f}" for p, s, t in self.trail)
         return (f"step {step} late ({late} so far{'' if late <= FIRST else f', one line in {EVERY} from here'}): "
-                f"{woke_text}the thinker had been {phase} step {k} for {1000 * (time.monotonic() - entered):.1f} ms; "
+                f"{woke_text}the thinker had been {phase} step {k} for {1000 * (now - entered):.1f} ms; "
                 f"since the step before: {faults} major page fault(s), {switches} involuntary context "
-                f"switch(es), {gc_text}")
+                f"switch(es), {gc_text}; the thinker's phases before, begun at ms from the boundary: {trail}")

@@ -119,6 +119,10 @@ def test_a_late_step_is_logged_with_where_the_time_went(caplog):
     # the collection, ended or (in a process with much garbage: its finalizers let the sender run) still running
     assert ("garbage collection(s), the longest" in first or "a garbage collection running for" in first), first
     assert "major page fault(s)" in first
+    # the phases before: the thinker began step 6 (heard its input) about lookahead before the boundary
+    trail = first.split("begun at ms from the boundary: ")[1]
+    began = float(trail.split("hearing the input for 6 ")[1].split(",")[0])
+    assert -30 < began < -10, trail
 
 
 def test_late_steps_past_the_first_ten_are_logged_one_in_a_hundred():
