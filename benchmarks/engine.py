@@ -9,7 +9,7 @@ For each model size (random weights; the cost does not depend on their values):
       (c1) the same on one thread. On a real bundle (--bundle), (c) is also timed as the daemon
       steps: prepare() on its own once the decision is made, then push + distribution once the
       musician's token is known (what the step waits for). A duet bundle's key frame is given a
-      spare engine (the re-hearing, not yet on in the daemon): its catch-up after a move of the
+      spare engine (the re-hearing, as the daemon plays it): its catch-up after a move of the
       frame is in prepare()'s time; the reset it spreads over steps is timed on its own
   (d) NumPy streaming (one carried state)
   (e) TensorFlow runtime (the GPU runtime; here on whatever device TensorFlow sees)
@@ -155,8 +155,8 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
     if key_normalised(bundle):  # the daemon's path for such a model: (c) inside the key frame
         # (the stream's ids are the model's own, which are the play vocabulary's first)
         # with the short-term model of config.yaml's model.short_term, as the daemon plays
-        # a duet with a spare engine (the re-hearing of models/duet/README.md, not yet on in the
-        # daemon): a move of the frame (frequent along random ids) is heard again in the new frame,
+        # a duet with a spare engine (the re-hearing of models/duet/README.md, as the daemon
+        # plays it): a move of the frame (frequent along random ids) is heard again in the new frame,
         # CATCH_UP tokens in each prepare()
         duet = bundle.manifest.kind == "duet"
 
