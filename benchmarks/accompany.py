@@ -13,7 +13,11 @@ notes are those sounding after SIGTERM.
 
     python benchmarks/accompany.py [--model models/default] [--duet models/duet] [--pieces 12]
                                    [--beats 32] [--tempo 100] [--no-duet] [--harmony H]
-                                   [--split test|validation] [--json]
+                                   [--split test|validation] [--realtime-priority P] [--load N] [--json]
+
+``--load N`` runs N busy processes (a Python loop each) beside the daemon for the whole run: other
+work holding the cores, as a DAW, a synth or a build would (the late-step figure under load, with
+and without ``--realtime-priority 0``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import json
 import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -115,6 +120,9 @@ def main() -> None:
                         help="model.harmony for the duet model (default: config.yaml's)")
     parser.add_argument("--split", choices=("test", "validation"), default="test",
                         help="whose melodies: validation compares the live path with scripts/duet_frame_sweep.py's")
+    parser.add_argument("--realtime-priority", type=int, default=None,
+                        help="live.realtime_priority (default: config.yaml's; 0: normal scheduling)")
+    parser.add_argument("--load", type=int, default=0, help="busy processes beside the daemon")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     pieces = excerpts(args.duet, args.pieces, args.beats, args.split)
@@ -126,11 +134,13 @@ def main() -> None:
         config = tmp / "accompany.yaml"
         duet = "null" if args.no_duet else Path(args.duet).resolve()
         harmony = "" if args.harmony is None else f"  harmony: {args.harmony}\n"
-        config.write_text(f"model:\n  duet: {duet}\n{harmony}sampler:\n  seed: 1\n")
+        priority = "" if args.realtime_priority is None else f"live:\n  realtime_priority: {args.realtime_priority}\n"
+        config.write_text(f"model:\n  duet: {duet}\n{harmony}sampler:\n  seed: 1\n{priority}")
         d = Daemon(server, ["--config", str(config), "--model", args.model, "--mode", "accompany",
                             "--tempo", str(args.tempo)], tmp / "daemon.log")
         rec = Recorder(d.out_port)
         port = open_player(d.in_port)
+        load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
         try:
             time.sleep(1.0)
             for name, melody, accompaniment in pieces:
@@ -143,11 +153,15 @@ def main() -> None:
             code = d.stop(signal.SIGTERM)
             time.sleep(0.3)
         finally:
+            for p in load:
+                p.kill()
+                p.wait()
             port.close()
             rec.close()
         late, hanging = d.late_steps(), len(rec.sounding())
         why_late = re.findall(r"step \d+ late \(.*", d.log())
     results = {"duet": None if args.no_duet else args.duet, "harmony": args.harmony, "split": args.split,
+               "realtime_priority": args.realtime_priority, "load": args.load,
                "pieces": len(pieces), "beats": args.beats, "tempo_bpm": args.tempo, "exit_code": code,
                "late_steps": late, "late_step_lines": why_late, "notes_left_sounding": hanging,
                "liveplay": summary([figures(a, m) for a, m in ours], [a for a, _ in ours]),

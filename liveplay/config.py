@@ -181,6 +181,7 @@ class LiveSettings:
     queue_size: int = setting(between(16, 1_000_000))
     record: str | None = setting(path=True)
     synth: bool = setting()
+    realtime_priority: int = setting(between(0, 98))
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,8 @@ def describe_controls(c) -> str:
 
 # settings a reload cannot change while playing: they take effect at the next start
 RESTART_ONLY = ("model", "grid", "engine", "engine_threads", "clock", "live.api", "live.input", "live.output",
-                "live.virtual", "live.steps_per_beat", "live.queue_size", "live.prime", "live.record", "live.synth")
+                "live.virtual", "live.steps_per_beat", "live.queue_size", "live.prime", "live.record", "live.synth",
+                "live.realtime_priority")
 START_DELAY = 0.2  # s from start to the first boundary: the threads are up, the first chord decided
 STOP_DEADLINE = 8.0  # s a stop may take before the daemon leaves anyway (under systemd's TimeoutStopSec=10)
 

@@ -8,6 +8,9 @@
   (controls act, notes land in the step of their stamp), folds step k-1 into the context, runs
   the model's step and decides step k.
 
+Both ask for real-time scheduling as they start (``realtime.py``: the sender above the thinker,
+both below JACK), so other busy processes cannot hold them past their time.
+
 One lock guards what both touch: the note writer, the decisions, what was played. The model's
 step and the input handling run outside it, so the sender is never held up by computing.
 Every note-on has its note-off: chord changes, REST, mode switch, mute, panic, a lost port, and
@@ -23,6 +26,7 @@ from typing import Callable
 
 from liveplay.config import ControlSettings, LiveSettings, SamplerSettings
 from liveplay.live.performance import FORWARD, RELEASE, SILENCE, TEMPO, Effect, Performance
+from liveplay.live import realtime
 from liveplay.live.inputs import InputQueue
 from liveplay.live.recording import SessionRecording
 from liveplay.live.status import StatusLine
@@ -57,6 +61,7 @@ class Player:
         self.threads: list[threading.Thread] = []
         self.errors_seen: set[str] = set()
         self.watch = StepWatch()  # a late step is logged with where the time went
+        self.priority = live.realtime_priority  # the sender's SCHED_FIFO priority; the thinker's one less
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -87,6 +92,7 @@ class Player:
     # -- the sender ------------------------------------------------------------------------
 
     def _sender(self) -> None:
+        self._scheduled(self.priority)
         k = 0
         while True:
             beat = self.timing.wait_boundary(k, self.stop_event)
@@ -133,6 +139,7 @@ class Player:
     # -- the thinker -----------------------------------------------------------------------
 
     def _thinker(self) -> None:
+        self._scheduled(max(self.priority - 1, 1) if self.priority > 0 else 0)
         k = 1
         while self._wait_to_compute(k):
             self.thinker_seen = time.monotonic()
@@ -215,6 +222,16 @@ class Player:
         elif bpm != self.timing.tempo_bpm():
             self.timing.set_tempo(bpm, self.step + 1)
             log.info("tempo %.1f BPM (%s)", bpm, source)
+
+    def _scheduled(self, priority: int) -> None:
+        """This step thread under real-time scheduling where granted (``realtime``); said once."""
+        name = threading.current_thread().name
+        why = realtime.request(priority)
+        if why is None:
+            log.info("%s thread: real-time scheduling (SCHED_FIFO %d)", name, priority)
+        elif "realtime" not in self.errors_seen:
+            self.errors_seen.add("realtime")
+            log.info("step threads: normal scheduling, real-time %s", why)
 
     def _once(self, err: Exception) -> None:
         if type(err).__name__ not in self.errors_seen:
