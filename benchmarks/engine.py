@@ -146,22 +146,24 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
     from liveplay.model.keyframe import for_play, key_normalised
     from liveplay.model.runtime import make_engine
 
-    short_term = load_settings().model.short_term
-    result["short_term"] = short_term
+    m = load_settings().model
+    short_term, long_term = m.short_term, m.long_term
+    result["short_term"], result["long_term"] = short_term, long_term
 
     engines = [("c_numpy_exact", NumpyEngine(bundle, threads=threads)),
                ("c1_numpy_exact_1_thread", NumpyEngine(bundle, threads=1)),
                ("d_numpy_streaming", NumpyEngine(bundle, streaming=True))]
     if key_normalised(bundle):  # the daemon's path for such a model: (c) inside the key frame
         # (the stream's ids are the model's own, which are the play vocabulary's first)
-        # with the short-term model of config.yaml's model.short_term, as the daemon plays
+        # with the long- and short-term models of config.yaml's model.long_term and short_term (the
+        # long-term one when the bundle has its longterm.npz), as the daemon plays
         # a duet with a spare engine (the re-hearing of models/duet/README.md, as the daemon
         # plays it): a move of the frame (frequent along random ids) is heard again in the new frame,
         # CATCH_UP tokens in each prepare()
         duet = bundle.manifest.kind == "duet"
 
         def framed(n):
-            return for_play(bundle, make_engine(bundle, "numpy", n, short_term),
+            return for_play(bundle, make_engine(bundle, "numpy", n, short_term, long_term=long_term),
                             spare=make_engine(bundle, "numpy", n, short_term) if duet else None)[1]
 
         engines.insert(1, ("c_keyframe", framed(threads)))

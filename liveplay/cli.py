@@ -80,7 +80,7 @@ def _bundle_and_engine(settings: Settings):
 
     bundle = load_bundle(settings.model.path)
     m = settings.model
-    return bundle, make_engine(bundle, settings.engine, settings.engine_threads, m.short_term, m.harmony)
+    return bundle, make_engine(bundle, settings.engine, settings.engine_threads, m.short_term, m.harmony, m.long_term)
 
 
 def cmd_generate(args) -> int:
@@ -209,6 +209,31 @@ def cmd_render(args) -> int:
         print(f"wrote {render_png(args.file, args.png)} (piano roll)")
     if args.wav:
         print(f"wrote {render_wav(args.file, args.wav)} (FluidSynth, General MIDI)")
+    return EXIT_OK
+
+
+def cmd_longterm(args) -> int:
+    """Count the bundle's training tokens into its long-term tables (``model.longterm``)."""
+    from liveplay.model.bundle import load_bundle
+    from liveplay.model.longterm import FILE, CorpusTables
+    from liveplay.offline.evaluate import load_sequences, training_files
+
+    settings = settings_from(args, {"model.path": args.model})
+    bundle = load_bundle(settings.model.path, weights=False)
+    if bundle.manifest.kind == "duet":
+        raise UsageError(f"longterm: {bundle.path} is a duet model; its context interleaves two parts, and "
+                         "it plays without a long-term model")
+    files = args.train_data or training_files(bundle)
+    if not files:
+        raise UsageError(f"longterm: none of {bundle.path}'s training files is on disk (give --train-data)")
+    began = time.monotonic()
+    sequences = load_sequences(bundle, files, settings.grid.skip_drums)  # as the model trained: in its key frame
+    tables = CorpusTables.fit(sequences, len(bundle.vocab), args.order)
+    tables.save(bundle.path / FILE)
+    contexts = sum(len(k) for k in tables.keys)
+    print(f"wrote {bundle.path / FILE}: {sum(len(s) for s in sequences)} tokens of {len(sequences)} file(s), "
+          f"{contexts} contexts of up to {args.order} tokens, {(bundle.path / FILE).stat().st_size / 1e6:.1f} MB, "
+          f"in {time.monotonic() - began:.0f} s")
     return EXIT_OK
 
 
@@ -401,6 +426,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "evenly spaced by name: the same files every time")
     p.add_argument("--transpose", type=int, default=0, metavar="SEMITONES",
                    help="move the held-out pieces by this many semitones first (does it play as well in F#?)")
+
+    p = command("longterm", cmd_longterm, "Count a model's training tokens into its long-term tables "
+                "(longterm.npz in the bundle: the corpus model mixed in at play time, model.long_term).")
+    p.add_argument("--model", metavar="DIR", help="model bundle (default: model.path)")
+    p.add_argument("--train-data", nargs="+", metavar="DIR", help="files or folders to count (default: the "
+                   "manifest's training files)")
+    p.add_argument("--order", type=int, default=8, choices=range(0, 17), metavar="K",
+                   help="longest context counted, in tokens (8)")
 
     p = command("render", cmd_render, "Hear and see a MIDI file: audio through FluidSynth, a piano-roll picture.")
     p.add_argument("file", metavar="FILE.mid", help="the MIDI file (a generation, a --record session...)")

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Choose ``model.short_term`` by measurement, on the model's validation split (never the test split).
+"""Choose ``model.short_term`` and ``model.long_term`` by measurement, on the model's validation split
+(never the test split).
 
 Every validation file (at most ``--most`` of each collection, the same files every time, in the
 key frame as ``evaluate`` moves them) goes through the daemon's path once: a ``Context`` on the
-exact engine inside ``ShortTermEngine``. At each step the model's distribution and the match
-model's are both kept, so every weight is scored on the same predictions: perplexity, top-5, and
-chord-onset top-5 (targets of two notes or more), over all files and per collection.
+exact engine inside ``ShortTermEngine``. At each step the model's distribution, the match
+model's and (with ``--long-term``) the corpus's PPM (the bundle's ``longterm.npz``) are all kept,
+so every pair of weights is scored on the same predictions: perplexity, top-5, and chord-onset
+top-5 (targets of two notes or more), over all files and per collection. The daemon's mix is
+``(1 - s) * ((1 - l) * model + l * corpus) + s * match`` (``model.longterm`` inside ``model.shortterm``).
 
     .venv/bin/python scripts/short_term_sweep.py --model models/default --weights 0,0.2,0.3,0.4,0.5
+    .venv/bin/python scripts/short_term_sweep.py --model models/default --weights 0.1,0.2 --long-term 0,0.1,0.2,0.3
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveplay.model.bundle import load_bundle  # noqa: E402
 from liveplay.model.keyframe import key_normalised  # noqa: E402
+from liveplay.model.longterm import FILE, CorpusTables  # noqa: E402
 from liveplay.model.numpy_engine import NumpyEngine  # noqa: E402
 from liveplay.model.shortterm import ShortTermEngine  # noqa: E402
 from liveplay.music.context import Context, with_start  # noqa: E402
@@ -33,20 +38,25 @@ from liveplay.offline.evaluate import at_most, chord_targets, collection, in_key
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="models/default")
-    p.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5")
+    p.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5", help="short-term weights")
+    p.add_argument("--long-term", default="0", help="long-term weights (other than 0: the bundle's longterm.npz)")
     p.add_argument("--most", type=int, default=12, help="validation files per collection (12)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    weights = [float(w) for w in args.weights.split(",")]
+    shorts = [float(w) for w in args.weights.split(",")]
+    longs = [float(w) for w in args.long_term.split(",")]
+    weights = [(s, lt) for s in shorts for lt in longs]  # every pair: short-term, long-term
     bundle = load_bundle(args.model)
+    tables = CorpusTables.load(bundle.path / FILE, len(bundle.vocab)) if any(longs) else None
     pieces = at_most(load_pieces(bundle, bundle.manifest.training.files.validation), args.most)
     if key_normalised(bundle):
         pieces = in_key_frame(bundle, pieces)
     chords = chord_targets(bundle.vocab)
     engine = ShortTermEngine(NumpyEngine(bundle), 0.5)  # the weight here is unused: both parts are read
     context = Context(engine)
-    w = np.array(weights)[:, None]  # (K, 1)
+    w = np.array([s for s, _ in weights])[:, None]  # (K, 1)
+    lt = np.array([x for _, x in weights])[:, None]  # (K, 1)
     tallies: dict[str, dict] = {}
     for name, tokens in pieces:
         seq = with_start(bundle.vocab.encode(tokens))
@@ -56,8 +66,11 @@ def main(argv=None) -> int:
                 for g in (collection(name), "all")]
         for i in range(1, len(seq)):
             model = engine.inner.distribution()  # (V,)
+            if tables is not None:
+                model = (1 - lt) * model + lt * tables.distribution(seq[max(0, i - tables.order): i])  # (K, V)
             match = engine.match_distribution()
-            mixed = np.repeat(model[None, :], len(weights), axis=0) if match is None else (1 - w) * model + w * match
+            mixed = np.broadcast_to(model, (len(weights), len(model.T))) if match is None else \
+                (1 - w) * model + w * match
             target = seq[i]
             p_target = mixed[:, target]  # (K,)
             in_top5 = (mixed > p_target[:, None]).sum(axis=1) < 5  # (K,)
@@ -70,7 +83,7 @@ def main(argv=None) -> int:
                     row["chord_top5"] += in_top5
             if i + 1 < len(seq):
                 context.push(target)
-    report = {"model": args.model, "files": len(pieces), "weights": weights, "by_collection": {}}
+    report = {"model": args.model, "files": len(pieces), "weights": [list(x) for x in weights], "by_collection": {}}
     for g, row in sorted(tallies.items()):
         report["by_collection"][g] = {
             "predictions": row["n"], "chord_onsets": row["chords"],
@@ -80,7 +93,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"{args.model}: {len(pieces)} validation files; weights {weights}")
+    print(f"{args.model}: {len(pieces)} validation files; (short-term, long-term) weights {weights}")
     for g, r in report["by_collection"].items():
         print(f"{g:16} n={r['predictions']:6d}  perplexity {r['perplexity']}  top-5 {r['top5']}  "
               f"chord-onset top-5 ({r['chord_onsets']}) {r['chord_top5']}")

@@ -14,6 +14,8 @@ import os
 from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
 from liveplay.model.harmony import HarmonyEngine
+from liveplay.model.longterm import FILE as LONG_TERM_FILE
+from liveplay.model.longterm import CorpusTables, LongTermEngine
 from liveplay.model.numpy_engine import NumpyEngine
 from liveplay.model.shortterm import ShortTermEngine
 
@@ -41,11 +43,13 @@ def choose_runtime(requested: str) -> str:
 
 
 def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_term: float = 0.0,
-                harmony: float = 0.0) -> Engine:
+                harmony: float = 0.0, long_term: float = 0.0) -> Engine:
     """The runtime asked for; ``threads`` = CPU threads of a NumPy exact step (capped at the cores);
-    ``short_term`` > 0 mixes in the context's match model (``model.shortterm``; not for a duet
-    model, whose context interleaves two parts); ``harmony`` > 0 bends a duet model's chords toward
-    the melody it accompanies (``model.harmony``; only for a duet model)."""
+    ``long_term`` > 0 mixes in the corpus's counts (``model.longterm``, from the bundle's
+    longterm.npz when it has one), ``short_term`` > 0 then the context's match model
+    (``model.shortterm``), neither for a duet model, whose context interleaves two parts;
+    ``harmony`` > 0 bends a duet model's chords toward the melody it accompanies (``model.harmony``;
+    only for a duet model)."""
     chosen = choose_runtime(runtime)
     if chosen == "numpy":
         engine: Engine = NumpyEngine(bundle, threads=min(threads, os.cpu_count() or 1))
@@ -57,6 +61,13 @@ def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_t
         engine = TensorflowEngine(bundle)
     else:
         raise ValueError(f"unknown engine {runtime!r}")
+    if long_term > 0 and bundle.manifest.kind != "duet":
+        if (bundle.path / LONG_TERM_FILE).exists():
+            engine = LongTermEngine(engine, CorpusTables.load(bundle.path / LONG_TERM_FILE, len(bundle.vocab)),
+                                    long_term)
+        else:
+            log.info("%s has no %s: the model without the corpus's counts (`liveplay longterm` counts them)",
+                     bundle.path, LONG_TERM_FILE)
     if short_term > 0 and bundle.manifest.kind != "duet":
         engine = ShortTermEngine(engine, short_term)
     if harmony > 0 and bundle.manifest.kind == "duet":
