@@ -10,17 +10,20 @@ is logged with:
 - how long after its time the boundary woke the sender (more than a millisecond or so: the whole
   process was held up, not only the thinker);
 - since the boundary before: garbage collections (the longest, or one still running), major page
-  faults (code or data read back from disk) and involuntary context switches (the CPU taken by
-  other work).
+  faults (code or data read back from disk), involuntary context switches (the CPU taken by
+  other work in this machine) and, on a virtual machine, **steal time** (the host ran something
+  else on this machine's virtual CPUs: every thread of every process here stops at once, and no
+  context switch is counted in it; ``/proc/stat``, in the kernel's 10 ms ticks summed over the CPUs).
 
-Cheap enough for every step: a tuple stored per phase, one ``getrusage`` per boundary, a clock
-read per collection. The first ``FIRST`` late steps are logged, then one in ``EVERY``, so an
+Cheap enough for every step: a tuple stored per phase, one ``getrusage`` and one ``pread`` of
+``/proc/stat`` per boundary, a clock read per collection. The first ``FIRST`` late steps are logged, then one in ``EVERY``, so an
 overloaded machine does not flood the log.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import time
 from collections import deque
@@ -38,12 +41,20 @@ class StepWatch:
         self._gc_running = False
         self._gc_count = 0
         self._gc_longest = 0.0
+        try:
+            self._stat: int | None = os.open("/proc/stat", os.O_RDONLY)
+        except OSError:  # not Linux: no steal figure
+            self._stat = None
+        self._tick = 1000.0 / os.sysconf("SC_CLK_TCK") if self._stat is not None else 0.0
         self._last = self._usage()
         gc.callbacks.append(self._collected)
 
     def close(self) -> None:
         if self._collected in gc.callbacks:
             gc.callbacks.remove(self._collected)
+        if self._stat is not None:
+            os.close(self._stat)
+            self._stat = None
 
     def thinking(self, phase: str, step: int) -> None:
         """The thinker enters ``phase`` for ``step``."""
@@ -58,25 +69,37 @@ class StepWatch:
             self._gc_count += 1
             self._gc_longest = max(self._gc_longest, time.perf_counter() - self._gc_started)
 
-    @staticmethod
-    def _usage() -> tuple[int, int]:
-        u = resource.getrusage(resource.RUSAGE_SELF)
-        return u.ru_majflt, u.ru_nivcsw
+    def _steal(self) -> int:
+        """Steal time of all CPUs so far, in ticks (0 where the kernel does not count it)."""
+        if self._stat is None:
+            return 0
+        try:
+            fields = os.pread(self._stat, 200, 0).split(b"\n", 1)[0].split()
+            return int(fields[8]) if len(fields) > 8 else 0  # cpu user nice system idle iowait irq softirq steal
+        except (OSError, ValueError):
+            return 0
 
-    def boundary(self) -> tuple[int, int, int, float]:
+    def _usage(self) -> tuple[int, int, int]:
+        u = resource.getrusage(resource.RUSAGE_SELF)
+        return u.ru_majflt, u.ru_nivcsw, self._steal()
+
+    def boundary(self) -> tuple[int, int, int, float, float]:
         """At each boundary (the sender): what happened since the one before -- major faults,
-        involuntary switches, collections, the longest collection (s) -- and start counting again."""
+        involuntary switches, collections, the longest collection (s), steal time (ms) -- and
+        start counting again."""
         now = self._usage()
-        since = (now[0] - self._last[0], now[1] - self._last[1], self._gc_count, self._gc_longest)
+        since = (now[0] - self._last[0], now[1] - self._last[1], self._gc_count, self._gc_longest,
+                 (now[2] - self._last[2]) * self._tick)
         self._last, self._gc_count, self._gc_longest = now, 0, 0.0
         return since
 
-    def describe(self, step: int, late: int, woke: float | None, since: tuple[int, int, int, float]) -> str | None:
+    def describe(self, step: int, late: int, woke: float | None,
+                 since: tuple[int, int, int, float, float]) -> str | None:
         """The log line for late step ``step`` (the ``late``-th), or None when it is not one to log."""
         if late > FIRST and late % EVERY:
             return None
         phase, k, entered = self.phase
-        faults, switches, collections, longest = since
+        faults, switches, collections, longest, stolen = since
         woke_text = f"the sender woke {1000 * woke:.1f} ms after the boundary; " if woke is not None else ""
         gc_text = f"{collections} garbage collection(s), the longest {1000 * longest:.1f} ms" if collections else \
             "no garbage collection"
@@ -88,4 +111,5 @@ class StepWatch:
         return (f"step {step} late ({late} so far{'' if late <= FIRST else f', one line in {EVERY} from here'}): "
                 f"{woke_text}the thinker had been {phase} step {k} for {1000 * (now - entered):.1f} ms; "
                 f"since the step before: {faults} major page fault(s), {switches} involuntary context "
-                f"switch(es), {gc_text}; the thinker's phases before, begun at ms from the boundary: {trail}")
+                f"switch(es), {gc_text}, {stolen:.0f} ms of the CPUs stolen by the host; the thinker's phases "
+                f"before, begun at ms from the boundary: {trail}")
