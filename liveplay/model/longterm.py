@@ -28,7 +28,7 @@ from __future__ import annotations
 import zipfile
 from collections import deque
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -46,6 +46,33 @@ MAX_BYTES = 1 << 30  # a file declaring more is refused unread (the shipped mode
 
 def _powers(order: int) -> list[int]:
     return [pow(BASE, k, 1 << 64) for k in range(order)]
+
+
+def ppm_c(found: Iterable[tuple[np.ndarray, np.ndarray]], vocab_size: int) -> np.ndarray:
+    """PPM-C with exclusion (Moffat 1990) over the counts after each context found, longest first:
+    a token seen n times of N, among T distinct, gets n / (N + T) of what is left, T / (N + T)
+    escapes to the next shorter context, which leaves out the tokens already given probability.
+    Below order 0 the tokens never seen share the rest evenly; when every token was seen, the
+    last escape goes back to them. Over the whole vocabulary, float64, sums to 1."""
+    p = np.zeros(vocab_size)  # (V,)
+    excluded = np.zeros(vocab_size, dtype=bool)  # (V,)
+    mass = 1.0
+    for tokens, counts in found:
+        keep = ~excluded[tokens]
+        if not keep.all():
+            tokens, counts = tokens[keep], counts[keep]
+        if len(tokens) == 0:
+            continue
+        total, types = float(counts.sum()), len(tokens)
+        p[tokens] += mass * counts / (total + types)
+        mass *= types / (total + types)
+        excluded[tokens] = True
+    rest = ~excluded
+    if rest.any():
+        p[rest] += mass / rest.sum()
+    else:
+        p *= 1.0 / p.sum()
+    return p
 
 
 class CorpusTables:
@@ -108,10 +135,11 @@ class CorpusTables:
 
     def distribution(self, history: Sequence[int]) -> np.ndarray:
         """P(next | the last ``order`` tokens of history) by PPM-C with exclusion, over the whole
-        vocabulary (offline.ppm's method, on these counts)."""
-        p = np.zeros(self.vocab_size)  # (V,)
-        excluded = np.zeros(self.vocab_size, dtype=bool)  # (V,)
-        mass = 1.0
+        vocabulary (``ppm_c``, as offline.ppm's baseline, on these counts)."""
+        return ppm_c(self._found(history), self.vocab_size)
+
+    def _found(self, history: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(tokens, counts) after each context of the history found in the tables, longest first."""
         longest = min(self.order, len(history))
         hashes, h = [0], 0
         for k in range(1, longest + 1):
@@ -120,23 +148,9 @@ class CorpusTables:
         for k in range(longest, -1, -1):
             keys = self.keys[k]
             i = int(np.searchsorted(keys, np.uint64(hashes[k])))
-            if i == len(keys) or int(keys[i]) != hashes[k]:
-                continue
-            lo, hi = self.offsets[k][i], self.offsets[k][i + 1]
-            tokens, counts = self.tokens[k][lo:hi], self.counts[k][lo:hi]
-            keep = ~excluded[tokens]
-            if not keep.all():
-                tokens, counts = tokens[keep], counts[keep]
-            if len(tokens) == 0:
-                continue
-            total, types = float(counts.sum()), len(tokens)
-            p[tokens] += mass * counts / (total + types)
-            mass *= types / (total + types)
-            excluded[tokens] = True
-        left = ~excluded
-        if left.any():
-            p[left] += mass / left.sum()
-        return p / p.sum()
+            if i < len(keys) and int(keys[i]) == hashes[k]:
+                lo, hi = self.offsets[k][i], self.offsets[k][i + 1]
+                yield self.tokens[k][lo:hi], self.counts[k][lo:hi]
 
     # -- the file ------------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ training, N its total and T the number of distinct w. Method C gives a seen toke
 n(c, w) / (N + T) and escapes to order k-1 with T / (N + T). With **exclusion**, tokens already
 given probability at a higher order are left out of the counts below it (they cannot be the
 reason to escape). Below order 0 every token not yet excluded shares what is left evenly, so
-every distribution covers the whole vocabulary and perplexities compare with the model's.
+every distribution covers the whole vocabulary and perplexities compare with the model's. The
+blend itself is ``model.longterm.ppm_c``, shared with the daemon's long-term model.
 
 Published comparisons find such variable-order models strong on symbolic music (chords and
 melody alike), often ahead of RNNs, so it is the baseline the model has to beat.
@@ -18,6 +19,8 @@ from collections import Counter, defaultdict
 from typing import Sequence
 
 import numpy as np
+
+from liveplay.model.longterm import ppm_c
 
 
 class PPM:
@@ -42,25 +45,6 @@ class PPM:
 
     def distribution(self, history: Sequence[int]) -> np.ndarray:
         """P(next | history) over the whole vocabulary (float64, sums to 1)."""
-        p = np.zeros(self.vocab_size)  # (V,)
-        excluded = np.zeros(self.vocab_size, dtype=bool)  # (V,)
-        mass = 1.0
-        for k in range(min(self.order, len(history)), -1, -1):
-            found = self.tables[k].get(tuple(int(t) for t in history[len(history) - k:]) if k else ())
-            if found is None:
-                continue
-            tokens, counts = found
-            keep = ~excluded[tokens]
-            tokens, counts = tokens[keep], counts[keep]
-            if len(tokens) == 0:
-                continue
-            total, types = counts.sum(), len(tokens)
-            p[tokens] += mass * counts / (total + types)
-            mass *= types / (total + types)
-            excluded[tokens] = True
-        rest = ~excluded
-        if rest.any():
-            p[rest] += mass / rest.sum()
-        else:
-            p *= 1.0 / p.sum()  # every token was seen: the last escape mass goes back to them
-        return p
+        contexts = (self.tables[k].get(tuple(int(t) for t in history[len(history) - k:]) if k else ())
+                    for k in range(min(self.order, len(history)), -1, -1))
+        return ppm_c((found for found in contexts if found is not None), self.vocab_size)
