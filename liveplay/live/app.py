@@ -175,6 +175,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         # answers (seen in JackGraph.close) must not keep a stopped daemon alive. faulthandler's
         # timer is a C thread, so it acts whoever holds the GIL: the stacks to stderr, then exit 1.
         stack.callback(faulthandler.dump_traceback_later, STOP_DEADLINE, exit=True)
+        stack.callback(player.disarm)  # the timer was the stall dump's (LIVEPLAY_STALL_DUMP): the deadline's now
         how = ("following the MIDI clock on the input (waiting for Start)" if follower else
                f"at {live.tempo_bpm:.1f} BPM" + (", sending MIDI clock" if settings.clock.send else ""))
         where = ports.api.upper() if ports.api else "no MIDI system yet"

@@ -78,6 +78,7 @@ class Player:
             t.start()
 
     def stop(self, timeout: float = 2.0) -> None:
+        self.disarm()
         self.stop_event.set()
         for t in self.threads:
             t.join(timeout)
@@ -91,6 +92,11 @@ class Player:
 
     # -- the sender ------------------------------------------------------------------------
 
+    def disarm(self) -> None:
+        """No stall dump from here on (``stepwatch``): the stop's own deadline may take the timer."""
+        with self.lock:
+            self.watch.disarm()
+
     def _sender(self) -> None:
         self._scheduled(self.priority)
         k = 0
@@ -98,6 +104,9 @@ class Player:
             beat = self.timing.wait_boundary(k, self.stop_event)
             if beat.kind == "stop":
                 return
+            if beat.kind != "boundary":
+                with self.lock:
+                    self.watch.pause()  # no boundary due: a stall dump would name nothing
             if beat.kind == "idle":  # the DAW is stopped: no boundaries, but both threads are alive
                 if time.monotonic() - self.thinker_seen < 5.0:
                     self.pet_watchdog()
@@ -125,6 +134,7 @@ class Player:
                 self.current = token
             self.performance.performed(k, token, bool(self.writer.sounding))
             self.step = k
+            self.watch.arm(self.timing.step_seconds())  # LIVEPLAY_STALL_DUMP: the next boundary's deadline
         if why is None:
             self.watch.boundary()
         else:

@@ -118,7 +118,7 @@ def test_a_late_step_is_logged_with_where_the_time_went(caplog):
     assert 15 < stalled < 250  # in the push since the thinker began step 6, lookahead (20 ms) before its boundary
     # the collection, ended or (in a process with much garbage: its finalizers let the sender run) still running
     assert ("garbage collection(s), the longest" in first or "a garbage collection running for" in first), first
-    assert "major page fault(s)" in first and " ms of the CPUs stolen by the host; " in first
+    assert " major and " in first and " minor page fault(s)" in first and " ms of the CPUs stolen by the host; " in first
     # the phases before: the thinker began step 6 (heard its input) about lookahead before the boundary
     trail = first.split("begun at ms from the boundary: ")[1]
     began = float(trail.split("hearing the input for 6 ")[1].split(",")[0])
@@ -148,9 +148,10 @@ def test_steal_time_is_read_from_the_kernels_count_and_said_in_ms():
             kernel = int(f.readline().split()[8])
         assert abs(watch._steal() - kernel) <= 2  # ticks: the two reads are microseconds apart
         since = watch.boundary()
-        assert len(since) == 5 and since[4] >= 0
-        line = watch.describe(1, 1, 0.0, (0, 0, 0, 0.0, 40.0))
+        assert len(since) == 6 and since[4] >= 0 and since[5] >= 0
+        line = watch.describe(1, 1, 0.0, (0, 0, 0, 0.0, 40.0, 3))
         assert "no garbage collection, 40 ms of the CPUs stolen by the host;" in line
+        assert "0 major and 3 minor page fault(s)" in line
     finally:
         watch.close()
     assert watch._stat is None  # the file is closed with the watch
