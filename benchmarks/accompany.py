@@ -15,6 +15,12 @@ notes are those sounding after SIGTERM.
                                    [--beats 32] [--tempo 100] [--no-duet] [--harmony H]
                                    [--split test|validation] [--realtime-priority P] [--load N] [--json]
 
+The daemon runs with ``LIVEPLAY_STALL_DUMP=1`` (``live/stepwatch.py``): a sender held past its
+boundary writes every thread's stack, and the benchmark returns those stacks. Beside it runs a
+**probe**, a separate process that wakes every millisecond (under SCHED_FIFO 1 where permitted,
+below the daemon's step threads) and counts the gaps over ``PROBE_GAP``: a stall that holds the
+probe too held the whole machine (the host, the kernel), not the daemon's own threads.
+
 ``--load N`` runs N busy processes (a Python loop each) beside the daemon for the whole run: other
 work holding the cores, as a DAW, a synth or a build would (the late-step figure under load, with
 and without ``--realtime-priority 0``).
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import subprocess
@@ -39,12 +46,28 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from jacktools import Daemon, Recorder, open_player, private_jack  # noqa: E402
 
+from liveplay.live.stepwatch import STALL_DUMP  # noqa: E402
 from liveplay.model.bundle import load_bundle  # noqa: E402
 from liveplay.music.midifile import Note, notes_to_tokens, read_duet  # noqa: E402
 from liveplay.music.tokens import HOLD, REST  # noqa: E402
 from liveplay.offline.duet_eval import figures, summary  # noqa: E402
 
 CHANNEL = 1  # the player's channel (liveplay plays on 1, the config's output_channel: index 0)
+PROBE_GAP = 0.025  # s: a gap in the probe's 1 ms wake-ups this long is a stall of the machine
+PROBE = f"""
+import os, sys, time
+try:
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+except (AttributeError, OSError):
+    pass
+last = time.monotonic()
+while True:
+    time.sleep(0.001)
+    now = time.monotonic()
+    if now - last > {PROBE_GAP}:
+        print(f"{{1000 * (now - last):.1f}}", flush=True)
+    last = now
+"""
 
 
 def excerpts(duet_path: str, pieces: int, beats: int, split: str = "test") -> list[tuple[str, list, list]]:
@@ -107,6 +130,19 @@ def heard_tokens(rec: Recorder, start: float, steps: int, step: float, spb: int,
     return tokens + [REST] * (steps - len(tokens))
 
 
+def stall_dumps(log: str) -> list[str]:
+    """The stacks the daemon wrote for each stall (faulthandler: "Timeout (...)!" then one block a thread)."""
+    dumps = []
+    for block in log.split("Timeout (")[1:]:
+        lines = ["Timeout (" + block.splitlines()[0]]
+        for line in block.splitlines()[1:]:
+            if not (line.startswith(("Thread ", "  File ", "Current thread ")) or line == ""):
+                break
+            lines.append(line)
+        dumps.append("\n".join(lines).strip())
+    return dumps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(ROOT / "models" / "default"))
@@ -130,6 +166,8 @@ def main() -> None:
     spb = grid.steps_per_beat
     step = 60 / args.tempo / spb
     ours, real = [], []
+    os.environ[STALL_DUMP] = "1"  # the daemon's environment: the stacks of a stalled step
+    probe = subprocess.Popen([sys.executable, "-c", PROBE], stdout=subprocess.PIPE, text=True)
     with private_jack() as (server, tmp):
         config = tmp / "accompany.yaml"
         duet = "null" if args.no_duet else Path(args.duet).resolve()
@@ -153,17 +191,20 @@ def main() -> None:
             code = d.stop(signal.SIGTERM)
             time.sleep(0.3)
         finally:
-            for p in load:
+            for p in [*load, probe]:
                 p.kill()
                 p.wait()
             port.close()
             rec.close()
         late, hanging = d.late_steps(), len(rec.sounding())
         why_late = re.findall(r"step \d+ late \(.*", d.log())
+        stacks = stall_dumps(d.log())
+    machine = [float(x) for x in probe.stdout.read().split()]
     results = {"duet": None if args.no_duet else args.duet, "harmony": args.harmony, "split": args.split,
                "realtime_priority": args.realtime_priority, "load": args.load,
                "pieces": len(pieces), "beats": args.beats, "tempo_bpm": args.tempo, "exit_code": code,
-               "late_steps": late, "late_step_lines": why_late, "notes_left_sounding": hanging,
+               "late_steps": late, "late_step_lines": why_late, "stall_dumps": stacks,
+               "machine_stalls_ms": machine, "notes_left_sounding": hanging,
                "liveplay": summary([figures(a, m) for a, m in ours], [a for a, _ in ours]),
                "real_accompaniment": summary([figures(a, m) for a, m in real], [a for a, _ in real])}
     if args.json:
@@ -179,6 +220,10 @@ def main() -> None:
     print(f"late steps {late}, notes left sounding {hanging}, exit code {code}")
     for line in why_late:  # where the time went (the daemon's own log: live/stepwatch.py)
         print(f"  {line}")
+    for stack in stacks:
+        print(stack)
+    print(f"machine stalls (the probe held over {1000 * PROBE_GAP:.0f} ms): {len(machine)}"
+          + (f", the longest {max(machine):.1f} ms" if machine else ""))
 
 
 if __name__ == "__main__":
