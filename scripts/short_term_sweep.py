@@ -8,10 +8,13 @@ exact engine inside ``ShortTermEngine``. At each step the model's distribution, 
 model's and (with ``--long-term``) the corpus's PPM (the bundle's ``longterm.npz``) are all kept,
 so every pair of weights is scored on the same predictions: perplexity, top-5, and chord-onset
 top-5 (targets of two notes or more), over all files and per collection. The daemon's mix is
-``(1 - s) * ((1 - l) * model + l * corpus) + s * match`` (``model.longterm`` inside ``model.shortterm``).
+``(1 - s) * ((1 - l) * model + l * corpus) + s * match`` (``model.longterm`` inside ``model.shortterm``);
+with ``--bias`` b > 0 the corpus's share l moves with the two distributions' entropies at each step
+(``corpus_share``: tried, not adopted; models/default/README.md).
 
     .venv/bin/python scripts/short_term_sweep.py --model models/default --weights 0,0.2,0.3,0.4,0.5
     .venv/bin/python scripts/short_term_sweep.py --model models/default --weights 0.1,0.2 --long-term 0,0.1,0.2,0.3
+    .venv/bin/python scripts/short_term_sweep.py --model models/default --weights 0.2 --long-term 0.05,0.1 --bias 0,1,2
 """
 
 from __future__ import annotations
@@ -35,18 +38,36 @@ from liveplay.music.context import Context, with_start  # noqa: E402
 from liveplay.offline.evaluate import at_most, chord_targets, collection, in_key_frame, load_pieces  # noqa: E402
 
 
+def relative_entropy(p: np.ndarray) -> np.ndarray:
+    """Entropy of each distribution over the last axis, as a share of the uniform's (0..1]."""
+    return np.maximum(-(p * np.log(np.maximum(p, 1e-300))).sum(axis=-1) / np.log(p.shape[-1]), 1e-6)
+
+
+def corpus_share(weight: float, bias: float, p_model: np.ndarray, p_corpus: np.ndarray) -> float:
+    """The corpus's share of the mix at one step: ``weight`` with ``bias`` 0; with ``bias`` b > 0,
+    as IDyOM weighs its models, each one's prior weight times its relative entropy to the -b (the
+    surer of the two has more of the say)."""
+    if bias == 0:
+        return weight
+    c = weight * relative_entropy(p_corpus) ** -bias
+    m = (1.0 - weight) * relative_entropy(p_model) ** -bias
+    return float(c / (c + m))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="models/default")
     p.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5", help="short-term weights")
     p.add_argument("--long-term", default="0", help="long-term weights (other than 0: the bundle's longterm.npz)")
+    p.add_argument("--bias", default="0", help="long-term entropy biases (corpus_share)")
     p.add_argument("--most", type=int, default=12, help="validation files per collection (12)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     shorts = [float(w) for w in args.weights.split(",")]
     longs = [float(w) for w in args.long_term.split(",")]
-    weights = [(s, lt) for s in shorts for lt in longs]  # every pair: short-term, long-term
+    biases = [float(b) for b in args.bias.split(",")]
+    weights = [(s, lt, b) for s in shorts for lt in longs for b in biases]  # short-term, long-term, bias
     bundle = load_bundle(args.model)
     tables = CorpusTables.load(bundle.path / FILE, len(bundle.vocab)) if any(longs) else None
     pieces = at_most(load_pieces(bundle, bundle.manifest.training.files.validation), args.most)
@@ -55,8 +76,9 @@ def main(argv=None) -> int:
     chords = chord_targets(bundle.vocab)
     engine = ShortTermEngine(NumpyEngine(bundle), 0.5)  # the weight here is unused: both parts are read
     context = Context(engine)
-    w = np.array([s for s, _ in weights])[:, None]  # (K, 1)
-    lt = np.array([x for _, x in weights])[:, None]  # (K, 1)
+    w = np.array([s for s, _, _ in weights])[:, None]  # (K, 1)
+    lt_bias = sorted({(x, b) for _, x, b in weights})
+    which = [lt_bias.index((x, b)) for _, x, b in weights]  # (K,): each weight's long-term mix
     tallies: dict[str, dict] = {}
     for name, tokens in pieces:
         seq = with_start(bundle.vocab.encode(tokens))
@@ -67,7 +89,9 @@ def main(argv=None) -> int:
         for i in range(1, len(seq)):
             model = engine.inner.distribution()  # (V,)
             if tables is not None:
-                model = (1 - lt) * model + lt * tables.distribution(seq[max(0, i - tables.order): i])  # (K, V)
+                corpus = tables.distribution(seq[max(0, i - tables.order): i])
+                share = np.array([corpus_share(x, b, model, corpus) for x, b in lt_bias])[which][:, None]
+                model = (1 - share) * model + share * corpus  # (K, V)
             match = engine.match_distribution()
             mixed = np.broadcast_to(model, (len(weights), len(model.T))) if match is None else \
                 (1 - w) * model + w * match
@@ -93,7 +117,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"{args.model}: {len(pieces)} validation files; (short-term, long-term) weights {weights}")
+    print(f"{args.model}: {len(pieces)} validation files; (short-term, long-term, bias) {weights}")
     for g, r in report["by_collection"].items():
         print(f"{g:16} n={r['predictions']:6d}  perplexity {r['perplexity']}  top-5 {r['top5']}  "
               f"chord-onset top-5 ({r['chord_onsets']}) {r['chord_top5']}")
