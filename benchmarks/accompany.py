@@ -167,7 +167,6 @@ def main() -> None:
     step = 60 / args.tempo / spb
     ours, real = [], []
     os.environ[STALL_DUMP] = "1"  # the daemon's environment: the stacks of a stalled step
-    probe = subprocess.Popen([sys.executable, "-c", PROBE], stdout=subprocess.PIPE, text=True)
     with private_jack() as (server, tmp):
         config = tmp / "accompany.yaml"
         duet = "null" if args.no_duet else Path(args.duet).resolve()
@@ -179,6 +178,7 @@ def main() -> None:
         rec = Recorder(d.out_port)
         port = open_player(d.in_port)
         load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
+        probe = subprocess.Popen([sys.executable, "-c", PROBE], stdout=subprocess.PIPE, text=True)
         try:
             time.sleep(1.0)
             for name, melody, accompaniment in pieces:
@@ -197,8 +197,9 @@ def main() -> None:
             port.close()
             rec.close()
         late, hanging = d.late_steps(), len(rec.sounding())
-        why_late = re.findall(r"step \d+ late \(.*", d.log())
-        stacks = stall_dumps(d.log())
+        log = d.log()
+        why_late = re.findall(r"step \d+ late \(.*", log)
+        stacks = stall_dumps(log)
     machine = [float(x) for x in probe.stdout.read().split()]
     results = {"duet": None if args.no_duet else args.duet, "harmony": args.harmony, "split": args.split,
                "realtime_priority": args.realtime_priority, "load": args.load,

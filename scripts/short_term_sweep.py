@@ -43,14 +43,14 @@ def relative_entropy(p: np.ndarray) -> np.ndarray:
     return np.maximum(-(p * np.log(np.maximum(p, 1e-300))).sum(axis=-1) / np.log(p.shape[-1]), 1e-6)
 
 
-def corpus_share(weight: float, bias: float, p_model: np.ndarray, p_corpus: np.ndarray) -> float:
+def corpus_share(weight: float, bias: float, h_model: float, h_corpus: float) -> float:
     """The corpus's share of the mix at one step: ``weight`` with ``bias`` 0; with ``bias`` b > 0,
     as IDyOM weighs its models, each one's prior weight times its relative entropy to the -b (the
-    surer of the two has more of the say)."""
+    surer of the two has more of the say); ``h_*``: the two distributions' ``relative_entropy``."""
     if bias == 0:
         return weight
-    c = weight * relative_entropy(p_corpus) ** -bias
-    m = (1.0 - weight) * relative_entropy(p_model) ** -bias
+    c = weight * h_corpus ** -bias
+    m = (1.0 - weight) * h_model ** -bias
     return float(c / (c + m))
 
 
@@ -90,7 +90,8 @@ def main(argv=None) -> int:
             model = engine.inner.distribution()  # (V,)
             if tables is not None:
                 corpus = tables.distribution(seq[max(0, i - tables.order): i])
-                share = np.array([corpus_share(x, b, model, corpus) for x, b in lt_bias])[which][:, None]
+                h = relative_entropy(model), relative_entropy(corpus)  # once a step, for every pair
+                share = np.array([corpus_share(x, b, *h) for x, b in lt_bias])[which][:, None]
                 model = (1 - share) * model + share * corpus  # (K, V)
             match = engine.match_distribution()
             mixed = np.broadcast_to(model, (len(weights), len(model.T))) if match is None else \
