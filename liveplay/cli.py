@@ -80,7 +80,8 @@ def _bundle_and_engine(settings: Settings):
 
     bundle = load_bundle(settings.model.path)
     m = settings.model
-    return bundle, make_engine(bundle, settings.engine, settings.engine_threads, m.short_term, m.harmony, m.long_term)
+    return bundle, make_engine(bundle, settings.engine, settings.engine_threads, m.short_term, m.harmony, m.long_term,
+                               m.long_term_gate)
 
 
 def cmd_generate(args) -> int:
@@ -219,7 +220,7 @@ def cmd_longterm(args) -> int:
     from liveplay.offline.evaluate import load_sequences, training_files
 
     settings = settings_from(args, {"model.path": args.model})
-    bundle = load_bundle(settings.model.path, weights=False)
+    bundle = load_bundle(settings.model.path, weights=args.gate)
     if bundle.manifest.kind == "duet":
         raise UsageError(f"longterm: {bundle.path} is a duet model; its context interleaves two parts, and "
                          "it plays without a long-term model")
@@ -229,12 +230,43 @@ def cmd_longterm(args) -> int:
     began = time.monotonic()
     sequences = load_sequences(bundle, files, settings.grid.skip_drums)  # as the model trained: in its key frame
     tables = CorpusTables.fit(sequences, len(bundle.vocab), args.order)
+    if args.gate:
+        tables.gate = _fit_gate(bundle, tables, settings, args.most)
     tables.save(bundle.path / FILE)
     contexts = sum(len(k) for k in tables.keys)
     print(f"wrote {bundle.path / FILE}: {sum(len(s) for s in sequences)} tokens of {len(sequences)} file(s), "
           f"{contexts} contexts of up to {args.order} tokens, {(bundle.path / FILE).stat().st_size / 1e6:.1f} MB, "
           f"in {time.monotonic() - began:.0f} s")
     return EXIT_OK
+
+
+def _fit_gate(bundle, tables, settings, most: int):
+    """The long-term gate fitted on the bundle's validation files (``offline.gate``), reported."""
+    from pathlib import Path
+
+    from liveplay.model.keyframe import key_normalised
+    from liveplay.offline import gate
+    from liveplay.offline.evaluate import at_most, collection, in_key_frame, load_pieces
+
+    files = [f for f in bundle.manifest.training.files.validation if Path(f).exists()]
+    if not files:
+        raise UsageError(f"longterm --gate: none of {bundle.path}'s validation files is on disk")
+    pieces = at_most(load_pieces(bundle, files, settings.grid.skip_drums), most)
+    if key_normalised(bundle):
+        pieces = in_key_frame(bundle, pieces)
+    try:
+        fitted, report = gate.fit(gate.record(bundle, tables, pieces, collection), settings.model.short_term,
+                                  settings.model.long_term)
+    except ValueError as err:
+        raise UsageError(f"longterm --gate: {err}") from err
+    for fold in report["folds"]:
+        print(f"gate fitted on the {fold['fitted_on']}, on the others ({fold['predictions']} predictions): "
+              f"perplexity {fold['perplexity_gated']} against {fold['perplexity_fixed']} at the fixed share "
+              f"{settings.model.long_term:g} (median share {fold['share_median']})")
+        print("  " + ", ".join(f"{g} {r['perplexity_gated']} / {r['perplexity_fixed']}"
+                               for g, r in fold["by_collection"].items()))
+    print(f"gate fitted on all {len(pieces)} validation files ({report['predictions']} predictions): {report['weights']}")
+    return fitted
 
 
 def cmd_corpus(args) -> int:
@@ -434,6 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "manifest's training files)")
     p.add_argument("--order", type=int, default=8, choices=range(0, 17), metavar="K",
                    help="longest context counted, in tokens (8)")
+    p.add_argument("--gate", action="store_true", help="fit the corpus's share at each step on the validation "
+                   "files and keep it in the file (model.long_term_gate)")
+    p.add_argument("--most", type=int, default=12, metavar="N", help="with --gate: at most N validation files "
+                   "of each collection (12)")
 
     p = command("render", cmd_render, "Hear and see a MIDI file: audio through FluidSynth, a piano-roll picture.")
     p.add_argument("file", metavar="FILE.mid", help="the MIDI file (a generation, a --record session...)")

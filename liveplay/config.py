@@ -99,6 +99,7 @@ class ModelSettings:
     duet: str | None = setting(path=True)
     short_term: float = setting(between(0.0, 0.95))
     long_term: float = setting(between(0.0, 0.95))
+    long_term_gate: bool = setting()
     harmony: float = setting(between(0.0, 10.0))
     embedding: int = setting(between(1, 4096))
     hidden: int = setting(between(1, 4096))

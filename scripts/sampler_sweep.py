@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     settings = load_settings(args.config)
     bundle = load_bundle(args.model)
     engine = make_engine(bundle, "numpy", settings.engine_threads, settings.model.short_term,
-                         long_term=settings.model.long_term)
+                         long_term=settings.model.long_term, long_term_gate=settings.model.long_term_gate)
     files = bundle.manifest.training.files.validation
     pieces = at_most(load_pieces(bundle, files, settings.grid.skip_drums), args.most)
     if key_normalised(bundle):

@@ -10,11 +10,15 @@ so every pair of weights is scored on the same predictions: perplexity, top-5, a
 top-5 (targets of two notes or more), over all files and per collection. The daemon's mix is
 ``(1 - s) * ((1 - l) * model + l * corpus) + s * match`` (``model.longterm`` inside ``model.shortterm``);
 with ``--bias`` b > 0 the corpus's share l moves with the two distributions' entropies at each step
-(``corpus_share``: tried, not adopted; models/default/README.md).
+(``corpus_share``: tried, not adopted; models/default/README.md); ``--long-term gate`` takes the
+share from the gate fitted in the bundle's tables (``liveplay longterm --gate``). ``--by-order``
+fits one share for each longest corpus context found (tried, not adopted: the card).
 
     .venv/bin/python scripts/short_term_sweep.py --model models/default --weights 0,0.2,0.3,0.4,0.5
     .venv/bin/python scripts/short_term_sweep.py --model models/default --weights 0.1,0.2 --long-term 0,0.1,0.2,0.3
     .venv/bin/python scripts/short_term_sweep.py --model models/default --weights 0.2 --long-term 0.05,0.1 --bias 0,1,2
+    .venv/bin/python scripts/short_term_sweep.py --model models/default --weights 0.2 --long-term 0.05,0.1,gate
+    .venv/bin/python scripts/short_term_sweep.py --model models/default --weights 0.2 --long-term 0.05 --by-order
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveplay.model.bundle import load_bundle  # noqa: E402
 from liveplay.model.keyframe import key_normalised  # noqa: E402
-from liveplay.model.longterm import FILE, CorpusTables  # noqa: E402
+from liveplay.model.longterm import FILE, GATE_WINDOW, MASK, CorpusTables, gate_features  # noqa: E402
 from liveplay.model.numpy_engine import NumpyEngine  # noqa: E402
 from liveplay.model.shortterm import ShortTermEngine  # noqa: E402
 from liveplay.music.context import Context, with_start  # noqa: E402
+from liveplay.offline.gate import Steps  # noqa: E402
 from liveplay.offline.evaluate import at_most, chord_targets, collection, in_key_frame, load_pieces  # noqa: E402
 
 
@@ -54,22 +59,72 @@ def corpus_share(weight: float, bias: float, h_model: float, h_corpus: float) ->
     return float(c / (c + m))
 
 
+def longest_context(tables: CorpusTables, history) -> str:
+    """The longest context of the history that the corpus's tables hold: its order, with "d"
+    when one token only ever followed it (deterministic); "-1" when none is held."""
+    hashes, h = [0], 0
+    for k in range(1, min(tables.order, len(history)) + 1):
+        h = (h + (int(history[-k]) + 1) * tables.powers[k - 1]) & MASK
+        hashes.append(h)
+    for k in range(len(hashes) - 1, -1, -1):
+        keys = tables.keys[k]
+        i = int(np.searchsorted(keys, np.uint64(hashes[k])))
+        if i < len(keys) and int(keys[i]) == hashes[k]:
+            return f"{k}d" if tables.offsets[k][i + 1] - tables.offsets[k][i] == 1 else str(k)
+    return "-1"
+
+
+GATED = -1.0  # --long-term gate: the bundle's gate gives the share
+
+GRID = np.round(np.concatenate([np.arange(0, 0.2, 0.01), np.arange(0.2, 0.96, 0.05)]), 3)
+
+
+def fit_by_order(steps: list[tuple], short: float, fixed: float) -> dict:
+    """For each longest context found (``longest_context``), the corpus's share with the lowest
+    perplexity on one fold of files (even / odd), scored on the other, against the one fixed
+    share on the same predictions."""
+    f, _, order, pm, pc, ps = (np.array(x) for x in zip(*steps))
+    rows = Steps(np.zeros((len(pm), 0)), pm, pc, ps, f, order)
+
+    def best(where):  # the grid's share with the likeliest targets where ``where``
+        part = rows.take(where)
+        return float(max(GRID, key=lambda g: part.log_likelihood(np.full(len(part.p_model), g), short).sum()))
+
+    orders = sorted(set(order.tolist()), key=lambda x: (int(x.rstrip("d")), x))
+    report = {"orders": {k: {"predictions": int((order == k).sum()), "best_share_all": best(order == k)}
+                         for k in orders}, "folds": []}
+    for fold in (0, 1):
+        fit, test = f % 2 == fold, f % 2 != fold
+        table = {k: best(fit & (order == k)) if (fit & (order == k)).sum() >= 200 else fixed for k in orders}
+        shares = np.array([table[k] for k in order])
+        held = rows.take(test)
+        report["folds"].append({"fit_on": ("even", "odd")[fold] + " files", "shares": table,
+                                "held_out_perplexity_gated": round(float(np.exp(-held.log_likelihood(shares[test], short).mean())), 4),
+                                "held_out_perplexity_fixed": round(float(np.exp(-held.log_likelihood(np.full(test.sum(), fixed), short).mean())), 4)})
+    return report
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="models/default")
     p.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5", help="short-term weights")
-    p.add_argument("--long-term", default="0", help="long-term weights (other than 0: the bundle's longterm.npz)")
+    p.add_argument("--long-term", default="0", help="long-term weights (other than 0: the bundle's longterm.npz); "
+                   "'gate': the share its fitted gate gives at each step")
     p.add_argument("--bias", default="0", help="long-term entropy biases (corpus_share)")
     p.add_argument("--most", type=int, default=12, help="validation files per collection (12)")
+    p.add_argument("--by-order", action="store_true",
+                   help="fit the corpus's share for each longest context found (0..8), two folds of files")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     shorts = [float(w) for w in args.weights.split(",")]
-    longs = [float(w) for w in args.long_term.split(",")]
+    longs = [GATED if w == "gate" else float(w) for w in args.long_term.split(",")]
     biases = [float(b) for b in args.bias.split(",")]
     weights = [(s, lt, b) for s in shorts for lt in longs for b in biases]  # short-term, long-term, bias
     bundle = load_bundle(args.model)
     tables = CorpusTables.load(bundle.path / FILE, len(bundle.vocab)) if any(longs) else None
+    if GATED in longs and tables.gate is None:
+        p.error(f"--long-term gate: {bundle.path / FILE} has no gate (liveplay longterm --gate)")
     pieces = at_most(load_pieces(bundle, bundle.manifest.training.files.validation), args.most)
     if key_normalised(bundle):
         pieces = in_key_frame(bundle, pieces)
@@ -80,23 +135,30 @@ def main(argv=None) -> int:
     lt_bias = sorted({(x, b) for _, x, b in weights})
     which = [lt_bias.index((x, b)) for _, x, b in weights]  # (K,): each weight's long-term mix
     tallies: dict[str, dict] = {}
-    for name, tokens in pieces:
+    steps: list[tuple] = []  # --by-order: (file, collection, longest order, model, corpus, match or -1) at the target
+    for f, (name, tokens) in enumerate(pieces):
         seq = with_start(bundle.vocab.encode(tokens))
         context.reset()
         rows = [tallies.setdefault(g, {"n": 0, "logp": np.zeros(len(weights)), "top5": np.zeros(len(weights)),
                                        "chords": 0, "chord_top5": np.zeros(len(weights))})
                 for g in (collection(name), "all")]
         for i in range(1, len(seq)):
-            model = engine.inner.distribution()  # (V,)
+            model = p_model = engine.inner.distribution()  # (V,)
             if tables is not None:
                 corpus = tables.distribution(seq[max(0, i - tables.order): i])
                 h = relative_entropy(model), relative_entropy(corpus)  # once a step, for every pair
-                share = np.array([corpus_share(x, b, *h) for x, b in lt_bias])[which][:, None]
+                gated = tables.gate.share(gate_features(model, corpus, seq[max(0, i - GATE_WINDOW): i], chords)) \
+                    if GATED in longs else None
+                share = np.array([gated if x == GATED else corpus_share(x, b, *h) for x, b in lt_bias])[which][:, None]
                 model = (1 - share) * model + share * corpus  # (K, V)
             match = engine.match_distribution()
             mixed = np.broadcast_to(model, (len(weights), len(model.T))) if match is None else \
                 (1 - w) * model + w * match
             target = seq[i]
+            if args.by_order:
+                steps.append((f, collection(name), longest_context(tables, seq[max(0, i - tables.order): i]),
+                              float(p_model[target]), float(corpus[target]),
+                              -1.0 if match is None else float(match[target])))
             p_target = mixed[:, target]  # (K,)
             in_top5 = (mixed > p_target[:, None]).sum(axis=1) < 5  # (K,)
             for row in rows:
@@ -115,6 +177,8 @@ def main(argv=None) -> int:
             "perplexity": [round(float(np.exp(-x / row["n"])), 4) for x in row["logp"]],
             "top5": [round(float(x / row["n"]), 4) for x in row["top5"]],
             "chord_top5": [round(float(x / row["chords"]), 4) if row["chords"] else None for x in row["chord_top5"]]}
+    if args.by_order:
+        report["by_order"] = fit_by_order(steps, shorts[0], longs[0])
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -122,6 +186,8 @@ def main(argv=None) -> int:
     for g, r in report["by_collection"].items():
         print(f"{g:16} n={r['predictions']:6d}  perplexity {r['perplexity']}  top-5 {r['top5']}  "
               f"chord-onset top-5 ({r['chord_onsets']}) {r['chord_top5']}")
+    if args.by_order:
+        print(json.dumps(report["by_order"], indent=1))
     return 0
 
 

@@ -19,6 +19,15 @@ contexts, 4.9 MB compressed, 13 MB in memory. The hash of the last k tokens is a
 polynomial in ``BASE`` modulo 2**64; two contexts that shared a hash would share their counts
 (among the shipped model's half a million contexts the chance that any two do is about 10**-8).
 
+**The gate.** How far to trust the corpus changes from step to step: after a chorale's first
+phrase its cadence is in the counts, in a Josquin mass the counts know little. So the corpus's
+share can be a logistic function of what the step shows (``Gate``, ``GATE_FEATURES``: both
+distributions' entropies and top probabilities, how far they agree, how many of the last 16
+tokens were chords or HOLDs), fitted on the model's validation split to the mixture's
+log-likelihood, the short-term model around it as the daemon plays (``offline.gate``;
+``liveplay longterm --gate``). It lives in the same file; ``model.long_term_gate: false`` plays
+the fixed share ``model.long_term`` instead.
+
 It sees the engine's window, as ``shortterm`` does, so an engine inside it keeps its contract.
 Pure NumPy; wraps any ``Engine``. ``liveplay longterm BUNDLE`` builds the file.
 """
@@ -35,6 +44,7 @@ import numpy as np
 from liveplay.errors import BundleError
 from liveplay.model.bundle import array_headers, replacing
 from liveplay.model.engine import Engine, Listener
+from liveplay.music.tokens import HOLD_ID
 
 FILE = "longterm.npz"
 ORDER = 8  # the longest context, as the PPM-8 baseline's
@@ -42,6 +52,11 @@ MIN_COUNT = 2  # a context of order 2 or more is kept when it was seen at least 
 BASE = 0x9E3779B97F4A7C15  # odd: the polynomial hash's base
 MASK = (1 << 64) - 1
 MAX_BYTES = 1 << 30  # a file declaring more is refused unread (the shipped model's tables: 13 MB)
+GATE_WINDOW = 16  # tokens of the recent past the gate looks at (a bar of sixteenths)
+GATE_FEATURES = ("the model's entropy", "the corpus's entropy", "the model's top probability",
+                 "the corpus's top probability", "the two distributions' overlap",
+                 "chords among the last 16 tokens", "HOLDs among the last 16 tokens",
+                 "the model's HOLD probability", "the corpus's HOLD probability")
 
 
 def _powers(order: int) -> list[int]:
@@ -75,13 +90,71 @@ def ppm_c(found: Iterable[tuple[np.ndarray, np.ndarray]], vocab_size: int) -> np
     return p
 
 
+def _entropy(p: np.ndarray) -> float:
+    """Entropy as a share of the uniform distribution's (0..1)."""
+    return float(-(p * np.log(np.maximum(p, 1e-300))).sum() / np.log(len(p)))
+
+
+def gate_features(p_model: np.ndarray, p_corpus: np.ndarray, recent: Sequence[int], chords: np.ndarray) -> np.ndarray:
+    """(F,) what the gate sees at a step (``GATE_FEATURES``); ``recent``: the tokens heard, the
+    last ``GATE_WINDOW`` of them counted; ``chords``: (V,) True for the chord ids."""
+    last = np.asarray(list(recent)[-GATE_WINDOW:], dtype=np.int64)
+    return np.array([_entropy(p_model), _entropy(p_corpus), p_model.max(), p_corpus.max(),
+                     np.minimum(p_model, p_corpus).sum(),
+                     chords[last].mean() if len(last) else 0.0,
+                     (last == HOLD_ID).mean() if len(last) else 0.0,
+                     p_model[HOLD_ID], p_corpus[HOLD_ID]])
+
+
+class Gate:
+    """The corpus's share at a step: ``sigmoid(theta . ((x - mean) / scale), 1)`` of its features x."""
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, theta: np.ndarray):
+        mean, scale, theta = (np.asarray(a, dtype=np.float64) for a in (mean, scale, theta))
+        n = len(GATE_FEATURES)
+        if mean.shape != (n,) or scale.shape != (n,) or theta.shape != (n + 1,):
+            raise ValueError(f"a gate has {n} means and scales and {n + 1} weights")
+        if not (np.isfinite(mean).all() and np.isfinite(theta).all() and np.isfinite(scale).all()
+                and (scale > 0).all()):
+            raise ValueError("a gate's numbers are finite and its scales positive")
+        self.mean, self.scale, self.theta = mean, scale, theta
+
+    def share(self, x: np.ndarray) -> float:
+        z = float(((x - self.mean) / self.scale) @ self.theta[:-1] + self.theta[-1])
+        return 1.0 / (1.0 + np.exp(-z))
+
+    @classmethod
+    def fit(cls, x: np.ndarray, p_model: np.ndarray, p_corpus: np.ndarray, p_match: np.ndarray,
+            short: float, prior: float, steps: int = 3000, rate: float = 0.05) -> "Gate":
+        """The gate that makes the targets likeliest (full-batch Adam on the mean log-likelihood,
+        from the fixed share ``prior`` everywhere). Each row is a step: its features ``x`` (N, F)
+        and the probability each model gave the token that came (N,); ``p_match`` < 0 where the
+        short-term model had nothing to say, else it is mixed around with weight ``short``."""
+        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+        z = np.concatenate([(x - mean) / scale, np.ones((len(x), 1))], axis=1)  # (N, F + 1)
+        outer = np.where(p_match >= 0, 1.0 - short, 1.0)  # (N,) what of the mix the inner part is
+        rest = np.where(p_match >= 0, short * np.maximum(p_match, 0.0), 0.0)  # (N,)
+        theta = np.zeros(z.shape[1])
+        theta[-1] = np.log(prior / (1.0 - prior))
+        m, v = np.zeros_like(theta), np.zeros_like(theta)
+        for t in range(1, steps + 1):
+            s = 1.0 / (1.0 + np.exp(-(z @ theta)))  # (N,)
+            mixed = outer * ((1.0 - s) * p_model + s * p_corpus) + rest
+            g = (outer * (p_corpus - p_model) / np.maximum(mixed, 1e-300) * s * (1.0 - s)) @ z / len(z)
+            m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+            theta += rate * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        return cls(mean, scale, theta)
+
+
 class CorpusTables:
-    """PPM-C counts of a corpus up to ``order``, by hashed context (module docstring)."""
+    """PPM-C counts of a corpus up to ``order``, by hashed context (module docstring), and the
+    gate fitted for them, if any."""
 
     def __init__(self, vocab_size: int, keys: list[np.ndarray], offsets: list[np.ndarray],
-                 tokens: list[np.ndarray], counts: list[np.ndarray]):
+                 tokens: list[np.ndarray], counts: list[np.ndarray], gate: Gate | None = None):
         self.vocab_size, self.order = vocab_size, len(keys) - 1
         self.keys, self.offsets, self.tokens, self.counts = keys, offsets, tokens, counts
+        self.gate = gate
         self.powers = _powers(self.order)
 
     # -- building ------------------------------------------------------------------------------
@@ -162,6 +235,8 @@ class CorpusTables:
             offsets = self.offsets[k].astype(np.uint32 if self.offsets[k][-1] < 1 << 32 else np.int64)
             arrays |= {f"keys{k}": self.keys[k], f"offsets{k}": offsets, f"tokens{k}": self.tokens[k],
                        f"counts{k}": self.counts[k]}
+        if self.gate is not None:
+            arrays |= {"gate_mean": self.gate.mean, "gate_scale": self.gate.scale, "gate_theta": self.gate.theta}
         with replacing(Path(path)) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
 
@@ -205,20 +280,32 @@ class CorpusTables:
             if cnt.dtype.kind != "u" or (len(cnt) and int(cnt.min()) == 0):
                 raise ValueError(f"counts{k}: not positive counts")
             keys.append(key), offsets.append(off), tokens.append(tok), counts.append(cnt)
-        return cls(vocab_size, keys, offsets, tokens, counts)
+        gate = None
+        if any(name.startswith("gate_") for name in arrays):
+            try:
+                gate = Gate(arrays["gate_mean"], arrays["gate_scale"], arrays["gate_theta"])
+            except ValueError as err:
+                raise ValueError(f"gate: {err}") from err
+        return cls(vocab_size, keys, offsets, tokens, counts, gate)
 
 
 class LongTermEngine(Listener):
-    """``Engine`` contract: ``inner``'s distribution mixed with the corpus's PPM (module docstring)."""
+    """``Engine`` contract: ``inner``'s distribution mixed with the corpus's PPM (module docstring):
+    the corpus's share is ``weight``, or, given a ``gate`` and the ``chords`` (V,) it counts, the
+    gate's at each step."""
 
-    def __init__(self, inner: Engine, tables: CorpusTables, weight: float):
+    def __init__(self, inner: Engine, tables: CorpusTables, weight: float, gate: Gate | None = None,
+                 chords: np.ndarray | None = None):
         if not 0.0 <= weight < 1.0:
             raise ValueError(f"long-term weight {weight} outside [0, 1)")
         if tables.vocab_size != inner.vocab_size:
             raise ValueError(f"long-term tables over {tables.vocab_size} tokens, the engine's {inner.vocab_size}")
-        super().__init__(inner, f"{inner.name} + long-term {weight:g}")
-        self.tables, self.weight = tables, float(weight)
-        self.recent: deque[int] = deque(maxlen=max(tables.order, 1))
+        if gate is not None and (chords is None or len(chords) != inner.vocab_size):
+            raise ValueError("a gated long-term model needs the chord ids of the engine's vocabulary")
+        super().__init__(inner, f"{inner.name} + long-term {'gated' if gate is not None else f'{weight:g}'}")
+        self.tables, self.weight, self.gate = tables, float(weight), gate
+        self.chords = None if chords is None else np.asarray(chords, dtype=bool)
+        self.recent: deque[int] = deque(maxlen=max(tables.order, GATE_WINDOW, 1))
 
     def _forget(self, before: int) -> None:
         self.recent.clear()
@@ -226,6 +313,17 @@ class LongTermEngine(Listener):
     def _hear(self, token: int) -> None:
         self.recent.append(token)
 
+    def parts(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """This step's model distribution, the corpus's, and the corpus's share of the mix."""
+        return self._parts(self.inner.distribution())
+
+    def _parts(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        recent = list(self.recent)
+        q = self.tables.distribution(recent)  # its last ``order`` tokens
+        if self.gate is None:
+            return probs, q, self.weight
+        return probs, q, self.gate.share(gate_features(probs, q, recent, self.chords))
+
     def _answer(self, probs: np.ndarray) -> np.ndarray:
-        q = self.tables.distribution(list(self.recent) if self.tables.order else [])
-        return (1.0 - self.weight) * probs + self.weight * q
+        probs, q, share = self._parts(probs)
+        return (1.0 - share) * probs + share * q

@@ -18,6 +18,7 @@ from liveplay.model.longterm import FILE as LONG_TERM_FILE
 from liveplay.model.longterm import CorpusTables, LongTermEngine
 from liveplay.model.numpy_engine import NumpyEngine
 from liveplay.model.shortterm import ShortTermEngine
+from liveplay.music.tokens import chord_targets
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,11 @@ def choose_runtime(requested: str) -> str:
 
 
 def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_term: float = 0.0,
-                harmony: float = 0.0, long_term: float = 0.0) -> Engine:
+                harmony: float = 0.0, long_term: float = 0.0, long_term_gate: bool = True) -> Engine:
     """The runtime asked for; ``threads`` = CPU threads of a NumPy exact step (capped at the cores);
     ``long_term`` > 0 mixes in the corpus's counts (``model.longterm``, from the bundle's
-    longterm.npz when it has one), ``short_term`` > 0 then the context's match model
+    longterm.npz when it has one; with ``long_term_gate`` the share its gate gives at each step,
+    when the file has one), ``short_term`` > 0 then the context's match model
     (``model.shortterm``), neither for a duet model, whose context interleaves two parts;
     ``harmony`` > 0 bends a duet model's chords toward the melody it accompanies (``model.harmony``;
     only for a duet model)."""
@@ -63,8 +65,10 @@ def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_t
         raise ValueError(f"unknown engine {runtime!r}")
     if long_term > 0 and bundle.manifest.kind != "duet":
         if (bundle.path / LONG_TERM_FILE).exists():
-            engine = LongTermEngine(engine, CorpusTables.load(bundle.path / LONG_TERM_FILE, len(bundle.vocab)),
-                                    long_term)
+            tables = CorpusTables.load(bundle.path / LONG_TERM_FILE, len(bundle.vocab))
+            gate = tables.gate if long_term_gate else None
+            engine = LongTermEngine(engine, tables, long_term, gate,
+                                    None if gate is None else chord_targets(bundle.vocab))
         else:
             log.info("%s has no %s: the model without the corpus's counts (`liveplay longterm` counts them)",
                      bundle.path, LONG_TERM_FILE)

@@ -323,3 +323,8 @@ def augment(sequences: Sequence[Sequence[RawToken]], semitones: Sequence[int]) -
             if moved is not None:
                 out.append(moved)
     return out
+
+
+def chord_targets(vocab: "Vocabulary") -> np.ndarray:
+    """(V,) True for the ids that are chords of two notes or more."""
+    return np.array([t not in (REST, HOLD) and len(t) >= 2 for t in vocab.decode(range(len(vocab)))])

@@ -38,7 +38,7 @@ from liveplay.model.engine import Engine
 from liveplay.music.midifile import load_token_files
 from liveplay.music.sampler import is_repeating
 from liveplay.music.context import Context, with_start
-from liveplay.music.tokens import HOLD, HOLD_ID, REST, REST_ID, Coverage, augment, transpose
+from liveplay.music.tokens import HOLD, HOLD_ID, REST, REST_ID, Coverage, augment, chord_targets, transpose
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,6 @@ def tally(predictions: Iterable[tuple[np.ndarray, int]], chords: np.ndarray | No
         return Scores(0, float("nan"), float("nan"), float("nan"))
     return Scores(n, correct / n, top5 / n, math.exp(nll / n), chord_n,
                   chord_top5 / chord_n if chord_n else float("nan"))
-
-
-def chord_targets(vocab) -> np.ndarray:
-    """(V,) True for the ids that are chords of two notes or more."""
-    return np.array([t not in (REST, HOLD) and len(t) >= 2 for t in vocab.decode(range(len(vocab)))])
 
 
 def score(predict: Callable[[Sequence[int]], np.ndarray], sequences: Sequence[Sequence[int]],

@@ -115,3 +115,123 @@ def test_liveplay_longterm_counts_the_training_files_and_the_daemons_engine_mixe
     (bundle_dir / FILE).write_bytes(b"not a zip")
     with pytest.raises(BundleError, match=f"{FILE}.*not a readable"):
         make_engine(bundle, "numpy", long_term=0.3)
+
+
+def synthetic_steps(seed, n=4000):
+    """Steps where the corpus knows the answer when the first feature is high, the model otherwise."""
+    from liveplay.model.longterm import GATE_FEATURES
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(GATE_FEATURES)))
+    corpus_knows = x[:, 0] > 0.5
+    p_model = np.where(corpus_knows, rng.uniform(0.001, 0.05, n), rng.uniform(0.3, 0.9, n))
+    p_corpus = np.where(corpus_knows, rng.uniform(0.3, 0.9, n), rng.uniform(0.001, 0.05, n))
+    p_match = np.where(rng.random(n) < 0.5, -1.0, rng.uniform(0.0, 0.5, n))
+    return x, p_model, p_corpus, p_match
+
+
+def mix_log_likelihood(share, p_model, p_corpus, p_match, short):
+    inner = (1 - share) * p_model + share * p_corpus
+    return np.log(np.where(p_match >= 0, (1 - short) * inner + short * np.maximum(p_match, 0), inner)).mean()
+
+
+def test_a_fitted_gate_trusts_the_corpus_where_it_knows_better_and_beats_every_fixed_share():
+    from liveplay.model.longterm import Gate
+
+    x, pm, pc, ps = synthetic_steps(0)
+    gate = Gate.fit(x, pm, pc, ps, short=0.2, prior=0.05)
+    hx, hm, hc, hs = synthetic_steps(1)  # scored on steps it was not fitted on
+    shares = np.array([gate.share(row) for row in hx])
+    knows = hx[:, 0] > 0.5
+    assert shares[knows].mean() > 0.7 and shares[~knows].mean() < 0.3
+    best_fixed = max(mix_log_likelihood(np.full(len(hm), s), hm, hc, hs, 0.2) for s in np.linspace(0.01, 0.99, 50))
+    assert mix_log_likelihood(shares, hm, hc, hs, 0.2) > best_fixed + 0.3
+
+
+def test_an_unfitted_gate_is_the_fixed_share_and_a_gated_engine_mixes_by_its_share():
+    from liveplay.model.longterm import GATE_FEATURES, Gate, gate_features
+
+    tables = CorpusTables.fit(corpus(0), 9, 8)
+    n = len(GATE_FEATURES)
+    flat = Gate(np.zeros(n), np.ones(n), np.r_[np.zeros(n), np.log(0.25 / 0.75)])
+    chords = np.array([False, False] + [True] * 7)
+    probs = np.arange(1, 10, dtype=float)
+    history = [0, 5, 2, 3, 4, 3, 5, 1, 1]
+    gated, fixed = (LongTermEngine(FixedEngine(probs, 32), tables, 0.25, g, chords) for g in (flat, None))
+    for engine in (gated, fixed):
+        engine.reset(history)
+    assert gated.name.endswith("long-term gated") and np.allclose(gated.distribution(), fixed.distribution())
+    leaning = Gate(np.zeros(n), np.ones(n), np.r_[np.zeros(5), 3.0, np.zeros(n - 6), -1.0])  # chords: more corpus
+    engine = LongTermEngine(FixedEngine(probs, 32), tables, 0.25, leaning, chords)
+    engine.reset(history)
+    p, q = probs / probs.sum(), tables.distribution(history)
+    share = leaning.share(gate_features(p, q, history, chords))
+    assert share == pytest.approx(1 / (1 + np.exp(-(3.0 * chords[history].mean() - 1.0))))
+    assert np.allclose(engine.distribution(), (1 - share) * p + share * q) and engine.distribution().sum() == pytest.approx(1)
+    with pytest.raises(ValueError, match="chord ids"):
+        LongTermEngine(FixedEngine(probs, 32), tables, 0.25, leaning)
+
+
+def test_the_gate_rides_in_the_file_and_a_bad_gate_is_named(tmp_path):
+    from liveplay.model.longterm import GATE_FEATURES, Gate
+
+    n = len(GATE_FEATURES)
+    tables = CorpusTables.fit(corpus(0), 9, 4)
+    tables.gate = Gate(np.arange(n) / 10, np.ones(n) * 2, np.arange(n + 1) / 7)
+    tables.save(tmp_path / "longterm.npz")
+    back = CorpusTables.load(tmp_path / "longterm.npz", 9).gate
+    assert all(np.array_equal(a, b) for a, b in ((back.mean, tables.gate.mean), (back.scale, tables.gate.scale),
+                                                 (back.theta, tables.gate.theta)))
+    with np.load(tmp_path / "longterm.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    for broken in ({"gate_theta": np.zeros(3)}, {"gate_scale": np.zeros(n)}, {"gate_mean": np.full(n, np.nan)}):
+        np.savez(tmp_path / "bad.npz", **(arrays | broken))
+        with pytest.raises(BundleError, match="bad.npz.*gate"):
+            CorpusTables.load(tmp_path / "bad.npz", 9)
+    np.savez(tmp_path / "bad.npz", **{k: v for k, v in arrays.items() if k != "gate_scale"})
+    with pytest.raises(BundleError, match="bad.npz.*gate_scale"):
+        CorpusTables.load(tmp_path / "bad.npz", 9)
+
+
+def test_liveplay_longterm_gate_fits_on_the_validation_files_and_the_daemons_engine_follows_it(tiny_model, tmp_path,
+                                                                                                 capsys, caplog):
+    """`liveplay longterm --gate` fits the gate on the manifest's validation files, through the
+    daemon's path, reports it on two folds, and keeps it in the file; make_engine plays it unless
+    model.long_term_gate is off."""
+    import json
+    import logging
+    import shutil
+
+    from liveplay import cli
+    from liveplay.errors import EXIT_USAGE
+    from liveplay.model.bundle import load_bundle
+    from liveplay.model.longterm import FILE, gate_features
+    from liveplay.model.runtime import make_engine
+    from liveplay.music.tokens import chord_targets
+    from liveplay.offline.evaluate import load_sequences, training_files
+
+    bundle_dir = tmp_path / "tiny"
+    shutil.copytree(tiny_model, bundle_dir)
+    assert cli.main(["longterm", "--model", str(bundle_dir), "--order", "4", "--gate"]) == 0
+    out = capsys.readouterr().out
+    assert "gate fitted on the even files" in out and "gate fitted on the odd files" in out and "perplexity" in out
+    bundle = load_bundle(bundle_dir)
+    gate = CorpusTables.load(bundle_dir / FILE, len(bundle.vocab)).gate
+    assert gate is not None and not np.allclose(gate.theta[:-1], 0)  # fitted, not the prior left as it was
+    engine, fixed, alone = (make_engine(bundle, "numpy", long_term=lt, long_term_gate=g)
+                            for lt, g in ((0.3, True), (0.3, False), (0.0, True)))
+    assert engine.name.endswith("long-term gated") and fixed.name.endswith("long-term 0.3")
+    tables = CorpusTables.load(bundle_dir / FILE, len(bundle.vocab))
+    history = load_sequences(bundle, training_files(bundle))[0][:20]
+    for e in (engine, alone):
+        e.reset(history)
+    p, q = alone.distribution(), tables.distribution(history)
+    share = gate.share(gate_features(p, q, history, chords_of := chord_targets(bundle.vocab)))
+    assert 0 < share < 1 and chords_of.any()
+    assert np.allclose(engine.distribution(), (1 - share) * p + share * q)
+    manifest = json.loads((bundle_dir / "manifest.json").read_text())
+    manifest["training"]["files"]["validation"] = [str(tmp_path / "gone.mid")]
+    (bundle_dir / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level(logging.ERROR):
+        assert cli.main(["longterm", "--model", str(bundle_dir), "--order", "4", "--gate"]) == EXIT_USAGE
+    assert "validation files is on disk" in caplog.text
