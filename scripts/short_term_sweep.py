@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveplay.model.bundle import load_bundle  # noqa: E402
 from liveplay.model.keyframe import key_normalised  # noqa: E402
-from liveplay.model.longterm import FILE, GATE_WINDOW, MASK, CorpusTables, gate_features  # noqa: E402
+from liveplay.model.longterm import FILE, GATE_WINDOW, CorpusTables, gate_features  # noqa: E402
 from liveplay.model.numpy_engine import NumpyEngine  # noqa: E402
 from liveplay.model.shortterm import ShortTermEngine  # noqa: E402
 from liveplay.music.context import Context, with_start  # noqa: E402
@@ -62,15 +62,8 @@ def corpus_share(weight: float, bias: float, h_model: float, h_corpus: float) ->
 def longest_context(tables: CorpusTables, history) -> str:
     """The longest context of the history that the corpus's tables hold: its order, with "d"
     when one token only ever followed it (deterministic); "-1" when none is held."""
-    hashes, h = [0], 0
-    for k in range(1, min(tables.order, len(history)) + 1):
-        h = (h + (int(history[-k]) + 1) * tables.powers[k - 1]) & MASK
-        hashes.append(h)
-    for k in range(len(hashes) - 1, -1, -1):
-        keys = tables.keys[k]
-        i = int(np.searchsorted(keys, np.uint64(hashes[k])))
-        if i < len(keys) and int(keys[i]) == hashes[k]:
-            return f"{k}d" if tables.offsets[k][i + 1] - tables.offsets[k][i] == 1 else str(k)
+    for k, tokens, _ in tables.found(history):
+        return f"{k}d" if len(tokens) == 1 else str(k)
     return "-1"
 
 

@@ -24,7 +24,7 @@ phrase its cadence is in the counts, in a Josquin mass the counts know little. S
 share can be a logistic function of what the step shows (``Gate``, ``GATE_FEATURES``: both
 distributions' entropies and top probabilities, how far they agree, how many of the last 16
 tokens were chords or HOLDs), fitted on the model's validation split to the mixture's
-log-likelihood, the short-term model around it as the daemon plays (``offline.gate``;
+log-likelihood, the short-term model around it as the daemon plays (``offline.gate.fit_gate``;
 ``liveplay longterm --gate``). It lives in the same file; ``model.long_term_gate: false`` plays
 the fixed share ``model.long_term`` instead.
 
@@ -123,28 +123,6 @@ class Gate:
         z = float(((x - self.mean) / self.scale) @ self.theta[:-1] + self.theta[-1])
         return 1.0 / (1.0 + np.exp(-z))
 
-    @classmethod
-    def fit(cls, x: np.ndarray, p_model: np.ndarray, p_corpus: np.ndarray, p_match: np.ndarray,
-            short: float, prior: float, steps: int = 3000, rate: float = 0.05) -> "Gate":
-        """The gate that makes the targets likeliest (full-batch Adam on the mean log-likelihood,
-        from the fixed share ``prior`` everywhere). Each row is a step: its features ``x`` (N, F)
-        and the probability each model gave the token that came (N,); ``p_match`` < 0 where the
-        short-term model had nothing to say, else it is mixed around with weight ``short``."""
-        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-        z = np.concatenate([(x - mean) / scale, np.ones((len(x), 1))], axis=1)  # (N, F + 1)
-        outer = np.where(p_match >= 0, 1.0 - short, 1.0)  # (N,) what of the mix the inner part is
-        rest = np.where(p_match >= 0, short * np.maximum(p_match, 0.0), 0.0)  # (N,)
-        theta = np.zeros(z.shape[1])
-        theta[-1] = np.log(prior / (1.0 - prior))
-        m, v = np.zeros_like(theta), np.zeros_like(theta)
-        for t in range(1, steps + 1):
-            s = 1.0 / (1.0 + np.exp(-(z @ theta)))  # (N,)
-            mixed = outer * ((1.0 - s) * p_model + s * p_corpus) + rest
-            g = (outer * (p_corpus - p_model) / np.maximum(mixed, 1e-300) * s * (1.0 - s)) @ z / len(z)
-            m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
-            theta += rate * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
-        return cls(mean, scale, theta)
-
 
 class CorpusTables:
     """PPM-C counts of a corpus up to ``order``, by hashed context (module docstring), and the
@@ -209,10 +187,10 @@ class CorpusTables:
     def distribution(self, history: Sequence[int]) -> np.ndarray:
         """P(next | the last ``order`` tokens of history) by PPM-C with exclusion, over the whole
         vocabulary (``ppm_c``, as offline.ppm's baseline, on these counts)."""
-        return ppm_c(self._found(history), self.vocab_size)
+        return ppm_c(((tokens, counts) for _, tokens, counts in self.found(history)), self.vocab_size)
 
-    def _found(self, history: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(tokens, counts) after each context of the history found in the tables, longest first."""
+    def found(self, history: Sequence[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(order, tokens, counts) after each context of the history found in the tables, longest first."""
         longest = min(self.order, len(history))
         hashes, h = [0], 0
         for k in range(1, longest + 1):
@@ -223,7 +201,7 @@ class CorpusTables:
             i = int(np.searchsorted(keys, np.uint64(hashes[k])))
             if i < len(keys) and int(keys[i]) == hashes[k]:
                 lo, hi = self.offsets[k][i], self.offsets[k][i + 1]
-                yield self.tokens[k][lo:hi], self.counts[k][lo:hi]
+                yield k, self.tokens[k][lo:hi], self.counts[k][lo:hi]
 
     # -- the file ------------------------------------------------------------------------------
 

@@ -136,10 +136,10 @@ def mix_log_likelihood(share, p_model, p_corpus, p_match, short):
 
 
 def test_a_fitted_gate_trusts_the_corpus_where_it_knows_better_and_beats_every_fixed_share():
-    from liveplay.model.longterm import Gate
+    from liveplay.offline.gate import fit_gate
 
     x, pm, pc, ps = synthetic_steps(0)
-    gate = Gate.fit(x, pm, pc, ps, short=0.2, prior=0.05)
+    gate = fit_gate(x, pm, pc, ps, short=0.2, prior=0.05)
     hx, hm, hc, hs = synthetic_steps(1)  # scored on steps it was not fitted on
     shares = np.array([gate.share(row) for row in hx])
     knows = hx[:, 0] > 0.5
