@@ -59,6 +59,7 @@ SETS = {
 }
 OUTSIDE_SETS = ("ryans", "palestrina")  # never trained on: `evaluate` on them is the unseen-collection test
 DEFAULT_SETS = tuple(s for s in SETS if s not in OUTSIDE_SETS)  # the training mix of models/default
+VOICE_LENGTH_RATIO = 1.1  # voices of one piece end within 10 % of each other (pieces_of)
 MUSIC = {".mxl", ".xml", ".musicxml", ".krn", ".abc", ".mid", ".midi"}  # not .rntxt (analyses)
 
 
@@ -102,10 +103,45 @@ def score_notes(score) -> list[Note]:
     return notes
 
 
+def pieces_of(parsed, stem: str) -> list[tuple[str, object]]:
+    """(name, score) of each piece a parsed corpus file holds.
+
+    An opus is usually a book of tunes, one piece each (``stem-0001``, ...). Some part-books are
+    encoded as an opus too: every voice of one piece a tune of its own (the Josquin chansons in
+    ABC: "Adieu mes amours" as Cantus, Altus, Tenor and Bassus). Those voices are joined into the
+    one polyphonic piece they are (``voices_of_one_piece``); written one by one they would be
+    melodies, and a split by file would put a piece's other voices in training beside a test voice.
+    """
+    from music21 import stream
+
+    if not isinstance(parsed, stream.Opus):
+        return [(stem, parsed)]
+    scores = list(parsed.scores)
+    if voices_of_one_piece(scores):
+        joined = stream.Score()
+        for score in scores:
+            joined.insert(0, score.parts[0] if score.parts else score)
+        return [(stem, joined)]
+    return [(f"{stem}-{i + 1:04d}", s) for i, s in enumerate(scores)]
+
+
+def voices_of_one_piece(scores) -> bool:
+    """Scores that are the voices of one piece: two or more, one part each, one title, one length
+    (within ``VOICE_LENGTH_RATIO``: a canon's voice may end a few bars early). A book of variants
+    of one song shares its title too (Essen's ballad80: 93 tunes of "Graf und Nonne") but not a
+    length."""
+    if len(scores) < 2 or any(len(s.parts) > 1 for s in scores):
+        return False
+    titles = {(s.metadata.title if s.metadata else None) for s in scores}
+    lengths = [float(s.highestTime) for s in scores]
+    return len(titles) == 1 and None not in titles and min(lengths) > 0 \
+        and max(lengths) / min(lengths) <= VOICE_LENGTH_RATIO
+
+
 def _export_one(job: tuple[str, str, str]) -> tuple[list[tuple[str, str]], list[str]]:
     """Worker: parse one corpus file, write its piece(s) as MIDI. Returns ((file, source)s, warnings)."""
     name, src, dest = job
-    from music21 import corpus, stream
+    from music21 import corpus
 
     src_path = Path(src)
     written, warnings = [], []
@@ -113,11 +149,7 @@ def _export_one(job: tuple[str, str, str]) -> tuple[list[tuple[str, str]], list[
         parsed = corpus.parse(src_path)
     except Exception as err:  # music21 raises many kinds on odd encodings
         return [], [f"{src_path.name}: cannot parse ({type(err).__name__}: {err})"]
-    stem = piece_stem(src_path)
-    if isinstance(parsed, stream.Opus):
-        pieces = [(f"{stem}-{i + 1:04d}", s) for i, s in enumerate(parsed.scores)]
-    else:
-        pieces = [(stem, parsed)]
+    pieces = pieces_of(parsed, piece_stem(src_path))
     source = _relative(src_path)
     for stem, score in pieces:
         out = Path(dest) / name / f"{stem}.mid"
@@ -168,10 +200,23 @@ def export(dest: str | Path, sets: Iterable[str] = DEFAULT_SETS, jobs: int = 2, 
                 for w in warnings:
                     log.warning("skipping %s", w)
                 skipped += warnings
+        earlier = manifest["sets"].get(name, {}).get("files", {})
         manifest["sets"][name] = {"title": title, "kind": kind, "music21_composer": composer,
                                   "license": license_of(name), "pieces": len(written), "skipped": len(skipped),
                                   "source_files": len(files), "folder": name,
                                   "files": {f: s for f, s in written}}
         log.info("%s: wrote %d piece(s), skipped %d", name, len(written), len(skipped))
+        _remove_stale(dest, earlier, manifest["sets"][name]["files"])
     (dest / "corpus.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def _remove_stale(dest: Path, before: Iterable[str], now: Iterable[str]) -> None:
+    """Remove the files an earlier export of a set wrote that this one did not (a piece named
+    otherwise now, e.g. voices joined), so training on the folder does not see them twice. Only
+    files the earlier manifest lists: anything else in the folder is the user's."""
+    for f in sorted(set(before) - set(now)):
+        path = dest / f
+        if path.is_file():
+            path.unlink()
+            log.info("removed %s: an earlier export's piece, not written by this one", path)
