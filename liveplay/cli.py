@@ -110,7 +110,7 @@ def cmd_generate(args) -> int:
 def cmd_evaluate(args) -> int:
     import numpy as np
 
-    from liveplay.offline.evaluate import corpus_index, data_stats, evaluate, generation_stats
+    from liveplay.offline.evaluate import corpus_index, data_stats, evaluate, files_on_disk, generation_stats
     from liveplay.offline.generate import generate
     from liveplay.offline.progress import progress
     from liveplay.music.sampler import Sampler
@@ -120,9 +120,10 @@ def cmd_evaluate(args) -> int:
     bundle, engine = _bundle_and_engine(settings)
     data = list(args.data)
     if args.split:
-        data += bundle.manifest.training.files.of(args.split)
+        data += files_on_disk(bundle, args.split)
     if not data:
-        raise UsageError("evaluate: give DATA files or folders, or --split with files recorded in the manifest")
+        raise UsageError("evaluate: give DATA files or folders, or --split with files recorded in the manifest "
+                         "and on disk")
     if bundle.manifest.kind == "duet":
         return _evaluate_duet(args, settings, bundle, engine, data)
     report = evaluate(bundle, engine, data, args.train_data, skip_drums=settings.grid.skip_drums,
@@ -242,13 +243,11 @@ def cmd_longterm(args) -> int:
 
 def _fit_gate(bundle, tables, settings, most: int):
     """The long-term gate fitted on the bundle's validation files (``offline.gate``), reported."""
-    from pathlib import Path
-
     from liveplay.model.keyframe import key_normalised
     from liveplay.offline import gate
-    from liveplay.offline.evaluate import at_most, collection, in_key_frame, load_pieces
+    from liveplay.offline.evaluate import at_most, collection, files_on_disk, in_key_frame, load_pieces
 
-    files = [f for f in bundle.manifest.training.files.validation if Path(f).exists()]
+    files = files_on_disk(bundle, "validation")
     if not files:
         raise UsageError(f"longterm --gate: none of {bundle.path}'s validation files is on disk")
     pieces = at_most(load_pieces(bundle, files, settings.grid.skip_drums), most)

@@ -248,10 +248,22 @@ def baseline_transpositions(bundle: Bundle) -> tuple[int, ...]:
     return tuple(t.transpose) if t.settings.get("augment", "all") == "all" else ()
 
 
+def files_on_disk(bundle: Bundle, split: str = "train") -> list[str]:
+    """The manifest's files of ``split`` that still exist on disk. Those that do not (a data
+    folder exported again, moved or pruned since the training) are left out with a warning that
+    names them."""
+    names = bundle.manifest.training.files.of(split)
+    found = [n for n in names if Path(n).exists()]
+    if len(found) < len(names):
+        missing = [n for n in names if not Path(n).exists()]
+        log.warning("%s: %d of the %s split's %d file(s) are not on disk and are left out: %s%s", bundle.path,
+                    len(missing), split, len(names), ", ".join(missing[:3]), ", ..." if len(missing) > 3 else "")
+    return found
+
+
 def training_files(bundle: Bundle) -> list[str]:
     """The manifest's training files that still exist on disk."""
-    names = bundle.manifest.training.files.train
-    return [n for n in names if Path(n).exists()]
+    return files_on_disk(bundle, "train")
 
 
 def fit_baselines(sequences: Sequence[Sequence[int]], vocab_size: int, orders: Sequence[int] = (2, 3, 4),

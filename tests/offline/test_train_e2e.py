@@ -136,6 +136,23 @@ def test_a_killed_run_leaves_its_best_epoch_and_resumes(pattern_dir, tiny_config
     assert len(json.loads((out / "history.json").read_text())) == manifest.training.epochs_run
 
 
+def test_evaluate_leaves_out_a_split_file_no_longer_on_disk_and_names_it(tiny_model, tiny_config, tmp_path,
+                                                                          capsys, caplog):
+    """A data folder exported again since the training (pieces renamed) still evaluates the rest."""
+    import shutil
+
+    bundle_dir = tmp_path / "model"
+    shutil.copytree(tiny_model, bundle_dir)
+    manifest = json.loads((bundle_dir / "manifest.json").read_text())
+    listed = manifest["training"]["files"]["test"]
+    manifest["training"]["files"]["test"] = [*listed, str(tmp_path / "gone.mid")]
+    (bundle_dir / "manifest.json").write_text(json.dumps(manifest))
+    code = cli.main(["evaluate", "--config", str(tiny_config), "--model", str(bundle_dir), "--json", "--steps", "32",
+                     "--split", "test", "--no-baselines", "--no-listening"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["files"] == len(listed)
+    assert "1 of the test split's" in caplog.text and "gone.mid" in caplog.text
+
+
 def test_evaluate_moves_the_pieces_and_can_skip_the_baselines(tiny_model, tiny_config, capsys):
     """--transpose scores the pieces in another key; --no-baselines fits none."""
     def run(*extra):
