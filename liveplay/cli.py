@@ -135,7 +135,8 @@ def cmd_evaluate(args) -> int:
         from liveplay.offline.listening import listening
 
         report["listening"] = listening(bundle, engine, settings.sampler, pieces, seed=settings.sampler.seed or 0,
-                                        progress=lambda items, n: progress(items, n, "continuing primes", "piece"))
+                                        progress=lambda items, n: progress(items, n, "continuing primes", "piece"),
+                                        answers=args.answers)
     lengths = settings.sampler.repeat_lengths
     index = corpus_index(corpus) if corpus else None  # once, not once per generation
     runs = []
@@ -166,11 +167,13 @@ def cmd_evaluate(args) -> int:
             print(f"  {name:14} {s['accuracy']:9.4f} {s['top5']:7.4f} {s['chord_top5']:12.4f} {s['perplexity']:11.3f} "
                   f"{s['predictions']:12d}")
     if "listening" in report:
-        print("continuations of 16 beats after the first 16 (model | the piece's own | another piece's):")
+        answers = report["listening"]["all"].get("answers", 1)
+        print(f"continuations of 16 beats after the first 16 (model, the mean of {answers} a prime | the piece's "
+              "own | another piece's):")
         for group, f in report["listening"].items():
             if group == "quantisation_loss" or not f:
                 continue
-            v = {k: "-" if x is None else f"{x:.3f}" for k, x in f.items() if k != "pieces"}
+            v = {k: "-" if x is None else f"{x:.3f}" for k, x in f.items() if k not in ("pieces", "answers")}
             print(f"  {group:14} {f['pieces']:4d} pieces  key agreement {v['key_agreement_model']} | "
                   f"{v['key_agreement_data']} | {v['key_agreement_chance']}  pitch-class cosine "
                   f"{v['pc_cosine_model']} | {v['pc_cosine_data']} | {v['pc_cosine_chance']}  "
@@ -449,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, default=1, metavar="N", help="continuations to sample (1)")
     p.add_argument("--seed", type=int, metavar="S", help="random seed (default: sampler.seed)")
     p.add_argument("--engine", choices=ENGINES, help="runtime (default: engine)")
+    p.add_argument("--answers", type=int, default=4, choices=range(1, 33), metavar="N",
+                   help="continuations sampled for each prime in the listening figures, the model's figure "
+                        "their mean (4)")
     p.add_argument("--no-listening", dest="listening", action="store_false",
                    help="skip the continuation figures (key agreement, pitch classes, chords, rhythm)")
     p.add_argument("--no-baselines", dest="baselines", action="store_false",

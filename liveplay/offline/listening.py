@@ -1,9 +1,12 @@
 """Does the model answer in the player's key, with chords where they play chords? Measured.
 
 For every piece with at least ``PRIME_BEATS + ANSWER_BEATS`` beats: the prime is its first 16
-beats, the model continues it for 16 beats (seeded sampling, the sampler's settings), and the
-continuation is compared with the prime -- next to the piece's own next 16 beats (the data's
-ceiling) and the next 16 beats of another piece of the same collection (a seeded shuffle: chance):
+beats, the model continues it for 16 beats (seeded sampling, the sampler's settings; ``answers``
+continuations of each prime, its figures their mean), and the continuation is compared with the
+prime -- next to the piece's own next 16 beats (the data's ceiling) and the next 16 beats of
+another piece of the same collection (a seeded shuffle: chance). One sampled continuation a prime
+makes a collection of a few files swing by a whole file's share; several give the model's own
+rate (the data has only the one continuation it has).
 
 - key agreement: the share of pieces whose continuation is in the prime's key (tonic and mode,
   ``musicality.key_of``);
@@ -45,8 +48,11 @@ def collection(path: str | Path) -> str:
 
 
 def listening(bundle: Bundle, engine: Engine, sampler_settings: SamplerSettings,
-              pieces: Sequence[tuple[str, list[RawToken]]], seed: int = 0, progress=lambda x, n: x) -> dict:
-    """Figures of ``pieces`` ((file, tokens on the model's grid)), per collection and over all."""
+              pieces: Sequence[tuple[str, list[RawToken]]], seed: int = 0, progress=lambda x, n: x,
+              answers: int = 1) -> dict:
+    """Figures of ``pieces`` ((file, tokens on the model's grid)), per collection and over all;
+    ``answers`` continuations of each prime (the k-th of piece i seeded ``seed + i + k * pieces``,
+    so one answer at ``seed`` + n pieces is the second answer at ``seed``)."""
     spb = bundle.grid.steps_per_beat
     p_steps, a_steps = PRIME_BEATS * spb, ANSWER_BEATS * spb
     long_enough = [(f, t) for f, t in pieces if len(t) >= p_steps + a_steps]
@@ -62,40 +68,44 @@ def listening(bundle: Bundle, engine: Engine, sampler_settings: SamplerSettings,
     rows = []
     for i, (f, tokens) in enumerate(progress(long_enough, len(long_enough))):
         prime, truth = tokens[:p_steps], tokens[p_steps: p_steps + a_steps]
-        sampler = Sampler(replace(sampler_settings, seed=seed + i))
-        ids, _, _ = continue_ids(engine, sampler, bundle.vocab.encode(prime), a_steps)
-        answer = bundle.vocab.decode(ids)
+        primed = bundle.vocab.encode(prime)
+        found = []
+        for k in range(answers):
+            sampler = Sampler(replace(sampler_settings, seed=seed + i + k * len(long_enough)))
+            ids, _, _ = continue_ids(engine, sampler, primed, a_steps)
+            found.append(bundle.vocab.decode(ids))
         chance = long_enough[other[i]][1][p_steps: p_steps + a_steps] if i in other else None
-        rows.append(_row(f, prime, answer, truth, chance))
+        rows.append(_row(f, prime, found, truth, chance))
     report = {name: _summary([r for r in rows if r["collection"] == name]) for name in sorted(groups)}
     report["all"] = _summary(rows)
     report["quantisation_loss"] = _quantisation(long_enough, spb)
     return report
 
 
-def _row(f: str, prime, answer, truth, chance) -> dict:
+def _row(f: str, prime, answers, truth, chance) -> dict:
+    """One piece's figures: the model's the mean over its ``answers``."""
     h_prime = m.pitch_class_histogram(prime)
     k_prime = m.key_of(h_prime)
-    row = {"collection": collection(f), "answer": answer, "truth": truth}
-    for name, part in (("model", answer), ("data", truth), ("chance", chance)):
-        if part is None:
+    row = {"collection": collection(f), "answers": answers, "truth": truth}
+    for name, parts in (("model", answers), ("data", [truth]), ("chance", [chance])):
+        if parts[0] is None:
             continue
-        h = m.pitch_class_histogram(part)
-        row[f"{name}_key"] = float(k_prime is not None and m.key_of(h) == k_prime)
-        row[f"{name}_cosine"] = m.cosine(h_prime, h)
+        hists = [m.pitch_class_histogram(part) for part in parts]
+        row[f"{name}_key"] = float(np.mean([k_prime is not None and m.key_of(h) == k_prime for h in hists]))
+        row[f"{name}_cosine"] = float(np.mean([m.cosine(h_prime, h) for h in hists]))
     return row
 
 
 def _summary(rows: list[dict]) -> dict:
     if not rows:
         return {}
-    out: dict = {"pieces": len(rows)}
+    out: dict = {"pieces": len(rows), "answers": len(rows[0]["answers"])}
     for name in ("model", "data", "chance"):
         keys = [r[f"{name}_key"] for r in rows if f"{name}_key" in r]
         cos = [r[f"{name}_cosine"] for r in rows if f"{name}_cosine" in r]
         out[f"key_agreement_{name}"] = round(float(np.mean(keys)), 4) if keys else None
         out[f"pc_cosine_{name}"] = round(float(np.mean(cos)), 4) if cos else None
-    answers = [t for r in rows for t in r["answer"]]
+    answers = [t for r in rows for answer in r["answers"] for t in answer]
     truths = [t for r in rows for t in r["truth"]]
     out["chord_share_model"] = round(m.chord_share(answers), 4)
     out["chord_share_data"] = round(m.chord_share(truths), 4)

@@ -95,6 +95,7 @@ def test_evaluate_reports_model_and_baselines(tiny_model, tiny_config, pattern_d
     assert report["by_collection"][pattern_dir.name]["model"]["predictions"] == model["predictions"]
     listening = report["listening"]["all"]
     assert listening["pieces"] == report["files"] and listening["key_agreement_data"] == 1.0
+    assert listening["answers"] == 4  # continuations a prime, by default
 
 
 def test_a_killed_run_leaves_its_best_epoch_and_resumes(pattern_dir, tiny_config, tmp_path):
