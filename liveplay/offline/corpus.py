@@ -206,17 +206,19 @@ def export(dest: str | Path, sets: Iterable[str] = DEFAULT_SETS, jobs: int = 2, 
                                   "source_files": len(files), "folder": name,
                                   "files": {f: s for f, s in written}}
         log.info("%s: wrote %d piece(s), skipped %d", name, len(written), len(skipped))
-        _remove_stale(dest, earlier, manifest["sets"][name]["files"])
+        _remove_stale(dest, name, earlier, manifest["sets"][name]["files"])
     (dest / "corpus.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
 
-def _remove_stale(dest: Path, before: Iterable[str], now: Iterable[str]) -> None:
-    """Remove the files an earlier export of a set wrote that this one did not (a piece named
-    otherwise now, e.g. voices joined), so training on the folder does not see them twice. Only
-    files the earlier manifest lists: anything else in the folder is the user's."""
+def _remove_stale(dest: Path, name: str, before: Iterable[str], now: Iterable[str]) -> None:
+    """Remove the files an earlier export of set ``name`` wrote that this one did not (a piece
+    named otherwise now, e.g. voices joined), so training on the folder does not see them twice.
+    Only MIDI files the earlier manifest lists, and only in the set's own folder: anything else is
+    the user's."""
+    folder = (dest / name).resolve()
     for f in sorted(set(before) - set(now)):
         path = dest / f
-        if path.is_file():
+        if path.suffix == ".mid" and path.resolve().parent == folder and path.is_file():
             path.unlink()
             log.info("removed %s: an earlier export's piece, not written by this one", path)
