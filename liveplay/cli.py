@@ -454,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=ENGINES, help="runtime (default: engine)")
     p.add_argument("--answers", type=int, default=4, choices=range(1, 33), metavar="N",
                    help="continuations sampled for each prime in the listening figures, the model's figure "
-                        "their mean (4)")
+                        "their mean (4); a single-stream model's (a duet model's are its accompaniments)")
     p.add_argument("--no-listening", dest="listening", action="store_false",
                    help="skip the continuation figures (key agreement, pitch classes, chords, rhythm)")
     p.add_argument("--no-baselines", dest="baselines", action="store_false",

@@ -29,7 +29,7 @@ from liveplay.model.bundle import load_bundle  # noqa: E402
 from liveplay.model.runtime import make_engine  # noqa: E402
 from liveplay.music.context import with_start  # noqa: E402
 from liveplay.music.sampler import Sampler  # noqa: E402
-from liveplay.offline.evaluate import (at_most, data_stats, generation_stats, in_key_frame,  # noqa: E402
+from liveplay.offline.evaluate import (at_most, data_stats, files_on_disk, generation_stats, in_key_frame,  # noqa: E402
                                        key_normalised, load_pieces)
 from liveplay.offline.generate import generate  # noqa: E402
 from liveplay.offline.listening import listening  # noqa: E402
@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     p.add_argument("--generations", type=int, default=6)
     p.add_argument("--steps", type=int, default=512)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--answers", type=int, default=4, help="continuations a prime, as liveplay evaluate (4)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
     bundle = load_bundle(args.model)
     engine = make_engine(bundle, "numpy", settings.engine_threads, settings.model.short_term,
                          long_term=settings.model.long_term, long_term_gate=settings.model.long_term_gate)
-    files = bundle.manifest.training.files.validation
+    files = files_on_disk(bundle, "validation")
     pieces = at_most(load_pieces(bundle, files, settings.grid.skip_drums), args.most)
     if key_normalised(bundle):
         pieces = in_key_frame(bundle, pieces)
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
     rows = []
     for combo in grid:
         sampler = replace(settings.sampler, **combo)
-        heard = listening(bundle, engine, sampler, pieces, seed=args.seed)["all"]
+        heard = listening(bundle, engine, sampler, pieces, seed=args.seed, answers=args.answers)["all"]
         runs = [generation_stats(generate(bundle, engine, Sampler(sampler, seed=args.seed + i), args.steps).ids,
                                  None, sampler.repeat_lengths) for i in range(args.generations)]
         gen = {k: round(float(np.median([r[k] for r in runs])), 4) for k in GEN}

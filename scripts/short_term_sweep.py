@@ -40,7 +40,8 @@ from liveplay.model.numpy_engine import NumpyEngine  # noqa: E402
 from liveplay.model.shortterm import ShortTermEngine  # noqa: E402
 from liveplay.music.context import Context, with_start  # noqa: E402
 from liveplay.offline.gate import Steps  # noqa: E402
-from liveplay.offline.evaluate import at_most, chord_targets, collection, in_key_frame, load_pieces  # noqa: E402
+from liveplay.offline.evaluate import (at_most, chord_targets, collection, files_on_disk, in_key_frame,  # noqa: E402
+                                       load_pieces)
 
 
 def relative_entropy(p: np.ndarray) -> np.ndarray:
@@ -118,7 +119,7 @@ def main(argv=None) -> int:
     tables = CorpusTables.load(bundle.path / FILE, len(bundle.vocab)) if any(longs) else None
     if GATED in longs and tables.gate is None:
         p.error(f"--long-term gate: {bundle.path / FILE} has no gate (liveplay longterm --gate)")
-    pieces = at_most(load_pieces(bundle, bundle.manifest.training.files.validation), args.most)
+    pieces = at_most(load_pieces(bundle, files_on_disk(bundle, "validation")), args.most)
     if key_normalised(bundle):
         pieces = in_key_frame(bundle, pieces)
     chords = chord_targets(bundle.vocab)

@@ -30,6 +30,7 @@ from liveplay.model.bundle import load_bundle  # noqa: E402
 from liveplay.model.keyframe import key_normalised  # noqa: E402
 from liveplay.music.midifile import load_token_files  # noqa: E402
 from liveplay.music.tokens import HOLD, REST, make_chord  # noqa: E402
+from liveplay.offline.evaluate import files_on_disk  # noqa: E402
 from liveplay.offline.listening import collection  # noqa: E402
 from liveplay.offline.memory import in_reference_key  # noqa: E402
 
@@ -56,10 +57,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     bundle = load_bundle(args.model, weights=False)
-    files = bundle.manifest.training.files
     normalise = key_normalised(bundle)
-    train = chords(files.train, bundle, normalise)
-    held = chords(getattr(files, args.split), bundle, normalise)
+    train = chords(files_on_disk(bundle, "train"), bundle, normalise)
+    held = chords(files_on_disk(bundle, args.split), bundle, normalise)
     sizes = [int(s) for s in args.sizes.split(",")]
     report = {"model": args.model, "split": args.split, "training_files": len(train), "held_files": len(held),
               "rows": []}

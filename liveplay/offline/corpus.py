@@ -15,7 +15,9 @@ Sets (``SETS``; ``liveplay corpus --set NAME``), each written to ``DEST/NAME/*.m
 The compositions are centuries old and in the public domain; the encodings come with music21
 (BSD licensed), which distributes its corpus with the encoders' permission (music21's
 ``corpus/license.txt``). Roman-numeral analyses (``.rntxt``) are analyses, not the music, and are
-left out. A piece that fails to parse or write is skipped with a warning. ``DEST/corpus.json``
+left out. A piece that fails to parse or write is skipped with a warning. Exporting a set again
+removes the files its earlier export wrote from a source now written under other names (the
+Josquin voices, joined: ``pieces_of``), nothing else. ``DEST/corpus.json``
 lists, for every set, its title, kind, license and every piece written with its source file.
 """
 
@@ -44,7 +46,7 @@ SETS = {
     "haydn": ("haydn", "harmony", "J. Haydn: string quartets"),
     "monteverdi": ("monteverdi", "harmony", "C. Monteverdi: madrigals"),
     "trecento": ("trecento", "harmony", "Italian trecento polyphony (ballate, madrigals)"),
-    "josquin": ("josquin", "harmony", "Josquin des Prez: masses and motets"),
+    "josquin": ("josquin", "harmony", "Josquin des Prez: chansons, a motet section and the Deploration"),
     "schumann_robert": ("schumann_robert", "harmony", "R. Schumann: piano and chamber music"),
     "schumann_clara": ("schumann_clara", "harmony", "C. Schumann: piano music and songs"),
     "chopin": ("chopin", "harmony", "F. Chopin: a mazurka"),
@@ -120,7 +122,7 @@ def pieces_of(parsed, stem: str) -> list[tuple[str, object]]:
     if voices_of_one_piece(scores):
         joined = stream.Score()
         for score in scores:
-            joined.insert(0, score.parts[0] if score.parts else score)
+            joined.insert(0, score.parts[0])
         return [(stem, joined)]
     return [(f"{stem}-{i + 1:04d}", s) for i, s in enumerate(scores)]
 
@@ -130,9 +132,9 @@ def voices_of_one_piece(scores) -> bool:
     (within ``VOICE_LENGTH_RATIO``: a canon's voice may end a few bars early). A book of variants
     of one song shares its title too (Essen's ballad80: 93 tunes of "Graf und Nonne") but not a
     length."""
-    if len(scores) < 2 or any(len(s.parts) > 1 for s in scores):
+    if len(scores) < 2 or any(len(s.parts) != 1 for s in scores):
         return False
-    titles = {(s.metadata.title if s.metadata else None) for s in scores}
+    titles = {(s.metadata.title if s.metadata else None) or None for s in scores}  # "" is no title
     lengths = [float(s.highestTime) for s in scores]
     return len(titles) == 1 and None not in titles and min(lengths) > 0 \
         and max(lengths) / min(lengths) <= VOICE_LENGTH_RATIO
@@ -201,21 +203,23 @@ def export(dest: str | Path, sets: Iterable[str] = DEFAULT_SETS, jobs: int = 2, 
                     log.warning("skipping %s", w)
                 skipped += warnings
         earlier = manifest["sets"].get(name, {}).get("files", {})
+        redone = {s for _, s in written}  # sources written again now: their old pieces may be stale
         manifest["sets"][name] = {"title": title, "kind": kind, "music21_composer": composer,
                                   "license": license_of(name), "pieces": len(written), "skipped": len(skipped),
                                   "source_files": len(files), "folder": name,
                                   "files": {f: s for f, s in written}}
         log.info("%s: wrote %d piece(s), skipped %d", name, len(written), len(skipped))
-        _remove_stale(dest, name, earlier, manifest["sets"][name]["files"])
+        _remove_stale(dest, name, {f for f, s in earlier.items() if s in redone}, manifest["sets"][name]["files"])
     (dest / "corpus.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
 
 def _remove_stale(dest: Path, name: str, before: Iterable[str], now: Iterable[str]) -> None:
-    """Remove the files an earlier export of set ``name`` wrote that this one did not (a piece
-    named otherwise now, e.g. voices joined), so training on the folder does not see them twice.
-    Only MIDI files the earlier manifest lists, and only in the set's own folder: anything else is
-    the user's."""
+    """Remove the files an earlier export of set ``name`` wrote from a source this one wrote again,
+    under another name (voices joined), so training on the folder does not see them twice. A
+    source this export did not reach (``--limit``) or could not parse keeps its files. Only MIDI
+    files the earlier manifest lists, and only in the set's own folder: anything else is the
+    user's."""
     folder = (dest / name).resolve()
     for f in sorted(set(before) - set(now)):
         path = dest / f

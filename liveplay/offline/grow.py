@@ -63,10 +63,14 @@ def grow(old: Bundle, out: str | Path, max_notes: int, voicing: str, size: int, 
                          "supported (single-stream bundles with augment normalise or all)")
     if not 1 <= max_notes <= 16 or size < 1:
         raise ValueError(f"max_notes must be 1..16 and size at least 1 (got {max_notes}, {size})")
-    if not old.manifest.training.files.train:
-        raise ValueError(f"{old.path}: the manifest lists no training files to build a vocabulary from")
+    from liveplay.offline.evaluate import files_on_disk
+
+    train = files_on_disk(old, "train")  # a data folder exported again may have renamed a few
+    if not train:
+        raise ValueError(f"{old.path}: none of the training files its manifest lists is on disk to build a "
+                         "vocabulary from")
     grid = Grid(old.grid.steps_per_beat, max_notes, old.grid.context_length, voicing)
-    loaded = load_token_files(old.manifest.training.files.train, grid.steps_per_beat, max_notes, skip_drums,
+    loaded = load_token_files(train, grid.steps_per_beat, max_notes, skip_drums,
                               progress, voicing=voicing)
     if key_normalised(old):  # as memory.memory_data builds it: each file in C, or every transposed copy
         sequences = [in_reference_key(toks) for _, toks in loaded]

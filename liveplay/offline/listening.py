@@ -51,8 +51,11 @@ def listening(bundle: Bundle, engine: Engine, sampler_settings: SamplerSettings,
               pieces: Sequence[tuple[str, list[RawToken]]], seed: int = 0, progress=lambda x, n: x,
               answers: int = 1) -> dict:
     """Figures of ``pieces`` ((file, tokens on the model's grid)), per collection and over all;
-    ``answers`` continuations of each prime (the k-th of piece i seeded ``seed + i + k * pieces``,
-    so one answer at ``seed`` + n pieces is the second answer at ``seed``)."""
+    ``answers`` continuations of each prime (the k-th of the i-th long-enough piece seeded
+    ``seed + i + k * n``, n the number of pieces long enough, so one answer at ``seed + n`` is the
+    second answer at ``seed``)."""
+    if answers < 1:
+        raise ValueError(f"answers must be at least 1 (got {answers})")
     spb = bundle.grid.steps_per_beat
     p_steps, a_steps = PRIME_BEATS * spb, ANSWER_BEATS * spb
     long_enough = [(f, t) for f, t in pieces if len(t) >= p_steps + a_steps]

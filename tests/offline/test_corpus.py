@@ -81,14 +81,16 @@ def test_the_josquin_chansons_are_exported_as_polyphony(tmp_path):
     dest = tmp_path / "corpus"
     (dest / "josquin").mkdir(parents=True)  # an earlier export wrote the voices one by one
     earlier = {f"josquin/4vPerIlludAveProlatum-000{i}.mid": "josquin/4vPerIlludAveProlatum.abc" for i in (1, 2)}
-    earlier["../outside.mid"] = "josquin/x.abc"  # a manifest naming a file elsewhere deletes nothing there
+    earlier["../outside.mid"] = "josquin/4vPerIlludAveProlatum.abc"  # a file elsewhere: never deleted
+    earlier["josquin/adieuMesAmours-0001.mid"] = "josquin/adieuMesAmours.abc"  # a source --limit 1 leaves alone
     for f in [*earlier, "josquin/mine.mid"]:
         (dest / f).write_bytes(b"MThd")
     (dest / "corpus.json").write_text(json.dumps({"sets": {"josquin": {"files": earlier}}}))
     assert cli.main(["corpus", str(dest), "--set", "josquin", "--limit", "1", "--jobs", "1"]) == 0
     files = json.loads((dest / "corpus.json").read_text())["sets"]["josquin"]["files"]
     assert list(files) == ["josquin/4vPerIlludAveProlatum.mid"]
-    assert sorted(p.name for p in (dest / "josquin").iterdir()) == ["4vPerIlludAveProlatum.mid", "mine.mid"]
+    assert sorted(p.name for p in (dest / "josquin").iterdir()) == [
+        "4vPerIlludAveProlatum.mid", "adieuMesAmours-0001.mid", "mine.mid"]
     assert (tmp_path / "outside.mid").is_file()
     from liveplay.music.midifile import read_notes
 

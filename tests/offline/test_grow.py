@@ -69,8 +69,12 @@ def test_growing_a_bundle_without_training_files_says_so(tiny_model, tmp_path):
     old = load_bundle(tiny_model)
     bare = dataclasses.replace(old, manifest=dataclasses.replace(
         old.manifest, training=dataclasses.replace(old.manifest.training, files=type(old.manifest.training.files)())))
-    with pytest.raises(ValueError, match="no training files"):
+    with pytest.raises(ValueError, match="none of the training files"):
         grow(bare, tmp_path / "grown", 2, "outer", 64)
+    gone = dataclasses.replace(old, manifest=dataclasses.replace(old.manifest, training=dataclasses.replace(
+        old.manifest.training, files=dataclasses.replace(old.manifest.training.files, train=(str(tmp_path / "x.mid"),)))))
+    with pytest.raises(ValueError, match="none of the training files its manifest lists is on disk"):
+        grow(gone, tmp_path / "grown", 2, "outer", 64)  # exported again since: named, not a crash
 
 
 def test_growing_what_the_grower_cannot_rebuild_says_so(tiny_model, tmp_path):
