@@ -42,9 +42,16 @@ class Steps:
 
     def log_likelihood(self, share: np.ndarray, short: float) -> np.ndarray:
         """(N,) log-probability of each target under the daemon's mix with these corpus shares."""
-        inner = (1.0 - share) * self.p_model + share * self.p_corpus
-        mixed = np.where(self.p_match >= 0, (1.0 - short) * inner + short * np.maximum(self.p_match, 0.0), inner)
-        return np.log(np.maximum(mixed, 1e-300))
+        outer, rest = _around(self.p_match, short)
+        return np.log(np.maximum(outer * ((1.0 - share) * self.p_model + share * self.p_corpus) + rest, 1e-300))
+
+
+def _around(p_match: np.ndarray, short: float) -> tuple[np.ndarray, np.ndarray]:
+    """(outer, rest), (N,) each: the daemon's mix at a step is ``outer`` times the model's and the
+    corpus's mix, plus ``rest``, the short-term model's part where it had something to say
+    (``p_match`` >= 0) at weight ``short``."""
+    matched = p_match >= 0
+    return np.where(matched, 1.0 - short, 1.0), np.where(matched, short * np.maximum(p_match, 0.0), 0.0)
 
 
 def record(bundle: Bundle, tables: CorpusTables, pieces: Sequence[tuple[str, list]],
@@ -80,8 +87,7 @@ def fit_gate(x: np.ndarray, p_model: np.ndarray, p_corpus: np.ndarray, p_match: 
     short-term model had nothing to say, else it is mixed around with weight ``short``."""
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = np.concatenate([(x - mean) / scale, np.ones((len(x), 1))], axis=1)  # (N, F + 1)
-    outer = np.where(p_match >= 0, 1.0 - short, 1.0)  # (N,) what of the mix the inner part is
-    rest = np.where(p_match >= 0, short * np.maximum(p_match, 0.0), 0.0)  # (N,)
+    outer, rest = _around(p_match, short)
     theta = np.zeros(z.shape[1])
     theta[-1] = np.log(prior / (1.0 - prior))
     m, v = np.zeros_like(theta), np.zeros_like(theta)
