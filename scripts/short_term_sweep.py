@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveplay.model.bundle import load_bundle  # noqa: E402
 from liveplay.model.keyframe import key_normalised  # noqa: E402
-from liveplay.model.longterm import FILE, GATE_WINDOW, CorpusTables, gate_features  # noqa: E402
+from liveplay.model.longterm import FILE, GATE_WINDOW, CorpusTables, gate_features, relative_entropy  # noqa: E402
 from liveplay.model.numpy_engine import NumpyEngine  # noqa: E402
 from liveplay.model.shortterm import ShortTermEngine  # noqa: E402
 from liveplay.music.context import Context, with_start  # noqa: E402
@@ -44,15 +44,11 @@ from liveplay.offline.evaluate import (at_most, chord_targets, collection, files
                                        load_pieces)
 
 
-def relative_entropy(p: np.ndarray) -> np.ndarray:
-    """Entropy of each distribution over the last axis, as a share of the uniform's (0..1]."""
-    return np.maximum(-(p * np.log(np.maximum(p, 1e-300))).sum(axis=-1) / np.log(p.shape[-1]), 1e-6)
-
-
 def corpus_share(weight: float, bias: float, h_model: float, h_corpus: float) -> float:
     """The corpus's share of the mix at one step: ``weight`` with ``bias`` 0; with ``bias`` b > 0,
     as IDyOM weighs its models, each one's prior weight times its relative entropy to the -b (the
-    surer of the two has more of the say); ``h_*``: the two distributions' ``relative_entropy``."""
+    surer of the two has more of the say); ``h_*``: the two distributions' ``relative_entropy``, at
+    least 1e-6 (a certain distribution's 0 has no power -b)."""
     if bias == 0:
         return weight
     c = weight * h_corpus ** -bias
@@ -140,7 +136,7 @@ def main(argv=None) -> int:
             model = p_model = engine.inner.distribution()  # (V,)
             if tables is not None:
                 corpus = tables.distribution(seq[max(0, i - tables.order): i])
-                h = relative_entropy(model), relative_entropy(corpus)  # once a step, for every pair
+                h = max(relative_entropy(model), 1e-6), max(relative_entropy(corpus), 1e-6)  # once a step
                 gated = tables.gate.share(gate_features(model, corpus, seq[max(0, i - GATE_WINDOW): i], chords)) \
                     if GATED in longs else None
                 share = np.array([gated if x == GATED else corpus_share(x, b, *h) for x, b in lt_bias])[which][:, None]

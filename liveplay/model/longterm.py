@@ -90,7 +90,7 @@ def ppm_c(found: Iterable[tuple[np.ndarray, np.ndarray]], vocab_size: int) -> np
     return p
 
 
-def _entropy(p: np.ndarray) -> float:
+def relative_entropy(p: np.ndarray) -> float:
     """Entropy as a share of the uniform distribution's (0..1)."""
     return float(-(p * np.log(np.maximum(p, 1e-300))).sum() / np.log(len(p)))
 
@@ -99,7 +99,7 @@ def gate_features(p_model: np.ndarray, p_corpus: np.ndarray, recent: Sequence[in
     """(F,) what the gate sees at a step (``GATE_FEATURES``); ``recent``: the tokens heard, the
     last ``GATE_WINDOW`` of them counted; ``chords``: (V,) True for the chord ids."""
     last = np.asarray(list(recent)[-GATE_WINDOW:], dtype=np.int64)
-    return np.array([_entropy(p_model), _entropy(p_corpus), p_model.max(), p_corpus.max(),
+    return np.array([relative_entropy(p_model), relative_entropy(p_corpus), p_model.max(), p_corpus.max(),
                      np.minimum(p_model, p_corpus).sum(),
                      chords[last].mean() if len(last) else 0.0,
                      (last == HOLD_ID).mean() if len(last) else 0.0,
