@@ -33,6 +33,7 @@ from liveplay.model.keyframe import key_normalised
 from liveplay.model.manifest import Architecture, Manifest
 from liveplay.music.midifile import load_token_files
 from liveplay.music.tokens import FIRST_CHORD_ID, Vocabulary
+from liveplay.offline.evaluate import files_on_disk
 from liveplay.offline.memory import in_reference_key, transposed_copies
 from liveplay.offline.progress import progress
 
@@ -63,8 +64,6 @@ def grow(old: Bundle, out: str | Path, max_notes: int, voicing: str, size: int, 
                          "supported (single-stream bundles with augment normalise or all)")
     if not 1 <= max_notes <= 16 or size < 1:
         raise ValueError(f"max_notes must be 1..16 and size at least 1 (got {max_notes}, {size})")
-    from liveplay.offline.evaluate import files_on_disk
-
     train = files_on_disk(old, "train")  # a data folder exported again may have renamed a few
     if not train:
         raise ValueError(f"{old.path}: none of the training files its manifest lists is on disk to build a "
