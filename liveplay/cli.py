@@ -246,19 +246,11 @@ def cmd_longterm(args) -> int:
 
 def _fit_gate(bundle, tables, settings, most: int):
     """The long-term gate fitted on the bundle's validation files (``offline.gate``), reported."""
-    from liveplay.model.keyframe import key_normalised
     from liveplay.offline import gate
-    from liveplay.offline.evaluate import at_most, collection, files_on_disk, in_key_frame, load_pieces
 
-    files = files_on_disk(bundle, "validation")
-    if not files:
-        raise UsageError(f"longterm --gate: none of {bundle.path}'s validation files is on disk")
-    pieces = at_most(load_pieces(bundle, files, settings.grid.skip_drums), most)
-    if key_normalised(bundle):
-        pieces = in_key_frame(bundle, pieces)
     try:
-        fitted, report = gate.fit(gate.record(bundle, tables, pieces, collection), settings.model.short_term,
-                                  settings.model.long_term)
+        fitted, report = gate.fit_on_validation(bundle, tables, settings.grid.skip_drums, settings.model.short_term,
+                                                settings.model.long_term, most)
     except ValueError as err:
         raise UsageError(f"longterm --gate: {err}") from err
     for fold in report["folds"]:
@@ -267,7 +259,8 @@ def _fit_gate(bundle, tables, settings, most: int):
               f"{settings.model.long_term:g} (median share {fold['share_median']})")
         print("  " + ", ".join(f"{g} {r['perplexity_gated']} / {r['perplexity_fixed']}"
                                for g, r in fold["by_collection"].items()))
-    print(f"gate fitted on all {len(pieces)} validation files ({report['predictions']} predictions): {report['weights']}")
+    print(f"gate fitted on all {report['files']} validation files ({report['predictions']} predictions): "
+          f"{report['weights']}")
     return fitted
 
 

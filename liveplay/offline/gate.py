@@ -17,11 +17,13 @@ from typing import Sequence
 import numpy as np
 
 from liveplay.model.bundle import Bundle
+from liveplay.model.keyframe import key_normalised
 from liveplay.model.longterm import GATE_FEATURES, CorpusTables, Gate, LongTermEngine, gate_features
 from liveplay.model.numpy_engine import NumpyEngine
 from liveplay.model.shortterm import ShortTermEngine
 from liveplay.music.context import Context, with_start
 from liveplay.music.tokens import chord_targets
+from liveplay.offline.evaluate import at_most, collection, files_on_disk, in_key_frame, load_pieces
 
 MIN_STEPS = 200  # fewer predictions than this fit no gate (ten weights)
 
@@ -124,3 +126,17 @@ def fit(steps: Steps, short: float, prior: float) -> tuple[Gate, dict]:
     report["weights"] = {"bias": round(float(gate.theta[-1]), 4),
                          **{name: round(float(t), 4) for name, t in zip(GATE_FEATURES, gate.theta[:-1])}}
     return gate, report
+
+
+def fit_on_validation(bundle: Bundle, tables: CorpusTables, skip_drums: bool, short: float, prior: float,
+                      most: int) -> tuple[Gate, dict]:
+    """``fit`` on at most ``most`` of the bundle's validation files on disk of each collection, in
+    its key frame; the report also says how many files (``files``)."""
+    files = files_on_disk(bundle, "validation")
+    if not files:
+        raise ValueError(f"none of {bundle.path}'s validation files is on disk")
+    pieces = at_most(load_pieces(bundle, files, skip_drums), most)
+    if key_normalised(bundle):
+        pieces = in_key_frame(bundle, pieces)
+    gate, report = fit(record(bundle, tables, pieces, collection), short, prior)
+    return gate, {**report, "files": len(pieces)}
