@@ -68,7 +68,8 @@ def cmd_train(args) -> int:
     from liveplay.offline.train import train
 
     settings = settings_from(args, {"train.epochs": args.epochs})
-    train(args.data, args.out, settings, command=" ".join(["liveplay"] + sys.argv[1:]), base=args.base)
+    train(args.data, args.out, settings, command=" ".join(["liveplay"] + sys.argv[1:]), base=args.base,
+          split_from=args.split_from)
     return EXIT_OK
 
 
@@ -422,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, metavar="N", help="most epochs (default: train.epochs)")
     p.add_argument("--from", dest="base", metavar="BUNDLE", help="fine-tune this bundle on DATA (e.g. your own "
                    "playing, recorded with run --record): its vocabulary and weights are the start")
+    p.add_argument("--split-from", metavar="BUNDLE", help="a new run keeps this bundle's train/validation/test "
+                   "side for every file it names (to compare the two on the same held-out files); only other "
+                   "files are split")
 
     p = command("generate", cmd_generate, "Continue a prime (or silence) and write a MIDI file.")
     p.add_argument("--model", metavar="DIR", help="model bundle (default: model.path)")

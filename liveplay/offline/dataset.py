@@ -45,6 +45,24 @@ def split_files(names: Sequence[str], validation_fraction: float, test_fraction:
                  sorted(shuffled[:n_test]))
 
 
+
+def keep_split(names: Sequence[str], old: Split, validation_fraction: float, test_fraction: float,
+               seed: int) -> Split:
+    """A split that keeps ``old``'s side for every file it names and splits the rest by ``split_files``.
+
+    ``split_files`` permutes the sorted list of names, so adding or removing one file moves files
+    between splits; a model trained on a changed corpus is compared with an earlier one on the same
+    held-out files only when those files keep their side. Files ``old`` names that are gone are
+    dropped; the new ones (fewer than three: all train) get a seeded split of their own.
+    """
+    side = {n: k for k, files in old.as_dict().items() for n in files}
+    new = [n for n in names if n not in side]
+    drawn = split_files(new, validation_fraction, test_fraction, seed) if len(new) >= 3 else Split(sorted(new), [], [])
+    here = set(names)
+    kept = {k: [n for n in files if n in here] for k, files in old.as_dict().items()}
+    return Split(sorted(kept["train"] + drawn.train), sorted(kept["validation"] + drawn.validation),
+                 sorted(kept["test"] + drawn.test))
+
 def make_windows(sequences: Sequence[Sequence[int]], length: int, stride: int, align: int = 1
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Windows of ``length + 1`` ids (inputs + shifted targets) and the targets' weights.

@@ -20,15 +20,17 @@ from liveplay.music.duet import duet_ids
 from liveplay.music.midifile import load_token_files, read_duet, read_tokens
 from liveplay.music.keys import tonic_shift
 from liveplay.music.tokens import REST, Coverage, Vocabulary, transpose, transposition_table
-from liveplay.offline.dataset import Split, make_windows, split_files, windows_with_sources
+from liveplay.offline.dataset import Split, keep_split, make_windows, split_files, windows_with_sources
 from liveplay.offline.progress import progress
 
 log = logging.getLogger(__name__)
 
 
-def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, weights: dict, shifts: list):
+def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, weights: dict, shifts: list,
+                kept: Split | None = None):
     """MIDI files read into memory: grid, architecture (a resumed or base bundle's), vocabulary,
-    split, coverage, window counts and the two tf.data pipelines."""
+    split, coverage, window counts and the two tf.data pipelines. ``kept``: an earlier model's split,
+    kept for the files it names (``dataset.keep_split``; a new run only)."""
     g, t = settings.grid, settings.train
     start_from = resumed or base
     if start_from is not None:
@@ -47,6 +49,8 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
                       [n for n in old.validation if n in by_name], [n for n in old.test if n in by_name])
         if not split.train:
             raise DataError("resuming: none of the given files is a training file of this bundle")
+    elif kept is not None:
+        split = keep_split(list(by_name), kept, t.validation_fraction, t.test_fraction, t.split_seed)
     else:
         split = split_files(list(by_name), t.validation_fraction, t.test_fraction, t.split_seed)
     log.info("files: %d train, %d validation, %d test", len(split.train), len(split.validation),

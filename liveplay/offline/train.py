@@ -33,12 +33,14 @@ from liveplay.model import bundle as bundle_files
 from liveplay.model.bundle import Architecture, FileSplit, Grid, Manifest, Training
 from liveplay.music.tokens import transposition_table
 from liveplay.offline import distribute, memory, shards, stream
+from liveplay.offline.dataset import Split
 
 log = logging.getLogger(__name__)
 
 
 def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epochs: int | None = None,
-          command: str | None = None, base: str | Path | None = None) -> Manifest:
+          command: str | None = None, base: str | Path | None = None,
+          split_from: str | Path | None = None) -> Manifest:
     """Train (or resume) a bundle in ``out``; returns the manifest written.
 
     ``data``: MIDI files and folders (read into memory), or one prepared folder (``liveplay
@@ -46,6 +48,9 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     ``base``: fine-tune that bundle on ``data`` -- its grid, vocabulary (chords outside it map to
     the nearest, and how many is logged and recorded) and weights are the start; the new files get
     a split of their own.
+    ``split_from``: a new run keeps that bundle's split for every file it names and splits only the
+    others (``dataset.keep_split``): a model of a changed corpus is then compared with that bundle on
+    the same held-out files. A resumed run keeps its own split; ``base`` gives new files their own.
     """
     import tensorflow as tf
 
@@ -63,6 +68,9 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
                          "then liveplay train DIR on every worker")
     if prepared is not None and base is not None:
         raise UsageError("train --from fine-tunes on MIDI files, not on a prepared folder")
+    if split_from is not None and (prepared is not None or base is not None):
+        raise UsageError("train --split-from starts a new run on MIDI files (not with --from, not on a prepared "
+                         "folder: liveplay prepare made its split)")
     if prepared is not None and t.kind == "duet":
         raise UsageError("train.kind: duet trains on MIDI files read into memory (liveplay train FILES/FOLDERS); "
                          "a prepared folder holds single-stream tokens (duet shards are not supported yet)")
@@ -79,6 +87,11 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     elif base is not None:
         base = bundle_files.load_bundle(base)
         log.info("fine-tuning %s on new files: its grid, vocabulary and weights are the start", base.path)
+    kept = None
+    if split_from is not None and resumed is None:
+        files = bundle_files.read_manifest(Path(split_from)).training.files
+        kept = Split(list(files.train), list(files.validation), list(files.test))
+        log.info("keeping the split of %s for the files it names", split_from)
     start_from = resumed or base
     if start_from is not None and start_from.manifest.kind != t.kind:
         raise UsageError(f"{start_from.path} is a {start_from.manifest.kind} model; train.kind is {t.kind} "
@@ -104,7 +117,7 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
                  fit_steps, global_batch, n_windows.get("validation", 0))
     else:
         grid, arch, vocab, split, cov, n_windows, train_ds, val_ds = memory.memory_data(
-            tf, data, settings, resumed, base, global_batch, weights, shifts)
+            tf, data, settings, resumed, base, global_batch, weights, shifts, kept)
         fit_steps = None
     if arch is None:
         m = settings.model

@@ -1,6 +1,7 @@
 """End to end: the real trainer learns a deterministic pattern; generate and evaluate use it."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -168,3 +169,40 @@ def test_evaluate_moves_the_pieces_and_can_skip_the_baselines(tiny_model, tiny_c
     assert near["vocabulary_coverage"]["chords"] == 1.0 and near["model_scores"]["accuracy"] >= 0.95
     assert far["vocabulary_coverage"]["chords"] < 1.0
     assert far["model_scores"]["accuracy"] < near["model_scores"]["accuracy"]
+
+
+def test_a_new_run_keeps_an_earlier_models_split_for_the_files_it_names(pattern_dir, tiny_config, tmp_path):
+    """--split-from: a corpus with files gone and files added; the files left keep their side."""
+    import shutil
+
+    from liveplay.config import load_settings
+    from liveplay.music.midifile import write_tokens
+    from liveplay.offline.dataset import split_files
+
+    data = tmp_path / "data"
+    shutil.copytree(pattern_dir, data)
+    args = ["--config", str(tiny_config), "--epochs", "1"]
+    assert cli.main(["train", str(data), "--out", str(tmp_path / "old"), *args]) == 0
+    old = load_bundle(tmp_path / "old").manifest.training.files
+    for name in (old.train[0], old.test[0]):
+        Path(name).unlink()
+    for i in range(6):
+        write_tokens(pattern_tokens(i - 3, 20), data / f"added{i}.mid", 2, 120)
+    side = {name: k for k, names in (("train", old.train), ("validation", old.validation), ("test", old.test))
+            for name in names}
+    files = sorted(str(p) for p in data.glob("*.mid"))
+    t = load_settings(tiny_config).train
+    # without it, the changed file list is split afresh and files change sides (what it is for)
+    fresh = split_files(files, t.validation_fraction, t.test_fraction, t.split_seed)
+    assert [n for k, names in fresh.as_dict().items() for n in names if n in side and side[n] != k]
+
+    assert cli.main(["train", str(data), "--out", str(tmp_path / "new"), *args, "--split-from",
+                     str(tmp_path / "old")]) == 0
+    got = load_bundle(tmp_path / "new").manifest.training.files
+    where = {name: k for k, names in (("train", got.train), ("validation", got.validation), ("test", got.test))
+             for name in names}
+    assert sorted(where) == files  # every file on disk once, the gone ones nowhere
+    assert all(where[n] == side[n] for n in files if n in side)
+    added = [where[n] for n in files if n not in side]
+    assert len(added) == 6 and "train" in added
+    assert set(added) - {"train"}, "the added files get a split of their own, held-out files too"
