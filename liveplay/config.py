@@ -58,14 +58,17 @@ def each(inner: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     return check
 
 
+MAX_FOLDER_WEIGHT = 4.0  # a folder's windows taken at most four times an epoch
+
+
 def folder_weight(item: str) -> str | None:
-    """'FOLDER=W' with W between 0 and 1 (train.folder_weights)."""
+    """'FOLDER=W' with W between 0 and MAX_FOLDER_WEIGHT (train.folder_weights)."""
     name, _, weight = item.partition("=")
     try:
-        ok = bool(name) and 0.0 <= float(weight) <= 1.0
+        ok = bool(name) and 0.0 <= float(weight) <= MAX_FOLDER_WEIGHT
     except ValueError:
         ok = False
-    return None if ok else "must be FOLDER=WEIGHT with a weight between 0 and 1"
+    return None if ok else f"must be FOLDER=WEIGHT with a weight between 0 and {MAX_FOLDER_WEIGHT:g}"
 
 
 def setting(check: Callable[[Any], str | None] | None = None, *, path: bool = False):

@@ -63,6 +63,24 @@ def keep_split(names: Sequence[str], old: Split, validation_fraction: float, tes
     return Split(sorted(kept["train"] + drawn.train), sorted(kept["validation"] + drawn.validation),
                  sorted(kept["test"] + drawn.test))
 
+
+def weighted_copies(keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Windows weighted by their folder's ``train.folder_weights``: the rows each epoch draws from,
+    and each row's chance of being taken.
+
+    A weight w <= 1 is one copy taken with chance w; w > 1 is floor(w) copies always taken and, for a
+    fraction left, one more taken with that chance -- so a window is used w times an epoch on
+    average. Returns (rows (M,) int64 into the windows, chances (M,) float32).
+    """
+    keep = np.asarray(keep, dtype=np.float64)
+    whole = np.floor(keep).astype(np.int64)
+    part = keep - whole
+    copies = whole + (part > 0)
+    rows = np.repeat(np.arange(len(keep)), copies)
+    nth = np.arange(len(rows)) - np.repeat(np.cumsum(copies) - copies, copies)  # 0 for a row's first copy
+    chances = np.where(nth < whole[rows], 1.0, part[rows])
+    return rows, chances.astype(np.float32)
+
 def make_windows(sequences: Sequence[Sequence[int]], length: int, stride: int, align: int = 1
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Windows of ``length + 1`` ids (inputs + shifted targets) and the targets' weights.

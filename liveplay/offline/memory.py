@@ -20,7 +20,8 @@ from liveplay.music.duet import duet_ids
 from liveplay.music.midifile import load_token_files, read_duet, read_tokens
 from liveplay.music.keys import tonic_shift
 from liveplay.music.tokens import REST, Coverage, Vocabulary, transpose, transposition_table
-from liveplay.offline.dataset import Split, keep_split, make_windows, split_files, windows_with_sources
+from liveplay.offline.dataset import (Split, keep_split, make_windows, split_files, weighted_copies,
+                                      windows_with_sources)
 from liveplay.offline.progress import progress
 
 log = logging.getLogger(__name__)
@@ -85,11 +86,14 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
     val_ids = [ids(by_name[n]) for n in split.validation]
     x_train, w_train, sources = windows_with_sources(train_ids, grid.context_length, t.window_stride, align)
     # share of a folder's windows taken each epoch (the folk songs would drown the harmony)
-    keep = np.array([weights.get(train_folders[i], 1.0) for i in sources], dtype=np.float32)
+    # (a weight above 1: the folder's windows more than once an epoch)
+    distinct = len(x_train)
+    rows, keep = weighted_copies([weights.get(train_folders[i], 1.0) for i in sources])
+    x_train, w_train = x_train[rows], w_train[rows]
     x_val, w_val = make_windows(val_ids, grid.context_length, t.window_stride, align)
     if len(x_train) == 0:
         raise DataError("no training window could be made (files too short?)")
-    log.info("windows: %d train (%d tokens%s), %d validation", len(x_train), sum(len(i) for i in train_ids),
+    log.info("windows: %d train (%d tokens%s), %d validation", distinct, sum(len(i) for i in train_ids),
              {"all": " after augmentation", "normalise": ", each file moved to a tonic of C"}.get(
                  t.augment, f", each in one of {len(shifts)} keys an epoch"),
              len(x_val))
@@ -113,7 +117,7 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
 
     train_ds = dataset(x_train, w_train, keep, True)
     val_ds = dataset(x_val, w_val, np.ones(len(x_val), np.float32), False) if len(x_val) else None
-    n_windows = {"train": int(len(x_train)), "validation": int(len(x_val))}
+    n_windows = {"train": int(distinct), "validation": int(len(x_val))}
     return grid, arch, vocab, split, cov, n_windows, train_ds, val_ds
 
 

@@ -101,6 +101,9 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
 
     tf.keras.utils.set_random_seed(t.seed)
     weights = folder_weights(t.folder_weights)
+    if prepared is not None and any(w > 1 for w in weights.values()):
+        raise UsageError("train.folder_weights above 1 take a folder's windows more than once an epoch: files read "
+                         "into memory only (liveplay train FILES/FOLDERS), not a prepared folder")
     shifts = list(range(min(t.transpose), max(t.transpose) + 1)) if t.transpose else [0]
     if prepared is not None:
         grid, arch = Grid(**prepared.manifest["grid"]), resumed.architecture if resumed else None
