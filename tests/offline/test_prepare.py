@@ -9,7 +9,7 @@ import pytest
 
 from liveplay import cli
 from liveplay.config import load_settings
-from liveplay.errors import DataError
+from liveplay.errors import DataError, UsageError
 from liveplay.music.context import with_start
 from liveplay.music.midifile import load_token_files, write_tokens
 from liveplay.music.tokens import Vocabulary, augment
@@ -155,3 +155,15 @@ def test_a_folder_prepared_before_voicings_reads_as_keeping_the_highest_notes(tm
     data = read_manifest(tmp_path)
     assert data["settings"]["voicing"] == data["grid"]["voicing"] == "highest"  # not a settings change
     assert vocabulary(data).voicing == "highest"
+
+
+def test_a_prepared_folder_refuses_what_only_the_in_memory_trainer_does(data, config, tmp_path):
+    from liveplay.offline.train import train
+
+    out = tmp_path / "prep"
+    shards.prepare([data], out, load_settings(config))
+    twice = load_settings(config).override({"train.folder_weights": ["songs=2"]})
+    with pytest.raises(UsageError, match="above 1"):
+        train([out], tmp_path / "model", twice)
+    with pytest.raises(UsageError, match="--split-from"):
+        train([out], tmp_path / "model", load_settings(config), split_from=tmp_path / "any")
