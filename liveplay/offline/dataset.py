@@ -45,7 +45,6 @@ def split_files(names: Sequence[str], validation_fraction: float, test_fraction:
                  sorted(shuffled[:n_test]))
 
 
-
 def keep_split(names: Sequence[str], old: Split, validation_fraction: float, test_fraction: float,
                seed: int) -> Split:
     """A split that keeps ``old``'s side for every file it names and splits the rest by ``split_files``.
@@ -80,6 +79,7 @@ def weighted_copies(keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     nth = np.arange(len(rows)) - np.repeat(np.cumsum(copies) - copies, copies)  # 0 for a row's first copy
     chances = np.where(nth < whole[rows], 1.0, part[rows])
     return rows, chances.astype(np.float32)
+
 
 def make_windows(sequences: Sequence[Sequence[int]], length: int, stride: int, align: int = 1
                  ) -> tuple[np.ndarray, np.ndarray]:
