@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from liveplay.errors import DataError
+from liveplay.model.manifest import FileSplit
 from liveplay.music.tokens import REST_ID
 
 
@@ -45,14 +46,15 @@ def split_files(names: Sequence[str], validation_fraction: float, test_fraction:
                  sorted(shuffled[:n_test]))
 
 
-def keep_split(names: Sequence[str], old: Split, validation_fraction: float, test_fraction: float,
-               seed: int) -> Split:
+def keep_split(names: Sequence[str], old: Split | FileSplit, validation_fraction: float,
+               test_fraction: float, seed: int) -> Split:
     """A split that keeps ``old``'s side for every file it names and splits the rest by ``split_files``.
 
     ``split_files`` permutes the sorted list of names, so adding or removing one file moves files
     between splits; a model trained on a changed corpus is compared with an earlier one on the same
     held-out files only when those files keep their side. Files ``old`` names that are gone are
-    dropped; the new ones (fewer than three: all train) get a seeded split of their own.
+    dropped; the new ones (fewer than three: all train) get a seeded split of their own. ``old``: a
+    ``Split`` or a bundle manifest's ``FileSplit`` (the same three lists).
     """
     side = {n: k for k, files in old.as_dict().items() for n in files}
     new = [n for n in names if n not in side]

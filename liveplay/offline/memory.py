@@ -14,7 +14,7 @@ import numpy as np
 
 from liveplay.config import Settings
 from liveplay.errors import DataError
-from liveplay.model.bundle import Grid
+from liveplay.model.bundle import FileSplit, Grid
 from liveplay.music.context import with_start
 from liveplay.music.duet import duet_ids
 from liveplay.music.midifile import load_token_files, read_duet, read_tokens
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, weights: dict, shifts: list,
-                kept: Split | None = None):
+                kept: FileSplit | None = None):
     """MIDI files read into memory: grid, architecture (a resumed or base bundle's), vocabulary,
     split, coverage, window counts and the two tf.data pipelines. ``kept``: an earlier model's split,
     kept for the files it names (``dataset.keep_split``; a new run only)."""

@@ -33,7 +33,6 @@ from liveplay.model import bundle as bundle_files
 from liveplay.model.bundle import Architecture, FileSplit, Grid, Manifest, Training
 from liveplay.music.tokens import transposition_table
 from liveplay.offline import distribute, memory, shards, stream
-from liveplay.offline.dataset import Split
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +88,7 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
         log.info("fine-tuning %s on new files: its grid, vocabulary and weights are the start", base.path)
     kept = None
     if split_from is not None and resumed is None:
-        files = bundle_files.read_manifest(Path(split_from)).training.files
-        kept = Split(list(files.train), list(files.validation), list(files.test))
+        kept = bundle_files.read_manifest(Path(split_from)).training.files
         log.info("keeping the split of %s for the files it names", split_from)
     start_from = resumed or base
     if start_from is not None and start_from.manifest.kind != t.kind:
