@@ -10,7 +10,8 @@ For each model size (random weights; the cost does not depend on their values):
       steps: prepare() on its own once the decision is made, then push + distribution once the
       musician's token is known (what the step waits for). A duet bundle's key frame is given a
       spare engine (the re-hearing, as the daemon plays it): its catch-up after a move of the
-      frame is in prepare()'s time; the reset it spreads over steps is timed on its own
+      frame is in prepare()'s time; the reset it spreads over steps is timed on its own. With
+      ``model.key_keeping`` > 0 (config.yaml) the one-thread path is also timed without it
   (d) NumPy streaming (one carried state)
   (e) TensorFlow runtime (the GPU runtime; here on whatever device TensorFlow sees)
 
@@ -147,8 +148,8 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
     from liveplay.model.runtime import make_engine
 
     m = load_settings().model
-    short_term, long_term = m.short_term, m.long_term
-    result["short_term"], result["long_term"] = short_term, long_term
+    short_term, long_term, key_keeping = m.short_term, m.long_term, m.key_keeping
+    result["short_term"], result["long_term"], result["key_keeping"] = short_term, long_term, key_keeping
 
     engines = [("c_numpy_exact", NumpyEngine(bundle, threads=threads)),
                ("c1_numpy_exact_1_thread", NumpyEngine(bundle, threads=1)),
@@ -162,12 +163,15 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
         # CATCH_UP tokens in each prepare()
         duet = bundle.manifest.kind == "duet"
 
-        def framed(n):
-            return for_play(bundle, make_engine(bundle, "numpy", n, short_term, long_term=long_term),
+        def framed(n, keeping=key_keeping):
+            return for_play(bundle, make_engine(bundle, "numpy", n, short_term, long_term=long_term,
+                                                key_keeping=keeping),
                             spare=make_engine(bundle, "numpy", n, short_term) if duet else None)[1]
 
         engines.insert(1, ("c_keyframe", framed(threads)))
         engines.insert(3, ("c1_keyframe_1_thread", framed(1)))
+        if key_keeping > 0 and not duet:  # what model.key_keeping's ear costs: the same path without it
+            engines.insert(4, ("c1_keyframe_1_thread_without_key_keeping", framed(1, 0.0)))
         if duet:  # what the spare spreads over steps: one reset on that many tokens
             from liveplay.model.keyframe import DUET_REHEAR
 
@@ -339,6 +343,9 @@ def main() -> None:
                            ("c1_keyframe_1_thread", "(c1) key frame + short-term, 1 thread (daemon)"),
                            ("c1_keyframe_1_thread_ahead", "    its prepare(), after the decision"),
                            ("c1_keyframe_1_thread_critical", "    then push + distribution"),
+                           ("c1_keyframe_1_thread_without_key_keeping", "(c1) the same without key keeping"),
+                           ("c1_keyframe_1_thread_without_key_keeping_ahead", "    its prepare(), after the decision"),
+                           ("c1_keyframe_1_thread_without_key_keeping_critical", "    then push + distribution"),
                            ("c1_rehear_at_once_1_thread", f"re-hearing {r.get('rehear_tokens')} tokens at once, 1 thread"),
                            ("d_numpy_streaming", "(d) NumPy streaming")):
             if key not in r:

@@ -82,7 +82,7 @@ def _bundle_and_engine(settings: Settings):
     bundle = load_bundle(settings.model.path)
     m = settings.model
     return bundle, make_engine(bundle, settings.engine, settings.engine_threads, m.short_term, m.harmony, m.long_term,
-                               m.long_term_gate)
+                               m.long_term_gate, m.key_keeping)
 
 
 def cmd_generate(args) -> int:

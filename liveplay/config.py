@@ -104,6 +104,7 @@ class ModelSettings:
     long_term: float = setting(between(0.0, 0.95))
     long_term_gate: bool = setting()
     harmony: float = setting(between(0.0, 10.0))
+    key_keeping: float = setting(between(0.0, 10.0))
     embedding: int = setting(between(1, 4096))
     hidden: int = setting(between(1, 4096))
     layers: int = setting(between(1, 8))

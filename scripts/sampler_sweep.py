@@ -57,7 +57,8 @@ def main(argv=None) -> int:
     settings = load_settings(args.config)
     bundle = load_bundle(args.model)
     engine = make_engine(bundle, "numpy", settings.engine_threads, settings.model.short_term,
-                         long_term=settings.model.long_term, long_term_gate=settings.model.long_term_gate)
+                         long_term=settings.model.long_term, long_term_gate=settings.model.long_term_gate,
+                         key_keeping=settings.model.key_keeping)
     files = files_on_disk(bundle, "validation")
     pieces = at_most(load_pieces(bundle, files, settings.grid.skip_drums), args.most)
     if key_normalised(bundle):

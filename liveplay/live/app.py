@@ -141,7 +141,8 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         # a key-normalised model plays through a key frame: concert pitch in and out (model/keyframe.py)
         vocab, engine = for_play(bundle, make_engine(bundle, settings.engine, settings.engine_threads,
                                                      settings.model.short_term, long_term=settings.model.long_term,
-                                                     long_term_gate=settings.model.long_term_gate))
+                                                     long_term_gate=settings.model.long_term_gate,
+                                                     key_keeping=settings.model.key_keeping))
         stack.callback(engine.close)  # the engine's worker threads
         prime = bundle.encode_file(live.prime, settings.grid.skip_drums, vocab) if live.prime else []
         steps_per_beat = live.steps_per_beat or bundle.grid.steps_per_beat

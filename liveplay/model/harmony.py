@@ -56,6 +56,31 @@ def pitch_class_masks(vocab: Vocabulary) -> np.ndarray:
     return masks
 
 
+def sounding_ids(ids: np.ndarray) -> np.ndarray:
+    """(steps,) the token sounding at each step of ``ids``: a HOLD is the token it holds; REST where
+    nothing sounds (and for a HOLD whose onset is not in ``ids``)."""
+    onset = np.maximum.accumulate(np.where(ids != HOLD_ID, np.arange(ids.size), -1))  # (steps,)
+    return np.where(onset >= 0, ids[onset], REST_ID)
+
+
+def key_fit(masks: np.ndarray, sounding: np.ndarray) -> np.ndarray:
+    """(12,) log(12 * profile[pc]) for each pitch class, the profile the steps each class sounds in
+    ``sounding`` (ids, ``sounding_ids``), add-one smoothed: 0 everywhere for music that uses every
+    class alike, above 0 for the classes it dwells on. ``masks @ key_fit`` is each chord's fit."""
+    profile = masks[sounding].sum(axis=0)  # (12,) steps each class sounds
+    return np.log(12.0 * (profile + 1.0) / (profile.sum() + 12.0))
+
+
+def bend(probs: np.ndarray, chords: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``probs`` with every chord's probability multiplied by exp(``bias``) and the chords
+    renormalised to the mass they had (``chords``: which ids are chords): REST and HOLD keep theirs."""
+    held = np.where(chords, probs, 0.0)
+    bent = held * np.exp(bias)
+    total = bent.sum()
+    q = np.where(chords, bent * (held.sum() / total) if total > 0 else 0.0, probs)
+    return q / q.sum()
+
+
 def consonance_matrix() -> np.ndarray:
     """(12, 12): [a, m] = 1 when melody pitch class m over accompaniment pitch class a makes a
     consonant interval class (the accompaniment is under the tune: G over C is a fifth, C over G a
@@ -99,11 +124,8 @@ class HarmonyEngine(Listener):
         return self.n % 2 == 0
 
     def sounding_ids(self) -> np.ndarray:
-        """(melody steps,) the melody's token sounding at each step of the window: a HOLD is the
-        token it holds; REST where nothing sounds (and for a HOLD whose onset left the window)."""
-        ids = np.fromiter(self.melody, dtype=np.int64, count=len(self.melody))
-        onset = np.maximum.accumulate(np.where(ids != HOLD_ID, np.arange(ids.size), -1))  # (steps,)
-        return np.where(onset >= 0, ids[onset], REST_ID)
+        """(melody steps,) the melody's token sounding at each step of the window."""
+        return sounding_ids(np.fromiter(self.melody, dtype=np.int64, count=len(self.melody)))
 
     def sounding(self, ids: np.ndarray | None = None) -> np.ndarray:
         """(12,) the pitch classes of the melody's note at its last step (held notes included);
@@ -117,9 +139,7 @@ class HarmonyEngine(Listener):
         masks = self.masks
         out = np.zeros((3, self.vocab_size))
         ids = self.sounding_ids()
-        profile = masks[ids].sum(axis=0)  # (12,) steps each class sounds
-        fit = np.log(12.0 * (profile + 1.0) / (profile.sum() + 12.0))  # (12,)
-        out[0] = masks @ fit
+        out[0] = masks @ key_fit(masks, ids)
         now = self.sounding(ids)
         if now.any():
             out[1] = (masks @ (self.cons @ now / now.sum())) / self.sizes
@@ -134,7 +154,4 @@ class HarmonyEngine(Listener):
     def _answer(self, probs: np.ndarray) -> np.ndarray:
         if self.weight == 0 or not self.ours_next():
             return probs
-        chords = np.where(self.chords, probs, 0.0)
-        bent = chords * np.exp(self.bias())
-        q = np.where(self.chords, bent * (chords.sum() / bent.sum()) if bent.sum() > 0 else 0.0, probs)
-        return q / q.sum()
+        return bend(probs, self.chords, self.bias())

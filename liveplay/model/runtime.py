@@ -17,6 +17,7 @@ from liveplay.model.harmony import HarmonyEngine
 from liveplay.model.longterm import FILE as LONG_TERM_FILE
 from liveplay.model.longterm import CorpusTables, LongTermEngine
 from liveplay.model.numpy_engine import NumpyEngine
+from liveplay.model.inkey import InKeyEngine
 from liveplay.model.shortterm import ShortTermEngine
 from liveplay.music.tokens import chord_targets
 
@@ -44,12 +45,15 @@ def choose_runtime(requested: str) -> str:
 
 
 def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_term: float = 0.0,
-                harmony: float = 0.0, long_term: float = 0.0, long_term_gate: bool = True) -> Engine:
+                harmony: float = 0.0, long_term: float = 0.0, long_term_gate: bool = True,
+                key_keeping: float = 0.0) -> Engine:
     """The runtime asked for; ``threads`` = CPU threads of a NumPy exact step (capped at the cores);
     ``long_term`` > 0 mixes in the corpus's counts (``model.longterm``, from the bundle's
     longterm.npz when it has one; with ``long_term_gate`` the share its gate gives at each step,
     when the file has one), ``short_term`` > 0 then the context's match model
     (``model.shortterm``), neither for a duet model, whose context interleaves two parts;
+    ``key_keeping`` > 0 bends the chords of all that toward the pitch classes of the window
+    (``model.inkey``; not for a duet model either);
     ``harmony`` > 0 bends a duet model's chords toward the melody it accompanies (``model.harmony``;
     only for a duet model)."""
     chosen = choose_runtime(runtime)
@@ -74,6 +78,8 @@ def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_t
                      bundle.path, LONG_TERM_FILE)
     if short_term > 0 and bundle.manifest.kind != "duet":
         engine = ShortTermEngine(engine, short_term)
+    if key_keeping > 0 and bundle.manifest.kind != "duet":
+        engine = InKeyEngine(engine, bundle.vocab, key_keeping)
     if harmony > 0 and bundle.manifest.kind == "duet":
         engine = HarmonyEngine(engine, bundle.vocab, harmony)
     log.info("engine: %s%s (asked for %s)", engine.name,

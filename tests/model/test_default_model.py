@@ -56,7 +56,7 @@ def test_the_shipped_model_answers_in_the_key_it_hears_in_c_and_in_f_sharp():
     melody = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 67, 64, 60, 60]  # one beat each
     m = load_settings().model
     vocab, engine = for_play(b, make_engine(b, "numpy", 1, m.short_term, long_term=m.long_term,
-                                          long_term_gate=m.long_term_gate))
+                                          long_term_gate=m.long_term_gate, key_keeping=m.key_keeping))
     hits = {}
     for semitones in (0, 6):
         prime = [t for p in melody for t in [(p + semitones,)] + [HOLD] * (spb - 1)]
