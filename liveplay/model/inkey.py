@@ -11,10 +11,10 @@ is multiplied by
 
 with ``key_fit`` the sum over the chord's pitch classes of log(12 * profile[pc]), the profile the
 steps each pitch class sounds in the window (add-one smoothed; ``harmony.key_fit``), and the
-chords renormalised to the mass they had: REST and HOLD keep the model's probabilities, so the
-rhythm -- when to play, how long to hold -- is the model's, and the ear re-weighs *which* chord.
-In a window of 128 steps that sounds seven classes alike, a class it has not sounded costs a chord
-a factor of about exp(-3 * weight) against one it has.
+chords renormalised to the mass they had: REST and HOLD keep the model's probabilities -- when
+to play, how long to hold is the model's call -- and the ear re-weighs *which* chord.
+In a window of 128 steps of single notes over seven classes alike, a class it has not sounded
+costs a chord a factor of about exp(-3 * weight) against one it has; of triads, exp(-4 * weight).
 
 It sees exactly the engine's window, so an engine inside it keeps its contract: the
 distribution is a function of the window. ``model.key_keeping`` is the weight (0: off), chosen on

@@ -72,7 +72,7 @@ def test_the_distribution_is_a_function_of_the_window_as_the_engine_contract_say
     assert np.abs(a.distribution() - b.distribution()).max() <= 1e-12
     assert not np.allclose(a.distribution(), uneven().distribution())
     c = InKeyEngine(uneven(w), VOCAB, 1.0)
-    c.reset(shared)  # a reset hears the same window
+    c.reset([ID[C_SHARP]] * 5 + shared)  # a reset hears its last W tokens: the same window
     assert np.abs(a.distribution() - c.distribution()).max() <= 1e-12
 
 
@@ -86,7 +86,7 @@ def test_a_refused_token_is_not_heard():
 
 def test_make_engine_wraps_a_trained_model_with_it_when_asked(tiny_model):
     """``model.key_keeping`` > 0 puts the ear around the trained model (outermost, after the short-term
-    model), and moves its chords toward the pitch classes heard; 0 leaves it out."""
+    model), and moves its chords by their fit to the pitch classes heard; 0 leaves it out."""
     from liveplay.model.bundle import load_bundle
     from liveplay.model.runtime import make_engine
 
@@ -102,6 +102,24 @@ def test_make_engine_wraps_a_trained_model_with_it_when_asked(tiny_model):
     p, q = plain.distribution(), kept.distribution()
     assert q[REST_ID] == pytest.approx(p[REST_ID]) and q[HOLD_ID] == pytest.approx(p[HOLD_ID])
     heard = kept.masks[prime].any(axis=0)  # (12,) the classes of the prime
-    inside = kept.chords & ~(kept.masks[:, ~heard].any(axis=1))  # chords of heard classes only
-    assert inside.any() and (kept.chords & ~inside).any()
-    assert q[inside].sum() > p[inside].sum()  # the chords made of what was heard gained
+    inside = np.flatnonzero(kept.chords & ~(kept.masks[:, ~heard].any(axis=1)))  # heard classes only
+    outside = np.flatnonzero(kept.chords & ~(kept.masks[:, heard].any(axis=1)))  # none heard
+    assert inside.size and outside.size
+    i, o = inside[0], outside[0]
+    sounding = kept.masks[[chords[0], chords[0], chords[1], chords[1], chords[0]]]  # the HOLDs hold
+    fit = kept.masks @ np.log(12 * (sounding.sum(axis=0) + 1) / (sounding.sum() + 12))
+    assert fit[i] > 0 > fit[o]
+    assert q[i] / q[o] == pytest.approx(p[i] / p[o] * np.exp(fit[i] - fit[o]))  # weight 1
+
+
+def test_a_duet_model_is_not_given_it():
+    """A duet's window interleaves two parts (its ear is ``model.harmony``): key keeping leaves it be."""
+    from pathlib import Path
+
+    from liveplay.model.bundle import load_bundle
+    from liveplay.model.runtime import make_engine
+
+    duet = load_bundle(Path(__file__).resolve().parents[2] / "models" / "duet")
+    assert duet.manifest.kind == "duet"
+    engine = make_engine(duet, "numpy", key_keeping=1.0)
+    assert not isinstance(engine, InKeyEngine) and "key keeping" not in engine.name
