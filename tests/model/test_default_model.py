@@ -40,8 +40,8 @@ def test_shipped_bundle_has_a_fixed_test_split_never_trained_on():
 
 
 def test_the_shipped_model_answers_in_the_key_it_hears_in_c_and_in_f_sharp():
-    """Through the daemon's path (the key frame around the short-term model, the sampler's
-    defaults): a 16-beat melody in C
+    """Through the daemon's path (the key frame around the key keeping, the short-term and the
+    long-term models; the sampler's defaults): a 16-beat melody in C
     major, and the same a tritone up; seeded 16-beat answers in the melody's key. A model without
     the frame, a model that learned C would answer F# in C; chance is about 1 in 6 (docs/LISTENING.md)."""
     from liveplay.model.keyframe import for_play
@@ -66,7 +66,8 @@ def test_the_shipped_model_answers_in_the_key_it_hears_in_c_and_in_f_sharp():
             key_of(pitch_class_histogram(vocab.decode(continue_ids(
                 engine, Sampler(load_settings().sampler, seed=seed), vocab.encode(prime), 16 * spb)[0]))) == key
             for seed in range(12))
-    assert min(hits.values()) >= 5 and sum(hits.values()) >= 12, hits  # measured: 11 and 9 of 12 (the four-note model: 10 and 8)
+    # measured: 10 and 8 of 12 with key keeping, 8 and 9 without it (the four-note model: 10 and 8)
+    assert min(hits.values()) >= 5 and sum(hits.values()) >= 12, hits
 
 
 DUET = Path(__file__).resolve().parents[2] / "models" / "duet"
