@@ -56,6 +56,16 @@ def pitch_class_masks(vocab: Vocabulary) -> np.ndarray:
     return masks
 
 
+def engine_masks(vocab: Vocabulary, vocab_size: int) -> np.ndarray:
+    """(vocab_size, 12): ``pitch_class_masks`` over an engine's ``vocab_size`` ids, those past the
+    vocabulary's empty; a vocabulary larger than the engine's is refused."""
+    if len(vocab) > vocab_size:
+        raise ValueError(f"a vocabulary of {len(vocab)} ids for a model of {vocab_size}")
+    masks = np.zeros((vocab_size, 12))
+    masks[: len(vocab)] = pitch_class_masks(vocab)
+    return masks
+
+
 def sounding_ids(ids: np.ndarray) -> np.ndarray:
     """(steps,) the token sounding at each step of ``ids``: a HOLD is the token it holds; REST where
     nothing sounds (and for a HOLD whose onset is not in ``ids``)."""
@@ -97,13 +107,10 @@ class HarmonyEngine(Listener):
                  experts: tuple[float, float, float] = (KEY, CONSONANCE, DOUBLING)):
         if weight < 0:
             raise ValueError(f"harmony weight {weight} is negative")
-        if len(vocab) > inner.vocab_size:
-            raise ValueError(f"a vocabulary of {len(vocab)} ids for a model of {inner.vocab_size}")
+        self.masks = engine_masks(vocab, inner.vocab_size)
         super().__init__(inner, f"{inner.name} + harmony {weight:g}")
         self.weight = float(weight)
         self.key, self.consonance, self.doubling = (float(e) * self.weight for e in experts)
-        self.masks = np.zeros((inner.vocab_size, 12))
-        self.masks[: len(vocab)] = pitch_class_masks(vocab)
         self.sizes = np.maximum(self.masks.sum(axis=1), 1.0)  # pitch classes of each chord
         self.chords = self.masks.any(axis=1)  # ids that are chords
         self.cons = consonance_matrix()

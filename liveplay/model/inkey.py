@@ -29,7 +29,7 @@ from collections import deque
 import numpy as np
 
 from liveplay.model.engine import Engine, Listener
-from liveplay.model.harmony import bend, key_fit, pitch_class_masks, sounding_ids
+from liveplay.model.harmony import bend, engine_masks, key_fit, sounding_ids
 from liveplay.music.tokens import Vocabulary
 
 
@@ -39,12 +39,9 @@ class InKeyEngine(Listener):
     def __init__(self, inner: Engine, vocab: Vocabulary, weight: float):
         if weight < 0:
             raise ValueError(f"key-keeping weight {weight} is negative")
-        if len(vocab) > inner.vocab_size:
-            raise ValueError(f"a vocabulary of {len(vocab)} ids for a model of {inner.vocab_size}")
+        self.masks = engine_masks(vocab, inner.vocab_size)
         super().__init__(inner, f"{inner.name} + key keeping {weight:g}")
         self.weight = float(weight)
-        self.masks = np.zeros((inner.vocab_size, 12))
-        self.masks[: len(vocab)] = pitch_class_masks(vocab)
         self.chords = self.masks.any(axis=1)  # ids that are chords
         self.window: deque[int] = deque(maxlen=inner.context_length)
 
