@@ -168,17 +168,22 @@ def cmd_evaluate(args) -> int:
             print(f"  {name:14} {s['accuracy']:9.4f} {s['top5']:7.4f} {s['chord_top5']:12.4f} {s['perplexity']:11.3f} "
                   f"{s['predictions']:12d}")
     if "listening" in report:
+        from liveplay.offline.listening import format_share
         answers = report["listening"]["all"].get("answers", 1)
         print(f"continuations of 16 beats after the first 16 (model, the mean of {answers} a prime | the piece's "
               "own | another piece's):")
         for group, f in report["listening"].items():
             if group == "quantisation_loss" or not f:
                 continue
-            v = {k: "-" if x is None else f"{x:.3f}" for k, x in f.items() if k not in ("pieces", "answers")}
+            v = {k: "-" if x is None else f"{x:.3f}" for k, x in f.items()
+                 if k not in ("pieces", "answers") and not k.endswith("_share_90")}
             print(f"  {group:14} {f['pieces']:4d} pieces  key agreement {v['key_agreement_model']} | "
                   f"{v['key_agreement_data']} | {v['key_agreement_chance']}  pitch-class cosine "
                   f"{v['pc_cosine_model']} | {v['pc_cosine_data']} | {v['pc_cosine_chance']}  "
                   f"chords {v['chord_share_model']} | {v['chord_share_data']}  IOI overlap {v['ioi_overlap']}")
+            print(f"  {'':14} {'':4}         model / the piece's own: key agreement "
+                  f"{format_share(f['key_agreement_share'], f['key_agreement_share_90'])}, pitch-class cosine "
+                  f"{format_share(f['pc_cosine_share'], f['pc_cosine_share_90'])} (90 % interval over primes)")
         print("  grid moves " + ", ".join(f"{100 * v:.1f}% of onsets in {g}"
                                           for g, v in report["listening"]["quantisation_loss"].items()))
     print(f"generation: {args.generations} x {args.steps} steps (medians)"

@@ -1,10 +1,14 @@
 """The listening figures on the tiny model: it continues its pattern in the prime's key."""
 
+import re
+
+import numpy as np
+
 from liveplay.config import load_settings
 from liveplay.model.bundle import load_bundle
 from liveplay.model.numpy_engine import NumpyEngine
 from liveplay.music.midifile import read_tokens
-from liveplay.offline.listening import listening
+from liveplay.offline.listening import listening, share_interval
 
 
 def test_continuations_keep_the_primes_key_chance_does_not(tiny_model, tiny_config, pattern_dir):
@@ -37,3 +41,41 @@ def test_the_models_figures_are_the_mean_of_its_answers(tiny_model, tiny_config,
     assert len({one["pc_cosine_model"] for one in ones}) > 1  # the seeds did sample differently
     for figure in ("key_agreement_data", "pc_cosine_data", "key_agreement_chance"):
         assert three[figure] == ones[0][figure]  # the data's side is what it was
+
+
+def test_a_share_and_its_interval_over_primes():
+    """The model's figure over the data's, mean over mean, and a bootstrap interval that narrows
+    as primes are added and covers the true share about as often as it says."""
+    same = np.array([[1.0, 1.0], [0.0, 0.0], [1.0, 1.0]])
+    assert share_interval(same) == (1.0, [1.0, 1.0])  # every draw: the model agrees where the data does
+    rows = np.array([[0.5, 1.0], [0.25, 1.0], [0.75, 0.0], [1.0, 1.0]])
+    point, (low, high) = share_interval(rows)
+    assert point == round(2.5 / 3, 4) and low < point < high
+    assert share_interval(rows) == share_interval(rows)  # seeded
+    _, (low4, high4) = share_interval(np.tile(rows, (4, 1)))
+    _, (low64, high64) = share_interval(np.tile(rows, (64, 1)))  # 16 times the primes: a quarter as wide
+    assert low4 < point < high4 and 0.15 < (high64 - low64) / (high4 - low4) < 0.4
+    assert share_interval(np.array([[0.5, 0.0], [0.0, 0.0]])) == (None, None)  # the data never agrees
+    point, (low, high) = share_interval(np.array([[0.5, 1.0], [0.5, 0.0], [0.5, 0.0]]))
+    assert point == 1.5 and high is None  # a third of the draws find the data at 0: no upper bound
+
+    # coverage: primes whose model agrees with chance 0.5, whose data agrees with chance 0.8
+    rng = np.random.default_rng(7)
+    covered = 0
+    for trial in range(200):
+        paired = np.stack([rng.random(30) < 0.5, rng.random(30) < 0.8], axis=1).astype(float)
+        _, (low, high) = share_interval(paired, resamples=500, seed=trial)
+        covered += low <= 0.625 <= high
+    assert 0.80 <= covered / 200 <= 0.97, covered
+
+
+def test_evaluate_prints_each_collections_shares_with_their_intervals(tiny_model, tiny_config, pattern_dir, capsys):
+    from liveplay import cli
+    code = cli.main(["evaluate", "--config", str(tiny_config), "--model", str(tiny_model), "--no-baselines",
+                     "--train-data", str(pattern_dir), "--steps", "32", "--generations", "1", "--split", "test"])
+    assert code == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "model / the piece's own" in line]
+    assert len(lines) == 2, out  # the collection and all
+    # the data's key agreement is 1 on the pattern, so the share is the model's own figure, in percent
+    assert re.search(r"key agreement \d+ % \(\d+ % - \d+ %\), pitch-class cosine \d+ % \(\d+ % - \d+ %\)", lines[0])
