@@ -135,24 +135,30 @@ def share_interval(paired: np.ndarray, resamples: int = RESAMPLES, seed: int = 0
                    ) -> tuple[float | None, list[float | None] | None]:
     """The model's figure as a share of the data's, mean over mean, over ``paired`` (N, 2): one
     (model, data) row a prime; and its ``INTERVAL`` bootstrap interval [low, high], the primes
-    drawn with replacement. None where the data's figure is 0 (no share); a high of None where
-    a tenth or more of the draws find the data at 0 and the model above it (no upper bound)."""
+    drawn with replacement. (None, None) where the data's figure is 0 (no share); an interval of
+    None for a single prime (nothing to resample). A draw whose primes all have the data at 0 has
+    no share either, whatever the model did: it counts as unbounded, so a high of None where more
+    than a twentieth of the draws are such (no upper bound)."""
     if len(paired) == 0 or paired[:, 1].mean() == 0:
         return None, None
     point = round(float(paired[:, 0].mean() / paired[:, 1].mean()), 4)
+    if len(paired) == 1:
+        return point, None
     rng = np.random.default_rng(seed)
     means = paired[rng.integers(0, len(paired), size=(resamples, len(paired)))].mean(axis=1)  # (R, 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        shares = np.where(means[:, 1] > 0, means[:, 0] / means[:, 1], np.where(means[:, 0] > 0, np.inf, 1.0))
+        shares = np.where(means[:, 1] > 0, means[:, 0] / means[:, 1], np.inf)
     tail = (1 - INTERVAL) / 2
     low, high = np.quantile(shares, [tail, 1 - tail], method="inverted_cdf")
     return point, [round(float(low), 4), None if np.isinf(high) else round(float(high), 4)]
 
 
 def format_share(point: float | None, interval: list[float | None] | None) -> str:
-    """'69 % (45-98 %)' for a share and its interval; '-' where the data's figure is 0."""
-    if point is None or interval is None:
+    """'69 % (45 % - 98 %)' for a share and its interval; '-' where the data's figure is 0."""
+    if point is None:
         return "-"
+    if interval is None:
+        return f"{100 * point:.0f} % (one prime: no interval)"
     high = "no bound" if interval[1] is None else f"{100 * interval[1]:.0f} %"
     return f"{100 * point:.0f} % ({100 * interval[0]:.0f} % - {high})"
 

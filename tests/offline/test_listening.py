@@ -46,8 +46,9 @@ def test_the_models_figures_are_the_mean_of_its_answers(tiny_model, tiny_config,
 def test_a_share_and_its_interval_over_primes():
     """The model's figure over the data's, mean over mean, and a bootstrap interval that narrows
     as primes are added and covers the true share about as often as it says."""
-    same = np.array([[1.0, 1.0], [0.0, 0.0], [1.0, 1.0]])
-    assert share_interval(same) == (1.0, [1.0, 1.0])  # every draw: the model agrees where the data does
+    same = np.array([[1.0, 1.0], [1.0, 1.0], [0.5, 0.5], [1.0, 1.0]])
+    assert share_interval(same) == (1.0, [1.0, 1.0])  # paired: every draw has the model's mean equal the data's
+    assert share_interval(np.array([[0.5, 0.8]])) == (0.625, None)  # one prime: nothing to resample
     rows = np.array([[0.5, 1.0], [0.25, 1.0], [0.75, 0.0], [1.0, 1.0]])
     point, (low, high) = share_interval(rows)
     assert point == round(2.5 / 3, 4) and low < point < high
@@ -57,7 +58,9 @@ def test_a_share_and_its_interval_over_primes():
     assert low4 < point < high4 and 0.15 < (high64 - low64) / (high4 - low4) < 0.4
     assert share_interval(np.array([[0.5, 0.0], [0.0, 0.0]])) == (None, None)  # the data never agrees
     point, (low, high) = share_interval(np.array([[0.5, 1.0], [0.5, 0.0], [0.5, 0.0]]))
-    assert point == 1.5 and high is None  # a third of the draws find the data at 0: no upper bound
+    assert point == 1.5 and high is None  # (2/3)^3 of the draws find the data at 0: no upper bound
+    point, (low, high) = share_interval(np.array([[0.25, 1.0], [0.0, 0.0], [0.0, 0.0]]))
+    assert point == 0.25 and high is None  # draws of the two 0/0 primes alone say nothing, not 100 %
 
     # coverage: primes whose model agrees with chance 0.5, whose data agrees with chance 0.8
     rng = np.random.default_rng(7)
@@ -72,10 +75,18 @@ def test_a_share_and_its_interval_over_primes():
 def test_evaluate_prints_each_collections_shares_with_their_intervals(tiny_model, tiny_config, pattern_dir, capsys):
     from liveplay import cli
     code = cli.main(["evaluate", "--config", str(tiny_config), "--model", str(tiny_model), "--no-baselines",
-                     "--train-data", str(pattern_dir), "--steps", "32", "--generations", "1", "--split", "test"])
+                     "--steps", "32", "--generations", "1", str(pattern_dir)])  # all ten files: ten primes
     assert code == 0
     out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if "model / the piece's own" in line]
-    assert len(lines) == 2, out  # the collection and all
-    # the data's key agreement is 1 on the pattern, so the share is the model's own figure, in percent
-    assert re.search(r"key agreement \d+ % \(\d+ % - \d+ %\), pitch-class cosine \d+ % \(\d+ % - \d+ %\)", lines[0])
+    lines = out.splitlines()
+    shares = [i for i, line in enumerate(lines) if "model / the piece's own" in line]
+    assert len(shares) == 2, out  # the collection and all
+    for i in shares:  # under each collection's figures: model over data, with an interval around it
+        figures = re.search(r"key agreement ([\d.]+) \| ([\d.]+) .*pitch-class cosine ([\d.]+) \| ([\d.]+)", lines[i - 1])
+        found = re.search(r"key agreement (\d+) % \((\d+) % - (\d+) %\), pitch-class cosine (\d+) % \((\d+) % - (\d+) %\)",
+                          lines[i])
+        assert figures and found, (lines[i - 1], lines[i])
+        key_m, key_d, cos_m, cos_d = map(float, figures.groups())
+        key, key_lo, key_hi, cos, cos_lo, cos_hi = map(int, found.groups())
+        assert abs(key - 100 * key_m / key_d) <= 1 and abs(cos - 100 * cos_m / cos_d) <= 1
+        assert key_lo <= key <= key_hi and cos_lo <= cos <= cos_hi
