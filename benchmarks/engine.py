@@ -145,7 +145,7 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
     result = {"size": f"{a.layers}x{a.hidden}", "vocab": a.vocab_size, "window": window}
     from liveplay.config import load_settings
     from liveplay.model.keyframe import for_play, key_normalised
-    from liveplay.model.runtime import make_engine
+    from liveplay.model.runtime import engine_for, make_engine
 
     m = load_settings().model
     short_term, long_term, key_keeping = m.short_term, m.long_term, m.key_keeping
@@ -164,8 +164,7 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
         duet = bundle.manifest.kind == "duet"
 
         def framed(n, keeping=key_keeping):
-            return for_play(bundle, make_engine(bundle, "numpy", n, short_term, long_term=long_term,
-                                                key_keeping=keeping),
+            return for_play(bundle, engine_for(bundle, m, "numpy", n, key_keeping=keeping),
                             spare=make_engine(bundle, "numpy", n, short_term) if duet else None)[1]
 
         engines.insert(1, ("c_keyframe", framed(threads)))

@@ -77,12 +77,11 @@ def _bundle_and_engine(settings: Settings):
     if settings.engine == "tensorflow":
         require_extra("train", "tensorflow", "engine: tensorflow")
     from liveplay.model.bundle import load_bundle
-    from liveplay.model.runtime import make_engine
+    from liveplay.model.runtime import engine_for
 
     bundle = load_bundle(settings.model.path)
-    m = settings.model
-    return bundle, make_engine(bundle, settings.engine, settings.engine_threads, m.short_term, m.harmony, m.long_term,
-                               m.long_term_gate, m.key_keeping)
+    return bundle, engine_for(bundle, settings.model, settings.engine, settings.engine_threads,
+                              harmony=settings.model.harmony)
 
 
 def cmd_generate(args) -> int:

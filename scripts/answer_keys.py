@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveplay.config import load_settings  # noqa: E402
 from liveplay.model.bundle import load_bundle  # noqa: E402
-from liveplay.model.runtime import make_engine  # noqa: E402
+from liveplay.model.runtime import engine_for  # noqa: E402
 from liveplay.music.sampler import Sampler  # noqa: E402
 from liveplay.offline import musicality as m  # noqa: E402
 from liveplay.offline.evaluate import files_on_disk, in_key_frame, key_normalised, load_pieces  # noqa: E402
@@ -65,10 +65,8 @@ def main(argv=None) -> int:
         pieces = in_key_frame(bundle, pieces)
     p_steps, a_steps = PRIME_BEATS * spb, ANSWER_BEATS * spb
     pieces = [(f, t) for f, t in pieces if len(t) >= p_steps + a_steps]
-    s = settings.model
     for weight in (float(w) for w in args.key_keeping.split(",")):
-        engine = make_engine(bundle, "numpy", 1, s.short_term, long_term=s.long_term,
-                             long_term_gate=s.long_term_gate, key_keeping=weight)
+        engine = engine_for(bundle, settings.model, "numpy", 1, key_keeping=weight)
         tally, truths = Counter(), Counter()
         for i, (f, tokens) in enumerate(pieces):
             prime, truth = tokens[:p_steps], tokens[p_steps: p_steps + a_steps]

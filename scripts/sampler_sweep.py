@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveplay.config import load_settings  # noqa: E402
 from liveplay.model.bundle import load_bundle  # noqa: E402
-from liveplay.model.runtime import make_engine  # noqa: E402
+from liveplay.model.runtime import engine_for  # noqa: E402
 from liveplay.music.context import with_start  # noqa: E402
 from liveplay.music.sampler import Sampler  # noqa: E402
 from liveplay.offline.evaluate import (at_most, data_stats, files_on_disk, generation_stats, in_key_frame,  # noqa: E402
@@ -56,9 +56,7 @@ def main(argv=None) -> int:
 
     settings = load_settings(args.config)
     bundle = load_bundle(args.model)
-    engine = make_engine(bundle, "numpy", settings.engine_threads, settings.model.short_term,
-                         long_term=settings.model.long_term, long_term_gate=settings.model.long_term_gate,
-                         key_keeping=settings.model.key_keeping)
+    engine = engine_for(bundle, settings.model, "numpy", settings.engine_threads)
     files = files_on_disk(bundle, "validation")
     pieces = at_most(load_pieces(bundle, files, settings.grid.skip_drums), args.most)
     if key_normalised(bundle):

@@ -44,7 +44,7 @@ from liveplay.live.timing import InternalTiming, MidiClockTiming, Timing
 from liveplay.live.writer import NoteWriter
 from liveplay.model.bundle import load_bundle
 from liveplay.model.keyframe import for_play, key_normalised
-from liveplay.model.runtime import make_engine
+from liveplay.model.runtime import engine_for, make_engine
 from liveplay.music.context import Context
 from liveplay.music.duet import START_PRIME
 from liveplay.music.sampler import Sampler
@@ -139,10 +139,7 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
         if settings.engine == "tensorflow":
             require_extra("train", "tensorflow", "engine: tensorflow")
         # a key-normalised model plays through a key frame: concert pitch in and out (model/keyframe.py)
-        vocab, engine = for_play(bundle, make_engine(bundle, settings.engine, settings.engine_threads,
-                                                     settings.model.short_term, long_term=settings.model.long_term,
-                                                     long_term_gate=settings.model.long_term_gate,
-                                                     key_keeping=settings.model.key_keeping))
+        vocab, engine = for_play(bundle, engine_for(bundle, settings.model, settings.engine, settings.engine_threads))
         stack.callback(engine.close)  # the engine's worker threads
         prime = bundle.encode_file(live.prime, settings.grid.skip_drums, vocab) if live.prime else []
         steps_per_beat = live.steps_per_beat or bundle.grid.steps_per_beat

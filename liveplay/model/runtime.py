@@ -11,13 +11,14 @@ import glob
 import logging
 import os
 
+from liveplay.config import ModelSettings
 from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
 from liveplay.model.harmony import HarmonyEngine
+from liveplay.model.inkey import InKeyEngine
 from liveplay.model.longterm import FILE as LONG_TERM_FILE
 from liveplay.model.longterm import CorpusTables, LongTermEngine
 from liveplay.model.numpy_engine import NumpyEngine
-from liveplay.model.inkey import InKeyEngine
 from liveplay.model.shortterm import ShortTermEngine
 from liveplay.music.tokens import chord_targets
 
@@ -85,3 +86,13 @@ def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_t
     log.info("engine: %s%s (asked for %s)", engine.name,
              f", {engine.threads} threads" if getattr(engine, "threads", 1) > 1 else "", runtime)
     return engine
+
+
+def engine_for(bundle: Bundle, model: ModelSettings, runtime: str = "auto", threads: int = 1,
+               **override) -> Engine:
+    """``make_engine`` with the mixes ``model`` sets for a single-stream model
+    (``model.short_term``, ``long_term``, ``long_term_gate``, ``key_keeping``), any of them
+    replaced, and any other of its keywords (``harmony``) given, by ``override``."""
+    mixes = {"short_term": model.short_term, "long_term": model.long_term,
+             "long_term_gate": model.long_term_gate, "key_keeping": model.key_keeping}
+    return make_engine(bundle, runtime, threads, **(mixes | override))

@@ -208,6 +208,23 @@ def test_make_engine_names(bundle):
     assert make_engine(bundle, "tensorflow").name.startswith("tensorflow")
 
 
+def test_engine_for_plays_the_mixes_the_settings_name(bundle):
+    """``engine_for`` is ``make_engine`` with the model settings' mixes, any of them overridden."""
+    from liveplay.config import load_settings
+    from liveplay.model.runtime import engine_for
+
+    model = load_settings().override({"model.short_term": 0.3, "model.key_keeping": 0.5}).model
+    made = engine_for(bundle, model, "numpy")
+    assert made.name == make_engine(bundle, "numpy", short_term=0.3, key_keeping=0.5).name
+    assert made.name == "numpy + short-term 0.3 + key keeping 0.5"  # the tiny bundle has no long-term tables
+    assert engine_for(bundle, model, "numpy", key_keeping=0.0).name == "numpy + short-term 0.3"
+    context = [1, 2, 3]
+    made.reset(context)
+    twin = make_engine(bundle, "numpy", short_term=0.3, key_keeping=0.5)
+    twin.reset(context)
+    assert np.array_equal(made.distribution(), twin.distribution())
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_memory_does_not_grow_over_many_pushes(bundle, threads):
     import tracemalloc
