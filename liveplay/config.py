@@ -127,7 +127,7 @@ class TrainSettings:
     test_fraction: float = setting(between(0.0, 0.5))
     split_seed: int = setting(between(0, 2**31 - 1))
     transpose: list[int] = setting(each(between(-24, 24)))
-    augment: str = setting(one_of("all", "random", "normalise"))
+    augment: str = setting(one_of("all", "random", "normalise", "frame"))
     folder_weights: list[str] = setting(each(folder_weight))
     patience: int = setting(between(1, 1000))
     seed: int = setting(between(0, 2**31 - 1))
@@ -436,4 +436,7 @@ def _cross_checks(s: Settings) -> list[str]:
     if s.train.kind == "duet" and s.train.window_stride % 2:
         problems.append("train.window_stride: a duet model's windows start on whole steps (two tokens): "
                         "must be even with train.kind: duet")
+    if s.train.kind == "duet" and s.train.augment == "frame":
+        problems.append("train.augment: frame follows one stream's key; a duet model's parts move together "
+                        "by the whole piece's key (augment: normalise)")
     return problems

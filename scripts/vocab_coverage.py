@@ -2,8 +2,8 @@
 """What a retrained vocabulary would hold: chord coverage of the held-out files by vocabulary
 size, chord cap and voicing, before any training.
 
-The bundle's training files, each moved to a tonic of C by its own key as a key-normalised model
-trains (``offline.memory.in_reference_key``; other models: as they are), give the chord counts; a vocabulary of
+The bundle's training files, in the key frame the model trained in (``offline.memory.as_trained``:
+each file by its own key, or each step by the key heard up to it; other models: as they are), give the chord counts; a vocabulary of
 size V holds the V most frequent chords (``Vocabulary.build``). For each collection of the
 held-out split (``--split``), the share of its chord onsets held exactly -- the figure
 ``liveplay evaluate`` reports as vocabulary coverage -- for every V in ``--sizes``, every cap in
@@ -27,22 +27,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveplay.model.bundle import load_bundle  # noqa: E402
-from liveplay.model.keyframe import key_normalised  # noqa: E402
 from liveplay.music.midifile import load_token_files  # noqa: E402
 from liveplay.music.tokens import HOLD, REST, make_chord  # noqa: E402
 from liveplay.offline.evaluate import files_on_disk  # noqa: E402
 from liveplay.offline.listening import collection  # noqa: E402
-from liveplay.offline.memory import in_reference_key  # noqa: E402
+from liveplay.offline.memory import as_trained  # noqa: E402
 
 
 MELODY = ("essen", "oneills")  # the melody collections (models/default/README.md)
 
 
-def chords(paths, bundle, normalise: bool) -> dict[str, list[tuple]]:
-    """Each readable file's chord onsets (raw, uncut), in C when ``normalise``."""
+def chords(paths, bundle, augment: str) -> dict[str, list[tuple]]:
+    """Each readable file's chord onsets (raw, uncut), in the key frame the model trained in."""
     g, out = bundle.grid, {}
     for name, toks in load_token_files(paths, g.steps_per_beat, 128, True):
-        out[str(name)] = [t for t in (in_reference_key(toks) if normalise else toks) if t not in (REST, HOLD)]
+        out[str(name)] = [t for t in as_trained(augment, toks, g.steps_per_beat) if t not in (REST, HOLD)]
     return out
 
 
@@ -57,9 +56,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     bundle = load_bundle(args.model, weights=False)
-    normalise = key_normalised(bundle)
-    train = chords(files_on_disk(bundle, "train"), bundle, normalise)
-    held = chords(files_on_disk(bundle, args.split), bundle, normalise)
+    augment = bundle.manifest.training.settings.get("augment", "all")
+    train = chords(files_on_disk(bundle, "train"), bundle, augment)
+    held = chords(files_on_disk(bundle, args.split), bundle, augment)
     sizes = [int(s) for s in args.sizes.split(",")]
     report = {"model": args.model, "split": args.split, "training_files": len(train), "held_files": len(held),
               "rows": []}

@@ -62,6 +62,13 @@ def test_all_errors_reported_at_once(tmp_path):
     assert keys == ["engine", "grid.max_notes", "grid.steps_per_beat", "model.layerz"]
 
 
+def test_a_duet_model_cannot_train_in_a_one_stream_key_frame(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, "train:\n  kind: duet\n  augment: frame\n"))
+    assert [p.split(":")[0] for p in err.value.problems] == ["train.augment"]
+    assert load_settings(write(tmp_path, "train:\n  augment: frame\n")).train.augment == "frame"
+
+
 def test_file_overrides_defaults_and_flag_overrides_file(tmp_path):
     path = write(tmp_path, "sampler:\n  temperature: 0.7\n")
     from_file = load_settings(path)

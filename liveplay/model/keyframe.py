@@ -49,6 +49,9 @@ SHIFTS = tuple(range(-6, 6))  # tonic_shift's range: from any key to a tonic of 
 # steps running) its answers were in the melody's key more often, and it follows a tune moved to
 # another key as soon (a median of 90 steps against 86)
 DUET_FRAME = {"steps": 128, "hold": 32, "settle": 16}
+# a single-stream model's frame (the main engine's): the key of the last 128 steps, moved by another
+# that lasts 32; ``train.augment: frame`` moves its training files the same way (offline.memory)
+SOLO_FRAME = {"steps": 128, "hold": 32}
 # tokens a duet re-hears in the new frame when its shift moves (32 steps of both parts, two bars),
 # and the tokens its spare hears at each prepare or unprepared push (a duet's step has two: the push
 # of our token and the prepare after it, so 16 a step, caught up in about 5 steps): chosen on the
@@ -59,8 +62,9 @@ CATCH_UP = 8
 
 
 def key_normalised(bundle: Bundle) -> bool:
-    """Trained with every file moved to a tonic of C (``train.augment: normalise``)."""
-    return bundle.manifest.training.settings.get("augment") == "normalise"
+    """Trained in a key frame: every file moved to a tonic of C by its own key (``train.augment:
+    normalise``), or every step by the key heard up to it (``frame``)."""
+    return bundle.manifest.training.settings.get("augment") in ("normalise", "frame")
 
 
 def play_vocabulary(model: Vocabulary) -> Vocabulary:
@@ -273,4 +277,4 @@ def for_play(bundle: Bundle, engine: Engine, frame: KeyFrame | None = None, spar
         frame = KeyFrame(parts=2, listen=MELODY, **DUET_FRAME)
     if rehear is None:
         rehear = DUET_REHEAR if duet and spare is not None else 0
-    return play, KeyFrameEngine(engine, bundle.vocab, play, frame or KeyFrame(steps=128, hold=32), rehear, spare)
+    return play, KeyFrameEngine(engine, bundle.vocab, play, frame or KeyFrame(**SOLO_FRAME), rehear, spare)

@@ -28,7 +28,7 @@ import numpy as np
 
 from liveplay.offline.baselines import NGram
 from liveplay.offline.listening import PRIME_BEATS, collection
-from liveplay.offline.memory import in_reference_key
+from liveplay.offline.memory import as_trained
 from liveplay.offline.musicality import tonic_shift
 from liveplay.offline.ppm import PPM
 from liveplay.offline.progress import progress
@@ -197,9 +197,9 @@ def data_stats(sequences: Sequence[Sequence[int]], chunk: int,
 def load_sequences(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool = True,
                    shifts: Sequence[int] = ()) -> list[list[int]]:
     """Files tokenised the model's way (transposed copies too, for the baselines' training data)."""
-    tokens = [toks for _, toks in load_pieces(bundle, paths, skip_drums)]
-    if key_normalised(bundle):  # as the model trained: each file by its own key
-        tokens = [in_reference_key(t) for t in tokens]
+    augment = bundle.manifest.training.settings.get("augment", "all")
+    tokens = [as_trained(augment, toks, bundle.grid.steps_per_beat)  # in the frame the model trained in
+              for _, toks in load_pieces(bundle, paths, skip_drums)]
     if shifts:
         tokens = augment(tokens, shifts)
     return [with_start(bundle.vocab.encode(toks)) for toks in tokens]

@@ -15,6 +15,7 @@ import numpy as np
 from liveplay.config import Settings
 from liveplay.errors import DataError
 from liveplay.model.bundle import FileSplit, Grid
+from liveplay.model.keyframe import SOLO_FRAME, KeyFrame
 from liveplay.music.context import with_start
 from liveplay.music.duet import duet_ids
 from liveplay.music.midifile import load_token_files, read_duet, read_tokens
@@ -22,6 +23,7 @@ from liveplay.music.keys import tonic_shift
 from liveplay.music.tokens import REST, Coverage, Vocabulary, transpose, transposition_table
 from liveplay.offline.dataset import (Split, keep_split, make_windows, split_files, weighted_copies,
                                       windows_with_sources)
+from liveplay.offline.listening import PRIME_BEATS
 from liveplay.offline.progress import progress
 
 log = logging.getLogger(__name__)
@@ -60,10 +62,13 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
     if t.augment == "normalise":  # every file in the reference key: the model learns one key's music
         by_name = {n: parts_in_reference_key(parts) for n, parts in by_name.items()}
         shifts = [0]
+    elif t.augment == "frame":  # every step in the frame the daemon would hear it in
+        by_name = {n: (in_play_frames(parts[0], PRIME_BEATS * grid.steps_per_beat),) for n, parts in by_name.items()}
+        shifts = [0]
     # transposition: every key as a training copy ("all"), or one random key per window and epoch
     train_files, train_folders = [], []
     for name in split.train:
-        copies = [by_name[name]] if t.augment in ("random", "normalise") else transposed_copies(by_name[name], t.transpose)
+        copies = [by_name[name]] if t.augment in ("random", "normalise", "frame") else transposed_copies(by_name[name], t.transpose)
         train_files += copies
         train_folders += [Path(name).parent.name] * len(copies)
     vocab = start_from.vocab if start_from else Vocabulary.build(  # one vocabulary over every part
@@ -94,7 +99,8 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
     if len(x_train) == 0:
         raise DataError("no training window could be made (files too short?)")
     log.info("windows: %d train (%d tokens%s), %d validation", distinct, sum(len(i) for i in train_ids),
-             {"all": " after augmentation", "normalise": ", each file moved to a tonic of C"}.get(
+             {"all": " after augmentation", "normalise": ", each file moved to a tonic of C",
+              "frame": ", each step moved to a tonic of C by the key heard up to it"}.get(
                  t.augment, f", each in one of {len(shifts)} keys an epoch"),
              len(x_val))
 
@@ -134,6 +140,39 @@ def parts_in_reference_key(parts: tuple) -> tuple:
     shift = tonic_shift(whole)
     moved = [transpose(part, shift) for part in parts]
     return parts if any(m is None for m in moved) else tuple(moved)
+
+
+def in_play_frames(tokens: list, prime_steps: int) -> list:
+    """The tokens moved, step by step, into the key frame the daemon would hear them in
+    (``model.keyframe``, ``train.augment: frame``).
+
+    The first ``prime_steps`` by the key of those steps, taken at once as a prime's is; each step
+    after them by the shift a ``KeyFrame`` of the main engine's (``SOLO_FRAME``) holds once it has
+    heard it: the key of the last 128 steps, moved when another has lasted 32. Moved by the whole
+    piece's key instead (``in_reference_key``), a piece whose first bars are heard in another key
+    than the whole -- a trecento ballata is, half the time: a fourth, a fifth or a third away --
+    trains the model on music in a frame it is never played in. A step that would leave 0..127 in
+    its frame: the file moved by its own key (``in_reference_key``).
+    """
+    frame = KeyFrame(**SOLO_FRAME)
+    shift = frame.reset([REST, *tokens[:prime_steps]])  # a context starts with REST (with_start)
+    out = []
+    for i, token in enumerate(tokens):
+        if i >= prime_steps:
+            shift = frame.hear(token)
+        moved = transpose([token], shift)
+        if moved is None:
+            return in_reference_key(tokens)
+        out.append(moved[0])
+    return out
+
+
+def as_trained(augment: str, tokens: list, steps_per_beat: int) -> list:
+    """A file's tokens in the frame a model trained with ``augment`` learned in (as they are
+    unless it trained in a key frame)."""
+    if augment == "frame":
+        return in_play_frames(tokens, PRIME_BEATS * steps_per_beat)
+    return in_reference_key(tokens) if augment == "normalise" else tokens
 
 
 def transposed_copies(parts: tuple, semitones) -> list[tuple]:

@@ -143,6 +143,10 @@ def prepare(data: Sequence[str | Path], out: str | Path, settings: Settings, job
     if settings.train.kind == "duet":
         raise UsageError("train.kind: duet is not supported by liveplay prepare yet: train a duet model on "
                          "the MIDI files themselves (liveplay train FILES/FOLDERS)")
+    if settings.train.augment == "frame":
+        raise UsageError("train.augment: frame moves each step by the key heard before it, which a prepared "
+                         "folder's chord table cannot hold: train on the MIDI files themselves "
+                         "(liveplay train FILES/FOLDERS), or use augment: normalise")
     out = Path(out)
     ds = data_settings(settings)
     jobs = jobs or settings.prepare.jobs or os.cpu_count() or 1

@@ -114,6 +114,36 @@ def test_the_engine_moves_tokens_into_the_frame_and_the_answer_back_out():
     assert model.decode_token(inner.fed[-1]) == (67, 71, 74)  # A major in D is G major in C
 
 
+def test_a_file_in_play_frames_is_what_the_daemons_frame_feeds_the_model():
+    """``train.augment: frame`` trains on exactly the model ids a ``KeyFrameEngine`` of the main
+    engine's frame pushes into the model after a prime (evaluate's and the daemon's path), a
+    modulation included; moved by the whole piece's key, a piece that modulates is half out of C."""
+    from liveplay.model.keyframe import SOLO_FRAME
+    from liveplay.music.context import with_start
+    from liveplay.offline.memory import in_play_frames, in_reference_key
+
+    piece = moved(C_MAJOR, 2) * 12 + moved(C_MAJOR, -3) * 24  # 96 steps of D major, then 192 of A major
+    prime = 64
+    framed = in_play_frames(piece, prime)
+    assert len(framed) == len(piece)
+    model = Vocabulary(sorted({t for t in framed if t not in (HOLD, REST)}), 4)
+    play = play_vocabulary(model)
+    assert all(play.contains(t) for t in piece)
+    inner = FakeEngine(np.ones(len(model)) / len(model))
+    engine = KeyFrameEngine(inner, model, play, KeyFrame(**SOLO_FRAME))
+    ids = with_start(play.encode(piece))
+    engine.reset(ids[:prime + 1])  # the start REST and the prime: the frame takes their key at once
+    for i in ids[prime + 1:]:
+        engine.push(i)
+    assert model.decode(inner.fed) == [REST] + framed
+    assert set(framed[:96]) <= set(C_MAJOR) and set(framed[-64:]) <= set(C_MAJOR)  # D, then A, heard as C
+    late = framed[96:-64]  # A major heard in D's frame until the frame moves: as the daemon hears it
+    assert (67, 71, 74) in late and 0 < sum(t not in C_MAJOR for t in late) < len(late)
+    whole = set(in_reference_key(piece))  # one shift for the whole piece: one of the keys is left out of C
+    assert not whole <= set(C_MAJOR)
+    assert in_play_frames([(126,), (127,)] * 40, 8) == in_reference_key([(126,), (127,)] * 40)  # off the top: as a whole
+
+
 def test_a_key_normalised_model_plays_a_prime_in_f_sharp_back_in_f_sharp(tmp_path, tiny_config, pattern_dir):
     """generate --prime through the key frame, on a tiny model trained with augment: normalise."""
     from liveplay import cli

@@ -1,6 +1,7 @@
 """Every key: random transposition per window and epoch, and folder weights, in the real trainer."""
 
 import numpy as np
+import pytest
 
 from liveplay.config import load_settings
 from liveplay.model.bundle import load_bundle
@@ -44,18 +45,22 @@ def test_a_model_trained_in_one_key_with_random_keys_plays_the_pattern_in_anothe
     assert len(PATTERN) == 8 and np.isfinite(scores.perplexity)
 
 
+@pytest.mark.parametrize("augment", ["normalise", "frame"])
 def test_a_key_normalised_model_learns_one_key_and_answers_in_a_key_it_never_heard(tmp_path, tiny_config, pattern_dir,
-                                                                                     capsys):
-    """augment: normalise moves every file to a tonic of C; evaluate moves each piece by its prime's key."""
+                                                                                     capsys, augment):
+    """augment: normalise moves every file to a tonic of C, frame every step by the key heard up to
+    it (here: each file's one key); evaluate moves each piece by its prime's key."""
     import json
 
     from liveplay import cli
+    from liveplay.model.keyframe import key_normalised
 
-    config = tmp_path / "normalise.yaml"
-    config.write_text(tiny_config.read_text().replace("transpose: [-1, 1]", "augment: normalise"))
+    config = tmp_path / f"{augment}.yaml"
+    config.write_text(tiny_config.read_text().replace("transpose: [-1, 1]", f"augment: {augment}"))
     out = tmp_path / "model"
     train([pattern_dir], out, load_settings(config))
     bundle = load_bundle(out)
+    assert bundle.manifest.training.settings["augment"] == augment and key_normalised(bundle)
     # the five keys of the data became one: only the pattern's chords in C, plus REST and HOLD
     assert sorted(bundle.vocab.chords) == sorted(t for t in PATTERN if isinstance(t, tuple))
 

@@ -167,3 +167,7 @@ def test_a_prepared_folder_refuses_what_only_the_in_memory_trainer_does(data, co
         train([out], tmp_path / "model", twice)
     with pytest.raises(UsageError, match="--split-from"):
         train([out], tmp_path / "model", load_settings(config), split_from=tmp_path / "any")
+    framed = load_settings(config).override({"train.augment": "frame"})  # a key per step: not a chord table's
+    with pytest.raises(UsageError, match="train.augment: frame"):
+        shards.prepare([data], tmp_path / "framed", framed)
+    assert not (tmp_path / "framed").exists()  # refused before anything is written
