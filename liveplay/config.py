@@ -124,6 +124,7 @@ class TrainSettings:
     learning_rate: float = setting(between(1e-6, 1.0))
     window_stride: int = setting(between(1, 4096))
     validation_fraction: float = setting(between(0.0, 0.5))
+    validation_min: int = setting(between(0, 1000))
     test_fraction: float = setting(between(0.0, 0.5))
     split_seed: int = setting(between(0, 2**31 - 1))
     transpose: list[int] = setting(each(between(-24, 24)))

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -30,8 +32,14 @@ class Split:
 
 
 def split_files(names: Sequence[str], validation_fraction: float, test_fraction: float,
-                seed: int) -> Split:
-    """Seeded split by file; at least one validation file whenever there are three or more."""
+                seed: int, validation_min: int = 0) -> Split:
+    """Seeded split by file; at least one validation file whenever there are three or more, and
+    ``validation_min`` from each folder (``with_validation_min``)."""
+    split = _split_files(names, validation_fraction, test_fraction, seed)
+    return with_validation_min(split, validation_min, seed)
+
+
+def _split_files(names: Sequence[str], validation_fraction: float, test_fraction: float, seed: int) -> Split:
     names = sorted(names)
     order = np.random.default_rng(seed).permutation(len(names))
     shuffled = [names[i] for i in order]
@@ -46,23 +54,53 @@ def split_files(names: Sequence[str], validation_fraction: float, test_fraction:
                  sorted(shuffled[:n_test]))
 
 
+def with_validation_min(split: Split, least: int, seed: int) -> Split:
+    """``split`` with at least ``least`` validation files from each folder (``train.validation_min``),
+    moved from that folder's training files; a folder keeps at least half of its training files, and
+    no test file moves.
+
+    One share of the files for every folder gives a collection of 100 pieces beside one of 8 000 five
+    validation pieces: too few to choose a setting by for it. The files moved are a draw seeded by
+    the seed and the folder's name from the folder's own training files, so no other folder's
+    files change it.
+    """
+    if least <= 0:
+        return split
+    have: dict[str, int] = {}
+    for name in split.validation:
+        have[Path(name).parent.name] = have.get(Path(name).parent.name, 0) + 1
+    pools: dict[str, list[str]] = {}
+    for name in split.train:
+        pools.setdefault(Path(name).parent.name, []).append(name)
+    moved: set[str] = set()
+    for f, pool in sorted(pools.items()):
+        take = min(least - have.get(f, 0), len(pool) // 2)
+        if take > 0:
+            order = np.random.default_rng([seed, zlib.crc32(f.encode("utf-8"))]).permutation(len(pool))
+            moved.update(sorted(pool)[i] for i in order[:take])
+    return Split(sorted(n for n in split.train if n not in moved), sorted([*split.validation, *moved]),
+                 list(split.test))
+
+
 def keep_split(names: Sequence[str], old: Split | FileSplit, validation_fraction: float,
-               test_fraction: float, seed: int) -> Split:
+               test_fraction: float, seed: int, validation_min: int = 0) -> Split:
     """A split that keeps ``old``'s side for every file it names and splits the rest by ``split_files``.
 
     ``split_files`` permutes the sorted list of names, so adding or removing one file moves files
     between splits; a model trained on a changed corpus is compared with an earlier one on the same
     held-out files only when those files keep their side. Files ``old`` names that are gone are
     dropped; the new ones (fewer than three: all train) get a seeded split of their own. ``old``: a
-    ``Split`` or a bundle manifest's ``FileSplit`` (the same three lists).
+    ``Split`` or a bundle manifest's ``FileSplit`` (the same three lists). ``validation_min``: then
+    topped up from the training files (``with_validation_min``); the test files are ``old``'s.
     """
     side = {n: k for k, files in old.as_dict().items() for n in files}
     new = [n for n in names if n not in side]
     drawn = split_files(new, validation_fraction, test_fraction, seed) if len(new) >= 3 else Split(sorted(new), [], [])
     here = set(names)
     kept = {k: [n for n in files if n in here] for k, files in old.as_dict().items()}
-    return Split(sorted(kept["train"] + drawn.train), sorted(kept["validation"] + drawn.validation),
-                 sorted(kept["test"] + drawn.test))
+    split = Split(sorted(kept["train"] + drawn.train), sorted(kept["validation"] + drawn.validation),
+                  sorted(kept["test"] + drawn.test))
+    return with_validation_min(split, validation_min, seed)
 
 
 def weighted_copies(keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -53,9 +53,10 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
         if not split.train:
             raise DataError("resuming: none of the given files is a training file of this bundle")
     elif kept is not None:
-        split = keep_split(list(by_name), kept, t.validation_fraction, t.test_fraction, t.split_seed)
+        split = keep_split(list(by_name), kept, t.validation_fraction, t.test_fraction, t.split_seed,
+                           t.validation_min)
     else:
-        split = split_files(list(by_name), t.validation_fraction, t.test_fraction, t.split_seed)
+        split = split_files(list(by_name), t.validation_fraction, t.test_fraction, t.split_seed, t.validation_min)
     log.info("files: %d train, %d validation, %d test", len(split.train), len(split.validation),
              len(split.test))
 

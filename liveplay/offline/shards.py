@@ -60,7 +60,7 @@ def data_settings(settings: Settings) -> dict:
             "skip_drums": g.skip_drums,
             "context_length": g.context_length, "vocab_size": g.vocab_size, "transpose": list(t.transpose),
             "augment": t.augment, "window_stride": t.window_stride, "validation_fraction": t.validation_fraction,
-            "test_fraction": t.test_fraction, "split_seed": t.split_seed, "shard_windows": p.shard_windows}
+            "validation_min": t.validation_min, "test_fraction": t.test_fraction, "split_seed": t.split_seed, "shard_windows": p.shard_windows}
 
 
 def read_manifest(folder: str | Path) -> dict:
@@ -75,6 +75,8 @@ def read_manifest(folder: str | Path) -> dict:
     for section in ("settings", "grid"):  # folders prepared before voicings kept the highest notes
         if isinstance(data.get(section), dict):
             data[section].setdefault("voicing", "highest")
+    if isinstance(data.get("settings"), dict):  # and before train.validation_min: the share alone
+        data["settings"].setdefault("validation_min", 0)
     return data
 
 
@@ -236,7 +238,8 @@ def _shifts(ds: dict) -> list[int]:
 
 def _build_shards(out: Path, files: list[dict], ds: dict) -> dict:
     """Split, vocabulary and window shards from the raw files (the in-memory trainer's rules)."""
-    split = split_files([f["name"] for f in files], ds["validation_fraction"], ds["test_fraction"], ds["split_seed"])
+    split = split_files([f["name"] for f in files], ds["validation_fraction"], ds["test_fraction"], ds["split_seed"],
+                        ds["validation_min"])
     by_name = {f["name"]: f for f in files}
     shifts = _shifts(ds)
     found: Counter = Counter()  # chord onsets of the training copies (the vocabulary's counts)

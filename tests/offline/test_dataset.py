@@ -5,7 +5,7 @@ import pytest
 
 from liveplay.config import load_settings
 from liveplay.errors import ConfigError
-from liveplay.offline.dataset import Split, keep_split, weighted_copies
+from liveplay.offline.dataset import Split, keep_split, weighted_copies, with_validation_min
 
 
 def test_weighted_copies_take_each_window_its_weight_times_an_epoch_on_average():
@@ -37,3 +37,30 @@ def test_keep_split_keeps_each_named_files_side_and_splits_only_the_new_ones():
     assert len(new["validation"]) == 2 and len(new["test"]) == 2 and len(new["train"]) == 6
     few = keep_split(["a", "new0", "new1"], old, 0.2, 0.2, 1)  # fewer than three new files: all train
     assert few.train == ["a", "new0", "new1"] and few.validation == [] and few.test == []
+
+
+def test_validation_min_gives_each_folder_enough_validation_files_and_moves_no_test_file():
+    from liveplay.offline.dataset import split_files
+
+    names = [f"mix/folk/{i:04d}.mid" for i in range(400)] + [f"mix/modal/{i:02d}.mid" for i in range(30)] + \
+        [f"mix/tiny/{i}.mid" for i in range(3)]
+    plain = split_files(names, 0.05, 0.1, 1234)
+    topped = split_files(names, 0.05, 0.1, 1234, validation_min=6)
+
+    def count(files, folder):
+        return sum(f"/{folder}/" in n for n in files)
+
+    assert topped.test == plain.test  # the held-out test files never move
+    assert sorted(topped.train + topped.validation + topped.test) == sorted(names)
+    assert not set(topped.train) & set(topped.validation)
+    assert count(plain.validation, "modal") < 6 <= count(topped.validation, "modal")
+    assert count(topped.validation, "folk") == max(6, count(plain.validation, "folk"))
+    assert set(plain.validation) <= set(topped.validation)  # only training files were moved
+    tiny_train = count(plain.train, "tiny")  # a folder keeps at least half of its training files
+    assert count(topped.train, "tiny") >= tiny_train - tiny_train // 2 >= 1
+    # a folder's draw is its own: another folder's training files change nothing of it
+    more = with_validation_min(Split(plain.train + [f"mix/other/{i}.mid" for i in range(20)], plain.validation,
+                                     plain.test), 6, 1234)
+    assert [n for n in more.validation if "/other/" not in n] == topped.validation
+    kept = keep_split(names, plain, 0.05, 0.1, 1234, validation_min=6)  # a kept split is topped up the same way
+    assert kept.test == plain.test and kept.validation == topped.validation

@@ -85,6 +85,10 @@ def test_a_rerun_tokenises_only_new_and_changed_files(data, config, tmp_path, ca
                                          t.test_fraction, t.split_seed).as_dict()
     on_disk = json.loads((out / shards.MANIFEST).read_text())
     assert on_disk["format"] == shards.FORMAT_VERSION and on_disk["counts"] == third["counts"]
+    # train.validation_min: more validation files from the folder, the same test files
+    fourth = shards.prepare([data], out, settings.override({"train.validation_min": 3}))
+    assert len(fourth["split"]["validation"]) == 3 > len(third["split"]["validation"])
+    assert fourth["split"]["test"] == third["split"]["test"]
 
 
 def test_a_corrupt_file_is_listed_with_its_reason(data, config, tmp_path, capsys):
@@ -154,6 +158,7 @@ def test_a_folder_prepared_before_voicings_reads_as_keeping_the_highest_notes(tm
         "vocabulary": {"chords": [[60, 64, 67]], "counts": [3]}}))
     data = read_manifest(tmp_path)
     assert data["settings"]["voicing"] == data["grid"]["voicing"] == "highest"  # not a settings change
+    assert data["settings"]["validation_min"] == 0  # nor is a folder prepared before train.validation_min
     assert vocabulary(data).voicing == "highest"
 
 
