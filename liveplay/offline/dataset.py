@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ import numpy as np
 from liveplay.errors import DataError
 from liveplay.model.manifest import FileSplit
 from liveplay.music.tokens import REST_ID
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,10 +62,12 @@ def with_validation_min(split: Split, least: int, seed: int) -> Split:
     moved from that folder's training files; a folder keeps at least half of its training files, and
     no test file moves.
 
-    One share of the files for every folder gives a collection of 100 pieces beside one of 8 000 five
-    validation pieces: too few to choose a setting by for it. The files moved are a draw seeded by
-    the seed and the folder's name from the folder's own training files, so no other folder's
-    files change it.
+    One 5 % share drawn over the whole mix gave the 100 trecento pieces, beside 8 000 folk songs,
+    five validation pieces: too few to choose a setting by for them. The files moved are a draw,
+    seeded by the seed and the folder's name, from the folder's own training files, so no other
+    folder's files change it. "At most half": a folder with one training file gives none. Under
+    ``keep_split`` the files moved were the earlier model's training files: compare the two
+    models on the test files, or on the validation files they share (the count is logged).
     """
     if least <= 0:
         return split
@@ -78,6 +83,8 @@ def with_validation_min(split: Split, least: int, seed: int) -> Split:
         if take > 0:
             order = np.random.default_rng([seed, zlib.crc32(f.encode("utf-8"))]).permutation(len(pool))
             moved.update(sorted(pool)[i] for i in order[:take])
+    if moved:
+        log.info("train.validation_min %d: %d training file(s) moved to validation", least, len(moved))
     return Split(sorted(n for n in split.train if n not in moved), sorted([*split.validation, *moved]),
                  list(split.test))
 
@@ -91,7 +98,8 @@ def keep_split(names: Sequence[str], old: Split | FileSplit, validation_fraction
     held-out files only when those files keep their side. Files ``old`` names that are gone are
     dropped; the new ones (fewer than three: all train) get a seeded split of their own. ``old``: a
     ``Split`` or a bundle manifest's ``FileSplit`` (the same three lists). ``validation_min``: then
-    topped up from the training files (``with_validation_min``); the test files are ``old``'s.
+    topped up from the training files (``with_validation_min``), so some of ``old``'s training files
+    become validation files; the test files are ``old``'s.
     """
     side = {n: k for k, files in old.as_dict().items() for n in files}
     new = [n for n in names if n not in side]

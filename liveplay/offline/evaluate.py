@@ -197,8 +197,8 @@ def data_stats(sequences: Sequence[Sequence[int]], chunk: int,
 def load_sequences(bundle: Bundle, paths: Sequence[str | Path], skip_drums: bool = True,
                    shifts: Sequence[int] = ()) -> list[list[int]]:
     """Files tokenised the model's way (transposed copies too, for the baselines' training data)."""
-    augment = bundle.manifest.training.settings.get("augment", "all")
-    tokens = [as_trained(augment, toks, bundle.grid.steps_per_beat)  # in the frame the model trained in
+    way = bundle.manifest.training.settings.get("augment", "all")
+    tokens = [as_trained(way, toks, bundle.grid.steps_per_beat)  # in the frame the model trained in
               for _, toks in load_pieces(bundle, paths, skip_drums)]
     if shifts:
         tokens = augment(tokens, shifts)

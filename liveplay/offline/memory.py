@@ -52,6 +52,9 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
                       [n for n in old.validation if n in by_name], [n for n in old.test if n in by_name])
         if not split.train:
             raise DataError("resuming: none of the given files is a training file of this bundle")
+        if resumed.manifest.training.settings.get("validation_min", 0) != t.validation_min:
+            log.warning("resuming keeps the bundle's split: train.validation_min %d does not apply to it",
+                        t.validation_min)
     elif kept is not None:
         split = keep_split(list(by_name), kept, t.validation_fraction, t.test_fraction, t.split_seed,
                            t.validation_min)
@@ -147,13 +150,15 @@ def in_play_frames(tokens: list, prime_steps: int) -> list:
     """The tokens moved, step by step, into the key frame the daemon would hear them in
     (``model.keyframe``, ``train.augment: frame``).
 
-    The first ``prime_steps`` by the key of those steps, taken at once as a prime's is; each step
-    after them by the shift a ``KeyFrame`` of the main engine's (``SOLO_FRAME``) holds once it has
-    heard it: the key of the last 128 steps, moved when another has lasted 32. Moved by the whole
-    piece's key instead (``in_reference_key``), a piece whose first bars are heard in another key
-    than the whole -- a trecento ballata is, half the time: a fourth, a fifth or a third away --
-    trains the model on music in a frame it is never played in. A step that would leave 0..127 in
-    its frame: the file moved by its own key (``in_reference_key``).
+    The first ``prime_steps`` by the key of those steps, taken at once as a prime's is (``generate
+    --prime``; the daemon, from silence, follows each estimate until 8 steps have sounded); each
+    step after them by the shift a ``KeyFrame`` of the main engine's (``SOLO_FRAME``) holds once it
+    has heard it: the key of the last 128 steps, moved when another has lasted 32. Moved by the
+    whole piece's key instead (``in_reference_key``), a piece whose first bars are heard in another
+    key than the whole -- a trecento ballata is, half the time: a fourth, a fifth or a third away
+    -- trains the model on music in a frame it is never played in. A step that would leave 0..127
+    in its frame: the whole file as ``in_reference_key`` leaves it (where the daemon would leave
+    that one step unmoved: a file's edge case, not worth a frame of its own).
     """
     frame = KeyFrame(**SOLO_FRAME)
     shift = frame.reset([REST, *tokens[:prime_steps]])  # a context starts with REST (with_start)

@@ -49,7 +49,8 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
     a split of their own.
     ``split_from``: a new run keeps that bundle's split for every file it names and splits only the
     others (``dataset.keep_split``): a model of a changed corpus is then compared with that bundle on
-    the same held-out files. A resumed run keeps its own split; ``base`` gives new files their own.
+    the same held-out files (with ``train.validation_min``, on the same test files: some of its
+    training files are topped up into validation). A resumed run keeps its own split; ``base`` gives new files their own.
     """
     import tensorflow as tf
 
@@ -91,6 +92,11 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
         kept = bundle_files.read_manifest(Path(split_from)).training.files
         log.info("keeping the split of %s for the files it names", split_from)
     start_from = resumed or base
+    was = resumed.manifest.training.settings.get("augment", "all") if resumed is not None else t.augment
+    reframed = was != t.augment  # its losses were measured on other windows: its best is no bar to beat
+    if reframed:
+        log.warning("resuming %s with train.augment %s (it trained with %s): its best epoch is not carried "
+                    "over, the first epoch in the new frame sets the bar", out, t.augment, was)
     if start_from is not None and start_from.manifest.kind != t.kind:
         raise UsageError(f"{start_from.path} is a {start_from.manifest.kind} model; train.kind is {t.kind} "
                          "(set train.kind to match, or train into a new OUT)")
@@ -200,7 +206,7 @@ def train(data: Sequence[str | Path], out: str | Path, settings: Settings, epoch
                                    on_best=lambda k: (write(k), log.info("checkpoint: %s", target.path)))
     if carried is not None:
         keeper.load_state(carried, backup)
-    elif resumed is not None and monitor in resumed.manifest.training.best:
+    elif resumed is not None and monitor in resumed.manifest.training.best and not reframed:
         # a resumed run beats its own best or keeps it: an epoch worse than the bundle's is not written
         keeper.carry(model, resumed.manifest.training.best_epoch, resumed.manifest.training.best)
     interactive = sys.stderr.isatty()

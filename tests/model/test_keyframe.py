@@ -116,10 +116,11 @@ def test_the_engine_moves_tokens_into_the_frame_and_the_answer_back_out():
 
 def test_a_file_in_play_frames_is_what_the_daemons_frame_feeds_the_model():
     """``train.augment: frame`` trains on exactly the model ids a ``KeyFrameEngine`` of the main
-    engine's frame pushes into the model after a prime (evaluate's and the daemon's path), a
-    modulation included; moved by the whole piece's key, a piece that modulates is half out of C."""
+    engine's frame pushes into the model after a prime (``generate --prime``), a modulation
+    included; moved by the whole piece's key, a piece that modulates is half out of C."""
     from liveplay.model.keyframe import SOLO_FRAME
     from liveplay.music.context import with_start
+    from liveplay.music.keys import tonic_shift
     from liveplay.offline.memory import in_play_frames, in_reference_key
 
     piece = moved(C_MAJOR, 2) * 12 + moved(C_MAJOR, -3) * 24  # 96 steps of D major, then 192 of A major
@@ -141,7 +142,9 @@ def test_a_file_in_play_frames_is_what_the_daemons_frame_feeds_the_model():
     assert (67, 71, 74) in late and 0 < sum(t not in C_MAJOR for t in late) < len(late)
     whole = set(in_reference_key(piece))  # one shift for the whole piece: one of the keys is left out of C
     assert not whole <= set(C_MAJOR)
-    assert in_play_frames([(126,), (127,)] * 40, 8) == in_reference_key([(126,), (127,)] * 40)  # off the top: as a whole
+    high = [(117,), (121,), (124,), (126,), (124,), (121,), (119,), (117, 121, 124)] * 12  # A major, up to F#9
+    assert tonic_shift(high) == 3  # into C it would go up, past 127: the file as in_reference_key leaves it
+    assert in_play_frames(high, 8) == in_reference_key(high) == high
 
 
 def test_a_key_normalised_model_plays_a_prime_in_f_sharp_back_in_f_sharp(tmp_path, tiny_config, pattern_dir):

@@ -75,6 +75,27 @@ def test_resume_keeps_split_and_vocabulary(tiny_model, pattern_dir, tiny_config,
         assert np.array_equal(after.weights["dense.bias"], before.weights["dense.bias"])
 
 
+def test_resuming_in_another_key_frame_sets_a_new_bar_and_keeps_the_split(tiny_model, pattern_dir, tiny_config,
+                                                                             tmp_path, caplog):
+    """A resumed bundle's best loss was measured on windows in another frame: not a bar to beat.
+    Its split is kept whatever train.validation_min says, and the log says so."""
+    import shutil
+
+    from liveplay.config import load_settings
+    from liveplay.offline.train import train
+
+    copy = tmp_path / "reframed"
+    shutil.copytree(tiny_model, copy)
+    before = load_bundle(copy).manifest.training
+    assert before.settings["augment"] == "all"
+    settings = load_settings(tiny_config).override({"train.augment": "normalise", "train.validation_min": 3})
+    manifest = train([pattern_dir], copy, settings, epochs=1)
+    assert manifest.training.best_epoch == before.epochs_run + 1  # the one epoch in the new frame
+    assert manifest.training.files == before.files
+    assert "its best epoch is not carried over" in caplog.text
+    assert "train.validation_min 3 does not apply" in caplog.text
+
+
 def test_evaluate_reports_model_and_baselines(tiny_model, tiny_config, pattern_dir, capsys):
     b = load_bundle(tiny_model)
     code = cli.main(["evaluate", "--config", str(tiny_config), "--model", str(tiny_model), "--json",
