@@ -62,8 +62,8 @@ def with_validation_min(split: Split, least: int, seed: int) -> Split:
     moved from that folder's training files; a folder keeps at least half of its training files, and
     no test file moves.
 
-    One 5 % share drawn over the whole mix gave the 100 trecento pieces, beside 8 000 folk songs,
-    five validation pieces: too few to choose a setting by for them. The files moved are a draw,
+    One 5 % share drawn over the whole listening mix gave its 102 trecento pieces, beside some
+    10 000 folk tunes, five validation pieces: too few to choose a setting by for them. The files moved are a draw,
     seeded by the seed and the folder's name, from the folder's own training files, so no other
     folder's files change it. "At most half": a folder with one training file gives none. Under
     ``keep_split`` the files moved were the earlier model's training files: compare the two
