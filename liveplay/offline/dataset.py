@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -71,15 +72,13 @@ def with_validation_min(split: Split, least: int, seed: int) -> Split:
     """
     if least <= 0:
         return split
-    have: dict[str, int] = {}
-    for name in split.validation:
-        have[Path(name).parent.name] = have.get(Path(name).parent.name, 0) + 1
+    have = Counter(Path(name).parent.name for name in split.validation)
     pools: dict[str, list[str]] = {}
     for name in split.train:
         pools.setdefault(Path(name).parent.name, []).append(name)
     moved: set[str] = set()
     for f, pool in sorted(pools.items()):
-        take = min(least - have.get(f, 0), len(pool) // 2)
+        take = min(least - have[f], len(pool) // 2)
         if take > 0:
             order = np.random.default_rng([seed, zlib.crc32(f.encode("utf-8"))]).permutation(len(pool))
             moved.update(sorted(pool)[i] for i in order[:take])

@@ -67,7 +67,7 @@ def memory_data(tf, data, settings: Settings, resumed, base, global_batch: int, 
         by_name = {n: parts_in_reference_key(parts) for n, parts in by_name.items()}
         shifts = [0]
     elif t.augment == "frame":  # every step in the frame the daemon would hear it in
-        by_name = {n: (in_play_frames(parts[0], PRIME_BEATS * grid.steps_per_beat),) for n, parts in by_name.items()}
+        by_name = {n: (as_trained("frame", parts[0], grid.steps_per_beat),) for n, parts in by_name.items()}
         shifts = [0]
     # transposition: every key as a training copy ("all"), or one random key per window and epoch
     train_files, train_folders = [], []

@@ -60,7 +60,8 @@ def data_settings(settings: Settings) -> dict:
             "skip_drums": g.skip_drums,
             "context_length": g.context_length, "vocab_size": g.vocab_size, "transpose": list(t.transpose),
             "augment": t.augment, "window_stride": t.window_stride, "validation_fraction": t.validation_fraction,
-            "validation_min": t.validation_min, "test_fraction": t.test_fraction, "split_seed": t.split_seed, "shard_windows": p.shard_windows}
+            "validation_min": t.validation_min, "test_fraction": t.test_fraction, "split_seed": t.split_seed,
+            "shard_windows": p.shard_windows}
 
 
 def read_manifest(folder: str | Path) -> dict:
