@@ -52,11 +52,17 @@ def first(rec: Recorder, kind: str) -> float:
     return next(e.time for e in rec.snapshot() if e.message.type == kind)
 
 
-def onset_errors(onsets: np.ndarray, ticks: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each onset: the ms since the tick before it, and whether that tick is a step boundary."""
-    idx = np.searchsorted(ticks, onsets) - 1
-    assert (idx >= 0).all(), "an onset before any tick"
-    return (onsets - ticks[idx]) * 1000, positions[idx] % TICKS_PER_STEP == 0
+def onset_errors(onsets: np.ndarray, ticks: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """For each onset: the ms since the last step-boundary tick (song position a multiple of a
+    step) at or before it. On the grid that is a period or so; an onset on the wrong grid, or off
+    any grid, is a tick (20 ms at 120 BPM) or more away, and ``assert_on_time`` fails it. Measured
+    from the boundary rather than from the nearest tick, so one scheduler stall that delays an
+    onset past the next tick is one late onset, which the rule allows, not an onset off the grid."""
+    boundary = (positions >= 0) & (positions % TICKS_PER_STEP == 0)
+    times = ticks[boundary]
+    idx = np.searchsorted(times, onsets) - 1
+    assert (idx >= 0).all(), "an onset before any step-boundary tick"
+    return (onsets - times[idx]) * 1000
 
 
 def test_follows_start_tempo_ramp_with_jitter_stop_continue_and_a_lost_clock(daemon):
@@ -89,9 +95,7 @@ def test_follows_start_tempo_ramp_with_jitter_stop_continue_and_a_lost_clock(dae
 
     onsets = onset_times(rec.note_ons())
     assert len(onsets) >= 15, log
-    errors, on_boundary = onset_errors(onsets, ticks, positions)
-    assert on_boundary.all(), f"onsets off the step ticks: {errors[~on_boundary]}"
-    assert_on_time(errors)
+    assert_on_time(onset_errors(onsets, ticks, positions), "onsets after their step ticks")
     # Stop: nothing sounds from Stop to Continue, and what sounded was released at once
     assert not ((onsets > stop_t + 0.002) & (onsets < cont_t)).any(), "a note after Stop"
     offs = [e.time for e in rec.snapshot() if e.message.type in ("note_off", "note_on") and e.time > stop_t]
@@ -123,8 +127,12 @@ def test_song_position_moves_the_step_grid(daemon):
     positions = 18 + np.arange(len(ticks))  # Continue plays the first tick at the song position
     onsets = onset_times(rec.note_ons())
     assert len(onsets) >= 5, log
-    errors, on_boundary = onset_errors(onsets, ticks, positions)
-    assert on_boundary.all(), "the grid did not move with the song position"
+    # on the old grid (counted from Continue) every onset would be 6 ticks, 125 ms, after a
+    # boundary; on the new one, all but a stalled one are within a few periods of it (the timing
+    # itself is the first test's, over more onsets)
+    errors = onset_errors(onsets, ticks, positions)
+    assert np.median(errors) <= PERIOD_MS + 1, f"the grid did not move with the song position: {errors}"
+    assert (errors > 3 * PERIOD_MS + 1).sum() <= 1, f"onsets off the song position's grid: {errors}"
     assert onsets[0] >= ticks[6] - 0.001, "played before the first boundary after the position (tick 24)"
     assert "song position: sixteenth 3" in log
     # the state line counts the song's steps: 6 s at 120 BPM from step 1.5 ends at step 25
