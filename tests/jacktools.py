@@ -32,6 +32,9 @@ from liveplay.live.ports import open_port
 PERIOD_FRAMES = 256
 RATE = 48000
 PERIOD_MS = 1000 * PERIOD_FRAMES / RATE  # 5.33 ms
+# what "takes effect within one step" allows past the step, in s: a JACK period on the way in and
+# one on the way out, and 20 ms for a wake-up on a shared machine; an effect a step late still fails
+ACT_MARGIN = 2 * PERIOD_MS / 1000 + 0.020
 JACK = "mido.backends.rtmidi/UNIX_JACK"
 # 256 frames (5.3 ms), a common musician's setting: at 128 this machine missed ~8 deadlines a
 # second with two clients and nothing else running, at 256 under one in five seconds. At a missed

@@ -7,7 +7,7 @@ import time
 import mido
 import pytest
 
-from jacktools import (PERIOD_MS, Daemon, JackInput, Recorder, assert_on_time, flood_from_child, grid_fit,
+from jacktools import (ACT_MARGIN, PERIOD_MS, Daemon, JackInput, Recorder, assert_on_time, flood_from_child, grid_fit,
                        onset_times, open_player, send_control)
 
 pytestmark = pytest.mark.slow
@@ -152,7 +152,7 @@ def test_temperature_and_panic_ccs_take_effect_within_one_step(daemon):
         time.sleep(max(0.0, sent + step * 1.2 - time.monotonic()))
         after = [e for e in rec.snapshot() if e.time >= sent]
         cc = [e for e in after if e.message.type == "control_change" and e.message.control == 123]
-        assert cc and cc[0].time - sent <= step + 0.005, after
+        assert cc and cc[0].time - sent <= step + ACT_MARGIN, after
     finally:
         port.close()
         rec.close()
@@ -177,8 +177,8 @@ def test_mute_silences_and_unmute_and_reset_context_play_on(daemon):
     log = d.log()
     assert "CC 24 mute, CC 25 reset-context" in log  # the map, shown at start
     # from one step after the CC (its input is read at the next decision) until unmute: silence
-    assert not [e for e in rec.note_ons() if muted + step + 0.01 < e.time < unmuted], "a note while muted"
-    assert rec.sounding(muted + step + 0.01) == set(), "a note hung over mute"
+    assert not [e for e in rec.note_ons() if muted + step + ACT_MARGIN < e.time < unmuted], "a note while muted"
+    assert rec.sounding(muted + step + ACT_MARGIN) == set(), "a note hung over mute"
     assert [e for e in rec.note_ons() if e.time > unmuted], "nothing after unmute and a fresh context"
 
 

@@ -99,7 +99,7 @@ def test_follows_start_tempo_ramp_with_jitter_stop_continue_and_a_lost_clock(dae
     # Stop: nothing sounds from Stop to Continue, and what sounded was released at once
     assert not ((onsets > stop_t + 0.002) & (onsets < cont_t)).any(), "a note after Stop"
     offs = [e.time for e in rec.snapshot() if e.message.type in ("note_off", "note_on") and e.time > stop_t]
-    assert rec.sounding(stop_t + 0.010) == set(), "our notes outlived Stop"
+    assert rec.sounding(stop_t + 0.050) == set(), "our notes outlived Stop"  # a period, and a wake-up: not the next step (214 ms)
     # a lost clock: silent within two beats (+ a margin), playing again when the ticks come back
     beat = 60 / 140
     assert rec.sounding(lost_at + 2 * beat + 0.1) == set(), "notes hang on a lost clock"
@@ -180,7 +180,9 @@ def test_sends_a_drift_free_clock_with_start_and_stop(jack_server, tiny_config, 
     ticks = ticks[ticks >= start_t]  # ticks[k] is tick k after Start
     onsets = onset_times(rec.note_ons())
     assert onsets.size >= 20
-    nearest = np.abs(onsets[:, None] - ticks[None, :]).argmin(axis=1)
-    # sent together; a JACK period can begin between the tick and the notes
-    assert (np.abs(onsets - ticks[nearest]) <= (PERIOD_MS + 1) / 1000).all()
-    assert (nearest % TICKS_PER_STEP == 0).all(), nearest
+    # sent together, so each onset sits by a step-boundary tick; a JACK period can begin between the
+    # tick and the notes (either way round). An onset by any other tick is 20 ms or more from every
+    # boundary; one stalled onset is a late one, which the timing rule allows
+    boundary = ticks[::TICKS_PER_STEP]
+    errors = np.abs(onsets[:, None] - boundary[None, :]).min(axis=1) * 1000
+    assert_on_time(errors, "onsets against their step ticks")

@@ -80,6 +80,8 @@ def test_a_stall_holding_the_gil_writes_every_threads_stack_once():
 
 def test_no_stall_no_stacks_and_off_unless_asked():
     quiet = run(10_000, "1")  # the engine never holds the GIL long
-    assert quiet.returncode == 0 and "Timeout (" not in quiet.stderr, quiet.stderr
+    # a stall of the shared machine itself (over 8 ms) may write one; a timer firing unasked would
+    # write one every step, 30 here
+    assert quiet.returncode == 0 and quiet.stderr.count("Timeout (") <= 1, quiet.stderr
     off = run(6, "0")  # the same stall, the dump not asked for
     assert off.returncode == 0 and "Timeout (" not in off.stderr, off.stderr
