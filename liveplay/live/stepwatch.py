@@ -92,6 +92,16 @@ class StepWatch:
         self.trail.append(self.phase)
         self.phase = (phase, step, time.monotonic())
 
+    def _trail(self) -> tuple[tuple[str, int, float], ...]:
+        """(The sender.) A copy of the thinker's trail. The thinker appends to it meanwhile: the
+        copy is made in C, but a garbage collection inside it runs ``_collected`` (Python), where
+        the thinker can take the GIL and append, and the copy raises; then it is made again."""
+        while True:
+            try:
+                return tuple(self.trail)
+            except RuntimeError:  # "deque mutated during iteration"
+                continue
+
     def _collected(self, what: str, info: dict) -> None:
         if what == "start":
             self._gc_started, self._gc_running = time.perf_counter(), True
@@ -138,7 +148,7 @@ class StepWatch:
             gc_text += f"; a garbage collection running for {1000 * (time.perf_counter() - self._gc_started):.1f} ms"
         now = time.monotonic()
         at = now - (woke or 0.0)  # the boundary (now, where the timing does not know when it was due)
-        trail = ", ".join(f"{p} {s} {1000 * (t - at):+.1f}" for p, s, t in self.trail)
+        trail = ", ".join(f"{p} {s} {1000 * (t - at):+.1f}" for p, s, t in self._trail())
         return (f"step {step} late ({late} so far{'' if late <= FIRST else f', one line in {EVERY} from here'}): "
                 f"{woke_text}the thinker had been {phase} step {k} for {1000 * (now - entered):.1f} ms; "
                 f"since the step before: {faults} major and {minor} minor page fault(s), {switches} involuntary context "

@@ -2,6 +2,8 @@
 
 import gc
 import logging
+import sys
+import threading
 import time
 
 import numpy as np
@@ -133,6 +135,39 @@ def test_late_steps_past_the_first_ten_are_logged_one_in_a_hundred():
     finally:
         watch.close()
     assert logged == [*range(1, 11), 100, 200, 300]
+
+
+def test_a_late_steps_line_is_written_while_the_thinker_moves_on():
+    """The sender describes a late step while the thinker enters its next phases (a CI run once
+    lost its player to "deque mutated during iteration" here). Threads switched as often as the
+    interpreter allows, with garbage collections in the sender's copy."""
+    watch = StepWatch()
+    stop = threading.Event()
+
+    def thinker():
+        k = 0
+        while not stop.is_set():
+            k += 1
+            watch.thinking("hearing the input for", k)
+            watch.thinking("pushing the tokens for", k)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    t = threading.Thread(target=thinker)
+    t.start()
+    try:
+        since = watch.boundary()
+        lines = []
+        for n in range(3000):
+            garbage = [[] for _ in range(50)]  # allocations: collections start inside the copy too
+            lines.append(watch.describe(1, 1, 0.001, since))
+            del garbage
+    finally:
+        stop.set()
+        t.join()
+        sys.setswitchinterval(old)
+        watch.close()
+    assert all(line and "begun at ms from the boundary: " in line for line in lines)
 
 
 def test_steal_time_is_read_from_the_kernels_count_and_said_in_ms():
