@@ -80,8 +80,9 @@ def with_validation_min(split: Split, least: int, seed: int) -> Split:
     for f, pool in sorted(pools.items()):
         take = min(least - have[f], len(pool) // 2)
         if take > 0:
+            pool.sort()  # the draw is of names, whatever order the split listed them in
             order = np.random.default_rng([seed, zlib.crc32(f.encode("utf-8"))]).permutation(len(pool))
-            moved.update(sorted(pool)[i] for i in order[:take])
+            moved.update(pool[i] for i in order[:take])
     if moved:
         log.info("train.validation_min %d: %d training file(s) moved to validation", least, len(moved))
     return Split(sorted(n for n in split.train if n not in moved), sorted([*split.validation, *moved]),
