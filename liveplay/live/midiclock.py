@@ -12,6 +12,8 @@ arrives) and turns that into:
 - **a tempo estimate** for the thinker's lookahead: the least-squares slope of
   the last ``TEMPO_TICKS`` tick arrival times, so a few ms of jitter on single
   ticks moves it by well under 1 %, and a tempo ramp is followed within a beat.
+  The thinker decides only the next step (``is_next``): past it a prediction is
+  all there is, and a clock that pauses without Stop would run it ahead.
 - **transport**: Start plays from song position 0 (the first tick after it is the
   downbeat), Continue from the current position, Stop silences our notes at once
   and waits. Song Position moves the position; the next boundary is the next
@@ -235,8 +237,19 @@ class ClockFollower:
                 self.cond.wait(timeout)
             return "stop", self.silence
 
+    def is_next(self, k: int) -> bool:
+        """Whether performance step ``k`` is the next to play: step k-1's boundary tick has come.
+        The thinker decides no further ahead: past the next boundary a prediction is all there
+        is, and a clock that pauses without Stop would run it steps ahead on stale ones."""
+        with self.cond:
+            return k <= self.reached + 1
+
+    def playing(self) -> bool:
+        with self.cond:
+            return self.running and not self.lost
+
     def wait_running(self, stop: threading.Event, timeout: float) -> None:
-        """Sleep until the transport changes or ``timeout`` passes (for the thinker while stopped)."""
+        """Sleep until a tick or a transport change comes, or ``timeout`` passes (for the thinker)."""
         with self.cond:
             if not stop.is_set():
                 self.cond.wait(timeout)

@@ -188,15 +188,23 @@ class MidiClockTiming:
 
     def wait_to_compute(self, k: int, stop: threading.Event, lookahead: float,
                         idle: Callable[[], None]) -> bool:
-        """The boundary moves with the tempo and the transport: re-predict every 50 ms. While the
-        DAW is stopped (or the clock lost) ``idle`` runs (controls act, notes are let go)."""
+        """The boundary moves with the tempo and the transport: re-predict every 50 ms. Step k is
+        decided only once it is the next to play (step k-1's tick has come): when the DAW's clock
+        pauses without a Stop, the thinker waits for it rather than deciding steps ahead on
+        predictions that have passed (which left the first steps after the clock came back
+        undecided: late, held). While the DAW is stopped (or the clock lost) the next step is
+        decided at once, so the first boundary after Continue plays it, and then ``idle`` runs
+        (controls act, notes are let go)."""
         f = self.follower
         while not stop.is_set():
-            due = f.predict(k)
-            if due is None:
-                idle()
+            if not f.is_next(k):
+                if not f.playing():
+                    idle()
                 f.wait_running(stop, 0.05)
                 continue
+            due = f.predict(k)
+            if due is None:  # stopped or lost, with k the next step: ready for the first boundary back
+                return True
             at = due - compute_lead(lookahead, f.tick_seconds() * f.ticks_per_step)
             if time.monotonic() >= at:
                 return True

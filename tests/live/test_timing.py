@@ -98,3 +98,44 @@ def test_midi_clock_logs_nothing_in_the_rtmidi_thread(caplog):
             time.sleep(0.01)
     assert [r.threadName for r in caplog.records] == ["main-loop"] * 3
     assert "start" in caplog.records[0].getMessage() and "sixteenth 16" in caplog.records[1].getMessage()
+
+
+def thinking(timing, k, seconds):
+    """``wait_to_compute(k)`` for at most ``seconds``: (whether it said compute, idle calls)."""
+    stop, idles = threading.Event(), []
+    timer = threading.Timer(seconds, stop.set)
+    timer.start()
+    try:
+        ready = timing.wait_to_compute(k, stop, 0.02, lambda: idles.append(1))
+    finally:
+        timer.cancel()
+    return ready and not stop.is_set(), len(idles)
+
+
+def test_the_thinker_waits_out_a_paused_clock_and_is_ready_for_continue():
+    """A DAW's clock that pauses without Stop must not run the thinker ahead on predictions that
+    have passed (seen: steps 46-49 decided during the pause, their decisions dropped, and four
+    held steps after the clock came back); after Stop the next step is decided at once, so the
+    first boundary after Continue plays it (seen: that step late, held, every time)."""
+    f = ClockFollower(steps_per_beat=2, tempo_bpm=120.0)  # 12 ticks a step, a step 0.25 s
+    timing = MidiClockTiming(f, 2)
+    tick = 60 / (120 * 24)
+    now = time.monotonic()
+    f.on_message(mido.Message("start"), now - 1.0)
+    feed(f, [now - 0.3 + i * tick for i in range(13)])  # steps 0 and 1 have come; the last tick 0.05 s ago
+    assert f.reached == 1
+    assert thinking(timing, 2, 1.0) == (True, 0)  # step 2 is next: decided on its prediction
+    # the clock pauses: step 3's predicted time (0.25 s after step 2's) passes with no tick
+    assert thinking(timing, 3, 0.8) == (False, 0)  # waited for step 2's tick, not idle: still playing
+    feed(f, [time.monotonic() + i * tick for i in range(12)])  # back: step 2's boundary comes
+    assert f.reached == 2
+    assert thinking(timing, 3, 1.0)[0]
+    f.on_message(mido.Message("stop"), time.monotonic())
+    started = time.monotonic()
+    assert thinking(timing, 3, 1.0) == (True, 0)  # stopped with step 3 next: decided now
+    assert time.monotonic() - started < 0.2
+    ready, idles = thinking(timing, 4, 0.3)  # and nothing further while stopped; controls still act
+    assert not ready and idles >= 3
+    f.on_message(mido.Message("continue"), time.monotonic())
+    feed(f, [time.monotonic() + i * tick for i in range(12)])  # ticks 25-36: step 3's boundary at the last
+    assert f.reached == 3 and thinking(timing, 4, 1.0)[0]
