@@ -121,8 +121,9 @@ class Player:
         woke = None if beat.due is None else time.monotonic() - beat.due
         why = None
         with self.lock:
-            if not self.timing.still(beat):
-                return False  # stopped between the tick and now: the next wait silences
+            if not self.timing.still(beat):  # stopped between the tick and now: the step's moment went
+                self.step = k  # with the Stop, unplayed (waiting for it again would find its tick come
+                return True  # and play it during the Stop); the next wait silences
             token = self.decided.pop(k, None)
             if token is None:
                 self.late += 1

@@ -6,15 +6,17 @@ import sys
 import threading
 import time
 
+import mido
 import numpy as np
 
 from liveplay import cli
 from liveplay.config import load_settings
 from liveplay.live.inputs import InputQueue
+from liveplay.live.midiclock import ClockFollower
 from liveplay.live.performance import Performance
 from liveplay.live.player import Player
 from liveplay.live.stepwatch import StepWatch
-from liveplay.live.timing import InternalTiming
+from liveplay.live.timing import InternalTiming, MidiClockTiming
 from liveplay.live.writer import NoteWriter
 from liveplay.music.context import Context
 from liveplay.music.sampler import Sampler
@@ -70,6 +72,64 @@ def test_engine_faults_are_logged_once_per_kind_and_the_clock_goes_on(caplog):
         elif m.type == "note_off":
             on.discard(m.note)
     assert not on  # every note-on has its note-off
+
+
+class ChordEngine(FlakyEngine):
+    """Only chords, never REST or HOLD: every decided step sounds."""
+
+    def push(self, token):
+        pass
+
+    def distribution(self):
+        return np.array([0, 0, 0.25, 0.25, 0.25, 0.25])
+
+
+def test_a_stop_between_the_tick_and_the_sender_leaves_that_step_unplayed():
+    """The sender woke for a boundary tick, and the DAW's Stop came before it took the lock: the
+    step's moment went with the Stop. (It once waited for the same step again, found its tick
+    already come, and played it during the Stop, left sounding until after Continue.)"""
+    settings = load_settings().override({"live.mode": "solo"})
+    live = settings.live
+    vocab = Vocabulary([(60,), (62,), (64,), (65,)], 4)
+    sent = []
+    performance = Performance(vocab, Context(ChordEngine()), Sampler(settings.sampler, seed=0), live,
+                              settings.controls, 2)
+    writer = NoteWriter(sent.append, live.output_channel - 1, live.pitch_low, live.pitch_high)
+    follower = ClockFollower(steps_per_beat=2, tempo_bpm=120.0)  # 12 ticks a step
+    player = Player(performance, MidiClockTiming(follower, 2), writer, InputQueue(), live, status=False)
+
+    def ticks(n):
+        for _ in range(n):
+            follower.on_message(mido.Message("clock"), time.monotonic())
+
+    def note_ons(messages):
+        return [m for m in messages if m.type == "note_on" and m.velocity > 0]
+
+    player.start()
+    try:
+        follower.on_message(mido.Message("start"), time.monotonic())
+        ticks(12)  # step 0's boundary, and the ticks up to step 1's
+        deadline = time.monotonic() + 2
+        while 1 not in player.decided and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert player.step == 0 and 1 in player.decided  # step 0 played, step 1 decided and due
+        with player.lock:  # the sender, woken by step 1's tick, waits here for the lock
+            ticks(1)
+            time.sleep(0.05)
+            follower.on_message(mido.Message("stop"), time.monotonic())
+            stopped = len(sent)
+        time.sleep(0.3)
+        during = sent[stopped:]
+        assert not note_ons(during), during
+        assert not writer.sounding  # and nothing sounds through the Stop
+        follower.on_message(mido.Message("continue"), time.monotonic())
+        back = len(sent)
+        ticks(12)  # the first tick after Continue is step 2's boundary
+        time.sleep(0.2)
+        assert note_ons(sent[back:]), "no step after Continue"  # decided at the Stop, played on time
+        assert player.late == 0
+    finally:
+        player.stop()
 
 
 def test_run_with_a_corrupt_model_exits_2_naming_the_file(tmp_path, caplog):
