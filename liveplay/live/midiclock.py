@@ -209,7 +209,8 @@ class ClockFollower:
 
     def wait(self, k: int, silence_seen: int, stop: threading.Event, idle: float = 1.0) -> tuple[str, int]:
         """Block until step ``k``'s boundary ('boundary'), a reason to silence ('silence'), stop
-        ('stop'), or ``idle`` seconds of none of these ('idle': the sender is alive, say so).
+        ('stop'), or ``idle`` seconds of none of these ('idle': the sender is alive, say so);
+        'gone' when step k's tick came before a Stop or a lost clock the sender saw first.
 
         Returns (what, the silence count now). Also notices a lost clock: no tick for
         ``LOST_BEATS`` beats while running.
@@ -221,8 +222,9 @@ class ClockFollower:
                     return "idle", self.silence
                 if self.silence != silence_seen:
                     return "silence", self.silence
-                if self.reached >= k:
-                    return "boundary", self.silence
+                if self.reached >= k:  # its tick has come; if a Stop or a lost clock came after it
+                    # too, the step's moment went with them: 'gone', not played during the silence
+                    return ("boundary" if self.running and not self.lost else "gone"), self.silence
                 timeout = 0.1
                 if self.running and not self.lost and self.last_signal is not None:
                     lost_at = self.last_signal + LOST_BEATS * TICKS_PER_BEAT * self._tick_seconds()

@@ -113,6 +113,10 @@ class Player:
             elif beat.kind == "silence":
                 with self.lock:
                     self.writer.release()
+            elif beat.kind == "gone":
+                with self.lock:
+                    self.step = k  # its tick came before the Stop: the step went with it, unplayed
+                k += 1
             elif self._boundary(k, beat):
                 k += 1
 

@@ -37,7 +37,8 @@ CLOCK_TICK = mido.Message("clock")
 
 
 class Beat(NamedTuple):
-    """What ``wait_boundary`` saw: 'boundary', 'silence', 'idle' or 'stop', and the clock's
+    """What ``wait_boundary`` saw: 'boundary', 'silence', 'idle', 'stop' or 'gone' (a boundary
+    that came before a Stop: skipped, not played), and the clock's
     silence count then (a boundary is still good to play while that count has not moved);
     ``due``: when the boundary was due (monotonic), where the timing knows it ahead."""
 

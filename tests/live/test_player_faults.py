@@ -75,19 +75,21 @@ def test_engine_faults_are_logged_once_per_kind_and_the_clock_goes_on(caplog):
 
 
 class ChordEngine(FlakyEngine):
-    """Only chords, never REST or HOLD: every decided step sounds."""
+    """A new chord every step, never REST or HOLD: every decided step sounds a note-on."""
 
     def push(self, token):
-        pass
+        self.calls += 1
 
     def distribution(self):
-        return np.array([0, 0, 0.25, 0.25, 0.25, 0.25])
+        p = np.zeros(self.vocab_size)
+        p[2 + self.calls % 4] = 1.0
+        return p
 
 
 def test_a_stop_between_the_tick_and_the_sender_leaves_that_step_unplayed():
-    """The sender woke for a boundary tick, and the DAW's Stop came before it took the lock: the
-    step's moment went with the Stop. (It once waited for the same step again, found its tick
-    already come, and played it during the Stop, left sounding until after Continue.)"""
+    """A boundary tick, then the DAW's Stop, before the sender took the lock, or before it even
+    woke: the step's moment went with the Stop. (It once waited for the same step again, found
+    its tick already come, and played it during the Stop, left sounding until after Continue.)"""
     settings = load_settings().override({"live.mode": "solo"})
     live = settings.live
     vocab = Vocabulary([(60,), (62,), (64,), (65,)], 4)
@@ -124,9 +126,21 @@ def test_a_stop_between_the_tick_and_the_sender_leaves_that_step_unplayed():
         assert not writer.sounding  # and nothing sounds through the Stop
         follower.on_message(mido.Message("continue"), time.monotonic())
         back = len(sent)
-        ticks(12)  # the first tick after Continue is step 2's boundary
+        ticks(12)  # ticks 13-24: step 2's boundary at the last
         time.sleep(0.2)
         assert note_ons(sent[back:]), "no step after Continue"  # decided at the Stop, played on time
+        # a DAW sends Stop right after a tick: both come before the sender wakes
+        ticks(11)
+        deadline = time.monotonic() + 2
+        while 3 not in player.decided and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert player.step == 2 and 3 in player.decided
+        with follower.cond:  # the sender wakes only after both
+            ticks(1)  # tick 36: step 3's boundary
+            follower.on_message(mido.Message("stop"), time.monotonic())
+            stopped = len(sent)
+        time.sleep(0.3)
+        assert not note_ons(sent[stopped:]) and not writer.sounding, sent[stopped:]
         assert player.late == 0
     finally:
         player.stop()
