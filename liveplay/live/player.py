@@ -113,21 +113,21 @@ class Player:
             elif beat.kind == "silence":
                 with self.lock:
                     self.writer.release()
-            elif beat.kind == "gone":
-                with self.lock:
-                    self.step = k  # its tick came before the Stop: the step went with it, unplayed
-                k += 1
-            elif self._boundary(k, beat):
+            else:  # 'boundary', or 'gone'
+                self._boundary(k, beat)
                 k += 1
 
-    def _boundary(self, k: int, beat: Beat) -> bool:
+    def _boundary(self, k: int, beat: Beat) -> None:
         """Play step k's decided token (HOLD when it is not ready: a late step)."""
         woke = None if beat.due is None else time.monotonic() - beat.due
         why = None
         with self.lock:
-            if not self.timing.still(beat):  # stopped between the tick and now: the step's moment went
-                self.step = k  # with the Stop, unplayed (waiting for it again would find its tick come
-                return True  # and play it during the Stop); the next wait silences
+            if beat.kind == "gone" or not self.timing.still(beat):
+                # its tick came before a Stop (seen by the wait, or between the tick and now): the
+                # step's moment went with the Stop, unplayed (waiting for it again would find its
+                # tick come and play it during the Stop); the next wait silences
+                self.step = k
+                return
             token = self.decided.pop(k, None)
             if token is None:
                 self.late += 1
@@ -149,7 +149,6 @@ class Player:
             self.recording.tempo_changed(time.monotonic(), self.timing.tempo_bpm())
         if k - self.last_decided <= 8:
             self.pet_watchdog()  # both threads are alive: a stalled one lets systemd restart us
-        return True
 
     # -- the thinker -----------------------------------------------------------------------
 
