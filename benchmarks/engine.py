@@ -11,7 +11,9 @@ For each model size (random weights; the cost does not depend on their values):
       musician's token is known (what the step waits for). A duet bundle's key frame is given a
       spare engine (the re-hearing, as the daemon plays it): its catch-up after a move of the
       frame is in prepare()'s time; the reset it spreads over steps is timed on its own. With
-      ``model.key_keeping`` > 0 (config.yaml) the one-thread path is also timed without it
+      ``model.key_keeping`` > 0 (config.yaml) the one-thread path is also timed with the answer's
+      key keeping after the distribution, as the daemon decides (``model.inkey``; half the steps
+      the player's)
   (d) NumPy streaming (one carried state)
   (e) TensorFlow runtime (the GPU runtime; here on whatever device TensorFlow sees)
 
@@ -145,7 +147,7 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
     result = {"size": f"{a.layers}x{a.hidden}", "vocab": a.vocab_size, "window": window}
     from liveplay.config import load_settings
     from liveplay.model.keyframe import for_play, key_normalised
-    from liveplay.model.runtime import engine_for, make_engine
+    from liveplay.model.runtime import engine_for, keeper_for, make_engine
 
     m = load_settings().model
     short_term, long_term, key_keeping = m.short_term, m.long_term, m.key_keeping
@@ -163,14 +165,15 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
         # CATCH_UP tokens in each prepare()
         duet = bundle.manifest.kind == "duet"
 
-        def framed(n, keeping=key_keeping):
-            return for_play(bundle, engine_for(bundle, m, "numpy", n, key_keeping=keeping),
-                            spare=make_engine(bundle, "numpy", n, short_term) if duet else None)[1]
+        def framed(n):
+            return for_play(bundle, engine_for(bundle, m, "numpy", n),
+                            spare=make_engine(bundle, "numpy", n, short_term) if duet else None)
 
-        engines.insert(1, ("c_keyframe", framed(threads)))
-        engines.insert(3, ("c1_keyframe_1_thread", framed(1)))
-        if key_keeping > 0 and not duet:  # what model.key_keeping's ear costs: the same path without it
-            engines.insert(4, ("c1_keyframe_1_thread_without_key_keeping", framed(1, 0.0)))
+        engines.insert(1, ("c_keyframe", framed(threads)[1]))
+        engines.insert(3, ("c1_keyframe_1_thread", framed(1)[1]))
+        keeper = None if duet else keeper_for(bundle, *framed(1), key_keeping)
+        if keeper is not None:  # what model.key_keeping costs the decision: the same path with it
+            engines.insert(4, ("c1_keyframe_1_thread_with_key_keeping", Answering(framed(1)[1], keeper)))
         if duet:  # what the spare spreads over steps: one reset on that many tokens
             from liveplay.model.keyframe import DUET_REHEAR
 
@@ -198,6 +201,32 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
         engine.close()
     result["startup_numpy"] = startup(path, "numpy", threads)
     return result
+
+
+class Answering:
+    """An engine's steps as the daemon decides with key keeping: the distribution bent by the
+    keeper (``model.inkey``) over a ``Context`` in which every other step is the player's."""
+
+    def __init__(self, engine, keeper):
+        from liveplay.music.context import Context
+
+        self.engine, self.keeper, self.context, self.steps = engine, keeper, Context(engine), 0
+
+    def reset(self, tokens):
+        self.context.reset(list(tokens)[1:])  # the context puts its REST first
+
+    def push(self, token):
+        self.steps += 1
+        self.context.push(int(token), theirs=self.steps % 2 == 0)
+
+    def distribution(self):
+        return self.keeper.answer(self.context.distribution(), self.context)
+
+    def prepare(self):
+        self.context.prepare()
+
+    def close(self):
+        self.engine.close()
 
 
 def summary(ms: np.ndarray) -> dict:
@@ -342,9 +371,9 @@ def main() -> None:
                            ("c1_keyframe_1_thread", "(c1) key frame + mixed, 1 thread (daemon)"),
                            ("c1_keyframe_1_thread_ahead", "    its prepare(), after the decision"),
                            ("c1_keyframe_1_thread_critical", "    then push + distribution"),
-                           ("c1_keyframe_1_thread_without_key_keeping", "(c1) the same without key keeping"),
-                           ("c1_keyframe_1_thread_without_key_keeping_ahead", "    its prepare(), after the decision"),
-                           ("c1_keyframe_1_thread_without_key_keeping_critical", "    then push + distribution"),
+                           ("c1_keyframe_1_thread_with_key_keeping", "(c1) the same, the answer's key keeping"),
+                           ("c1_keyframe_1_thread_with_key_keeping_ahead", "    its prepare(), after the decision"),
+                           ("c1_keyframe_1_thread_with_key_keeping_critical", "    then push + distribution + keeping"),
                            ("c1_rehear_at_once_1_thread", f"re-hearing {r.get('rehear_tokens')} tokens at once, 1 thread"),
                            ("d_numpy_streaming", "(d) NumPy streaming")):
             if key not in r:

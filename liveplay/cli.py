@@ -92,6 +92,7 @@ def cmd_generate(args) -> int:
                                     "sampler.seed": args.seed, "generate.steps": args.steps,
                                     "generate.tempo_bpm": args.tempo, "engine": args.engine})
     from liveplay.model.keyframe import for_play
+    from liveplay.model.runtime import keeper_for
 
     bundle, engine = _bundle_and_engine(settings)
     if bundle.manifest.kind == "duet":
@@ -99,7 +100,8 @@ def cmd_generate(args) -> int:
                          "accompany; liveplay evaluate accompanies held-out melodies)")
     vocab, engine = for_play(bundle, engine)  # concert pitch in and out, whatever key the model learned in
     prime = bundle.encode_file(args.prime, settings.grid.skip_drums, vocab) if args.prime else []
-    gen = generate(bundle, engine, Sampler(settings.sampler), settings.generate.steps, prime, vocab)
+    keeper = keeper_for(bundle, vocab, engine, settings.model.key_keeping)  # the prime's key kept
+    gen = generate(bundle, engine, Sampler(settings.sampler), settings.generate.steps, prime, vocab, keeper)
     path = write_generation(gen, bundle, args.out, settings.generate.tempo_bpm)
     print(f"wrote {path}: {len(gen.ids)} steps ({len(gen.ids) / bundle.grid.steps_per_beat:g} beats "
           f"at {settings.generate.tempo_bpm:g} BPM), primed with {len(prime)} step(s); "
@@ -132,11 +134,13 @@ def cmd_evaluate(args) -> int:
     corpus = report.pop("train_sequences")
     pieces = report.pop("test_pieces")
     if args.listening:
+        from liveplay.model.runtime import keeper_for
         from liveplay.offline.listening import listening
 
+        keeper = keeper_for(bundle, bundle.vocab, engine, settings.model.key_keeping)
         report["listening"] = listening(bundle, engine, settings.sampler, pieces, seed=settings.sampler.seed or 0,
                                         progress=lambda items, n: progress(items, n, "continuing primes", "piece"),
-                                        answers=args.answers)
+                                        answers=args.answers, keeper=keeper)
     lengths = settings.sampler.repeat_lengths
     index = corpus_index(corpus) if corpus else None  # once, not once per generation
     runs = []

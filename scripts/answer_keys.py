@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveplay.config import load_settings  # noqa: E402
 from liveplay.model.bundle import load_bundle  # noqa: E402
-from liveplay.model.runtime import engine_for  # noqa: E402
+from liveplay.model.runtime import engine_for, keeper_for  # noqa: E402
 from liveplay.music.sampler import Sampler  # noqa: E402
 from liveplay.offline import musicality as m  # noqa: E402
 from liveplay.offline.evaluate import files_on_disk, in_key_frame, key_normalised, load_pieces  # noqa: E402
@@ -65,8 +65,9 @@ def main(argv=None) -> int:
         pieces = in_key_frame(bundle, pieces)
     p_steps, a_steps = PRIME_BEATS * spb, ANSWER_BEATS * spb
     pieces = [(f, t) for f, t in pieces if len(t) >= p_steps + a_steps]
+    engine = engine_for(bundle, settings.model, "numpy", 1)
     for weight in (float(w) for w in args.key_keeping.split(",")):
-        engine = engine_for(bundle, settings.model, "numpy", 1, key_keeping=weight)
+        keeper = keeper_for(bundle, bundle.vocab, engine, weight)
         tally, truths = Counter(), Counter()
         for i, (f, tokens) in enumerate(pieces):
             prime, truth = tokens[:p_steps], tokens[p_steps: p_steps + a_steps]
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
             moves = Counter()
             for k in range(args.answers):
                 sampler = Sampler(replace(settings.sampler, seed=args.seed + i + 100 * k))
-                ids, _, _ = continue_ids(engine, sampler, bundle.vocab.encode(prime), a_steps)
+                ids, _, _ = continue_ids(engine, sampler, bundle.vocab.encode(prime), a_steps, keeper)
                 moves[move(m.key_of(m.pitch_class_histogram(bundle.vocab.decode(ids))), k_prime)] += 1
             tally.update(moves)
             truths[k_truth] += 1

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from liveplay.config import load_settings  # noqa: E402
 from liveplay.model.bundle import load_bundle  # noqa: E402
-from liveplay.model.runtime import engine_for  # noqa: E402
+from liveplay.model.runtime import engine_for, keeper_for  # noqa: E402
 from liveplay.music.context import with_start  # noqa: E402
 from liveplay.music.sampler import Sampler  # noqa: E402
 from liveplay.offline.evaluate import (at_most, data_stats, files_on_disk, generation_stats, in_key_frame,  # noqa: E402
@@ -57,6 +57,7 @@ def main(argv=None) -> int:
     settings = load_settings(args.config)
     bundle = load_bundle(args.model)
     engine = engine_for(bundle, settings.model, "numpy", settings.engine_threads)
+    keeper = keeper_for(bundle, bundle.vocab, engine, settings.model.key_keeping)
     files = files_on_disk(bundle, "validation")
     pieces = at_most(load_pieces(bundle, files, settings.grid.skip_drums), args.most)
     if key_normalised(bundle):
@@ -71,7 +72,8 @@ def main(argv=None) -> int:
     rows = []
     for combo in grid:
         sampler = replace(settings.sampler, **combo)
-        heard = listening(bundle, engine, sampler, pieces, seed=args.seed, answers=args.answers)["all"]
+        heard = listening(bundle, engine, sampler, pieces, seed=args.seed, answers=args.answers,
+                          keeper=keeper)["all"]
         runs = [generation_stats(generate(bundle, engine, Sampler(sampler, seed=args.seed + i), args.steps).ids,
                                  None, sampler.repeat_lengths) for i in range(args.generations)]
         gen = {k: round(float(np.median([r[k] for r in runs])), 4) for k in GEN}

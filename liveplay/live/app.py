@@ -44,7 +44,7 @@ from liveplay.live.timing import InternalTiming, MidiClockTiming, Timing
 from liveplay.live.writer import NoteWriter
 from liveplay.model.bundle import load_bundle
 from liveplay.model.keyframe import for_play, key_normalised
-from liveplay.model.runtime import engine_for, make_engine
+from liveplay.model.runtime import engine_for, keeper_for, make_engine
 from liveplay.music.context import Context
 from liveplay.music.duet import START_PRIME
 from liveplay.music.sampler import Sampler
@@ -159,8 +159,9 @@ def run(settings: Settings, reload: Callable[[], Settings] | None = None) -> int
                           InternalTiming(live.tempo_bpm, steps_per_beat, writer.send if settings.clock.send else None))
         if "output" not in ports.missing:
             writer.hygiene()  # notes a killed predecessor left sounding stop before our first one
+        keeper = keeper_for(bundle, vocab, engine, settings.model.key_keeping)  # the musician's key kept
         performance = Performance(vocab, Context(engine, prime), Sampler(settings.sampler), live,
-                                  settings.controls, steps_per_beat, writer.is_ours, duet)
+                                  settings.controls, steps_per_beat, writer.is_ours, duet, keeper)
         player = Player(performance, timing, writer, inputs, live, pet_watchdog=notifier.pet, flush=ports.flush,
                         recording=recording)
         for kind in ports.missing:

@@ -47,6 +47,7 @@ from typing import Callable, Iterable, Protocol
 import mido
 
 from liveplay.config import MODES, ControlSettings, LiveSettings, SamplerSettings
+from liveplay.model.inkey import KeyKeeper
 from liveplay.music.context import Context
 from liveplay.music.duet import RESTART_PRIME
 from liveplay.music.sampler import Sampler
@@ -100,11 +101,13 @@ class Performance:
     def __init__(self, vocab: Vocabulary, context: Context, sampler: Sampler, live: LiveSettings,
                  controls: ControlSettings, steps_per_beat: int,
                  is_ours: Callable[[mido.Message, float], bool] = lambda msg, stamp: False,
-                 duet: Voice | None = None):
+                 duet: Voice | None = None, keeper: KeyKeeper | None = None):
         self.vocab, self.context, self.sampler = vocab, context, sampler
         self.duet = duet
+        self.keeper = keeper  # our answers keep the musician's key (model.key_keeping)
         self._theirs: int | None = None  # the duet's id of the musician's token of the step folded
-        self._later: list[tuple[Context, int]] = []  # model steps that can wait for the decision
+        self._heard = False  # the step folded is the musician's (the main context's ``theirs``)
+        self._later: list[tuple[Context, int, bool]] = []  # model steps that can wait for the decision
         self.steps_per_beat = steps_per_beat
         self.is_ours = is_ours
         self.mode = live.mode
@@ -269,9 +272,10 @@ class Performance:
             self.quiet = 0
             self.responding = 0
         ours = self.played.get(step, REST)
-        token = player if (player is not None and self.mode != "solo") else ours
+        self._heard = player is not None and self.mode != "solo"
+        token = player if self._heard else ours
         token_id = self.vocab.encode_token(token)
-        if token is player:
+        if self._heard:
             log.debug("step %d: the musician's %s enters the context as %s", step, describe(player),
                       describe(self.vocab.decode_token(token_id)))
         if self.duet is not None:  # the duet hears the musician as they played (nothing in solo)
@@ -288,11 +292,11 @@ class Performance:
         """The model steps for the step just folded (``fold``'s id; the duet's musician token kept
         by it). Only the deciding model's step is taken now; the other waits for ``settle``."""
         if self.duet is None:
-            self.context.push(token_id)
+            self.context.push(token_id, self._heard)
             return
-        main, duet = (self.context, token_id), (self.duet.context, self._theirs)
-        (context, token), later = (duet, main) if self._duet_decides() else (main, duet)
-        context.push(token)
+        main, duet = (self.context, token_id, self._heard), (self.duet.context, self._theirs, True)
+        (context, token, theirs), later = (duet, main) if self._duet_decides() else (main, duet)
+        context.push(token, theirs)
         self._later.append(later)
 
     def settle(self) -> None:
@@ -301,8 +305,8 @@ class Performance:
         (what will sound: REST while muted), so its context reads ours, then theirs, step by step;
         then each engine's next step as far as it goes without the musician's next token."""
         later, self._later = self._later, []
-        for context, token_id in later:
-            context.push(token_id)
+        for context, token_id, theirs in later:
+            context.push(token_id, theirs)
         self.context.prepare()  # the next steps' token-free halves, while the input comes in
         if self.duet is not None:
             self.duet.context.prepare()
@@ -312,7 +316,7 @@ class Performance:
     def decide(self, step: int) -> RawToken:
         token = self._decide()
         if self.duet is not None:  # after every model step of this step, in ``settle``
-            self._later.append((self.duet.context, self.duet.vocab.encode_token(self.to_play(token))))
+            self._later.append((self.duet.context, self.duet.vocab.encode_token(self.to_play(token)), False))
         return token
 
     def _decide(self) -> RawToken:
@@ -323,7 +327,10 @@ class Performance:
         if self._duet_decides():
             duet = self.duet
             return duet.vocab.decode_token(duet.sampler.sample(duet.context.distribution(), duet.ours()))
-        token_id = self.sampler.sample(self.context.distribution(), self.context.ids)
+        probs = self.context.distribution()
+        if self.keeper is not None:  # in the musician's key, as far as the window has heard them
+            probs = self.keeper.answer(probs, self.context)
+        token_id = self.sampler.sample(probs, self.context.ids)
         return self.vocab.decode_token(token_id)
 
     def performed(self, step: int, token: RawToken, sounding: bool) -> None:

@@ -1,62 +1,70 @@
-"""Keeping the key: the model's choice of chord bent toward the pitch classes its window dwells on.
+"""Keeping the player's key: our chords bent toward the pitch classes the player dwells on.
 
 The key frame (``model.keyframe``) moves what the model hears into C, so a model trained in C
 answers in any key; but a model samples, and a draw now and then leaves the key -- in modal music
 above all (a Dorian madrigal, a trecento ballata), whose scale a model trained mostly on major and
-minor music hears as "C, nearly". A musician who answers stays in the key they hear. So, as the
-duet model's ear does for the melody it accompanies (``model.harmony``), each chord's probability
-is multiplied by
+minor music hears as "C, nearly" -- and once its own answer has left, a model that listens to
+itself follows itself further. A musician who answers stays in the key *the other player* is in.
+So, as the duet model's ear does for the melody it accompanies (``model.harmony``), before we
+sample, each chord's probability is multiplied by
 
     exp(weight * key_fit)
 
 with ``key_fit`` the sum over the chord's pitch classes of log(12 * profile[pc]), the profile the
-steps each pitch class sounds in the window (add-one smoothed; ``harmony.key_fit``), and the
-chords renormalised to the mass they had: REST and HOLD keep the model's probabilities -- when
-to play, how long to hold is the model's call -- and the ear re-weighs *which* chord.
-In a window of 128 steps of single notes over seven classes alike, a class it has not sounded
-costs a chord a factor of about exp(-3 * weight) against one it has; of triads, exp(-4 * weight).
+steps each pitch class sounds **in what the player played** within the model's window (add-one
+smoothed; ``harmony.key_fit``), and the chords renormalised to the mass they had: REST and HOLD
+keep the model's probabilities -- when to play, how long to hold is the model's call -- and the
+ear re-weighs *which* chord.
 
-It sees exactly the engine's window, so an engine inside it keeps its contract: the
-distribution is a function of the window. ``model.key_keeping`` is the weight (0: off), chosen on
-the validation split's continuations (models/default/README.md). Pure NumPy; wraps any ``Engine``
-of a single-stream model (a duet model has ``model.harmony``).
+It is part of the answer, as the sampler's temperature is, not of the prediction: the engine's
+distribution is what the model expects next, and ``liveplay evaluate`` scores that; the keeper
+shapes what we choose to play. Which steps are the player's, the ``Context`` knows (its ``theirs``):
+a prime, and the musician's notes the performance folds in (``live.performance``); not our own
+answers, and nothing in solo mode. While the window holds nothing the player sounded, the answer is
+the model's own. ``model.key_keeping`` is the weight (0: off), chosen on the validation split's
+continuations (models/default/README.md). Pure NumPy; for a single-stream model (a duet model has
+``model.harmony``).
 """
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
-from liveplay.model.engine import Engine, Listener
 from liveplay.model.harmony import bend, engine_masks, key_fit, sounding_ids
+from liveplay.music.context import Context
 from liveplay.music.tokens import Vocabulary
 
 
-class InKeyEngine(Listener):
-    """``Engine`` contract: ``inner``'s chords bent toward the pitch classes of its window."""
+class KeyKeeper:
+    """Bends a distribution over ``vocab``'s ids toward the pitch classes the player sounded in the
+    last ``window`` steps of a context."""
 
-    def __init__(self, inner: Engine, vocab: Vocabulary, weight: float):
+    def __init__(self, vocab: Vocabulary, weight: float, window: int, vocab_size: int | None = None):
         if weight < 0:
             raise ValueError(f"key-keeping weight {weight} is negative")
-        self.masks = engine_masks(vocab, inner.vocab_size)
-        super().__init__(inner, f"{inner.name} + key keeping {weight:g}")
-        self.weight = float(weight)
+        if window < 1:
+            raise ValueError(f"key-keeping window {window} is not a positive number of steps")
+        self.masks = engine_masks(vocab, vocab_size or len(vocab))  # (ids, 12)
         self.chords = self.masks.any(axis=1)  # ids that are chords
-        self.window: deque[int] = deque(maxlen=inner.context_length)
+        self.weight, self.window = float(weight), int(window)
 
-    def _forget(self, before: int) -> None:
-        self.window.clear()
+    def heard(self, context: Context) -> np.ndarray:
+        """(steps,) the id sounding at each of the player's steps in the window (a player's HOLD
+        sounds the note it holds, even one we struck; REST where nothing does)."""
+        ids, theirs = context.window(self.window)
+        return sounding_ids(ids)[theirs]
 
-    def _hear(self, token: int) -> None:
-        self.window.append(token)
+    def bias(self, context: Context) -> np.ndarray | None:
+        """(ids,) the log-factor each chord's probability is multiplied by (0 for REST and HOLD);
+        None while the player sounded nothing in the window."""
+        sounding = self.heard(context)
+        if not self.chords[sounding].any():
+            return None
+        return self.weight * (self.masks @ key_fit(self.masks, sounding))
 
-    def bias(self) -> np.ndarray:
-        """(ids,) the log-factor each chord's probability is multiplied by (0 for REST and HOLD)."""
-        ids = sounding_ids(np.fromiter(self.window, dtype=np.int64, count=len(self.window)))
-        return self.weight * (self.masks @ key_fit(self.masks, ids))
-
-    def _answer(self, probs: np.ndarray) -> np.ndarray:
-        if self.weight == 0 or not self.window:
+    def answer(self, probs: np.ndarray, context: Context) -> np.ndarray:
+        """``probs`` (the engine's distribution after ``context``) bent toward the player's key."""
+        if self.weight == 0:
             return probs
-        return bend(probs, self.chords, self.bias())
+        bias = self.bias(context)
+        return probs if bias is None else bend(probs, self.chords, bias)

@@ -15,12 +15,12 @@ from liveplay.config import ModelSettings
 from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
 from liveplay.model.harmony import HarmonyEngine
-from liveplay.model.inkey import InKeyEngine
+from liveplay.model.inkey import KeyKeeper
 from liveplay.model.longterm import FILE as LONG_TERM_FILE
 from liveplay.model.longterm import CorpusTables, LongTermEngine
 from liveplay.model.numpy_engine import NumpyEngine
 from liveplay.model.shortterm import ShortTermEngine
-from liveplay.music.tokens import chord_targets
+from liveplay.music.tokens import Vocabulary, chord_targets
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,12 @@ def choose_runtime(requested: str) -> str:
 
 
 def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_term: float = 0.0,
-                harmony: float = 0.0, long_term: float = 0.0, long_term_gate: bool = True,
-                key_keeping: float = 0.0) -> Engine:
+                harmony: float = 0.0, long_term: float = 0.0, long_term_gate: bool = True) -> Engine:
     """The runtime asked for; ``threads`` = CPU threads of a NumPy exact step (capped at the cores);
     ``long_term`` > 0 mixes in the corpus's counts (``model.longterm``, from the bundle's
     longterm.npz when it has one; with ``long_term_gate`` the share its gate gives at each step,
     when the file has one), ``short_term`` > 0 then the context's match model
     (``model.shortterm``), neither for a duet model, whose context interleaves two parts;
-    ``key_keeping`` > 0 bends the chords of all that toward the pitch classes of the window
-    (``model.inkey``; not for a duet model either);
     ``harmony`` > 0 bends a duet model's chords toward the melody it accompanies (``model.harmony``;
     only for a duet model)."""
     chosen = choose_runtime(runtime)
@@ -79,8 +76,6 @@ def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_t
                      bundle.path, LONG_TERM_FILE)
     if short_term > 0 and bundle.manifest.kind != "duet":
         engine = ShortTermEngine(engine, short_term)
-    if key_keeping > 0 and bundle.manifest.kind != "duet":
-        engine = InKeyEngine(engine, bundle.vocab, key_keeping)
     if harmony > 0 and bundle.manifest.kind == "duet":
         engine = HarmonyEngine(engine, bundle.vocab, harmony)
     log.info("engine: %s%s (asked for %s)", engine.name,
@@ -91,8 +86,17 @@ def make_engine(bundle: Bundle, runtime: str = "auto", threads: int = 1, short_t
 def engine_for(bundle: Bundle, model: ModelSettings, runtime: str = "auto", threads: int = 1,
                **override) -> Engine:
     """``make_engine`` with the mixes ``model`` sets for a single-stream model
-    (``model.short_term``, ``long_term``, ``long_term_gate``, ``key_keeping``), any of them
-    replaced, and any other of its keywords (``harmony``) given, by ``override``."""
+    (``model.short_term``, ``long_term``, ``long_term_gate``), any of them replaced, and any other
+    of its keywords (``harmony``) given, by ``override``."""
     mixes = {"short_term": model.short_term, "long_term": model.long_term,
-             "long_term_gate": model.long_term_gate, "key_keeping": model.key_keeping}
+             "long_term_gate": model.long_term_gate}
     return make_engine(bundle, runtime, threads, **(mixes | override))
+
+
+def keeper_for(bundle: Bundle, vocab: Vocabulary, engine: Engine, weight: float) -> KeyKeeper | None:
+    """The answer's key keeper (``model.key_keeping`` = ``weight``) for ``engine``'s ids
+    (``vocab``: the bundle's, or a key frame's play vocabulary), listening over the model's
+    window; None when the weight is 0, and for a duet model (its ear is ``model.harmony``)."""
+    if weight <= 0 or bundle.manifest.kind == "duet":
+        return None
+    return KeyKeeper(vocab, weight, engine.context_length, engine.vocab_size)

@@ -6,7 +6,9 @@ the music" is what the model saw at a zero state, and an empty context is never 
 
 A ``Context`` keeps the last ``keep`` ids (at least the engine's window, and enough for the
 sampler's repetition test) and mirrors every change into its engine, so what the engine
-answers is always the distribution after exactly these tokens. Used by the live performance,
+answers is always the distribution after exactly these tokens. Beside each id it keeps whose it
+was (``theirs``): the player's (a prime, the musician's notes folded in) or ours (what we
+played, and the starting REST); the key keeper (``model.inkey``) listens to the player's. Used by the live performance,
 generation, evaluation (through ``with_start``) and training alike.
 """
 
@@ -44,18 +46,32 @@ class Context:
 
     def __init__(self, engine: Feed, prime: Sequence[int] = ()):
         self.engine = engine
-        self.ids: deque[int] = deque(maxlen=max(engine.context_length, MIN_KEEP))
+        keep = max(engine.context_length, MIN_KEEP)
+        self.ids: deque[int] = deque(maxlen=keep)
+        self.theirs: deque[bool] = deque(maxlen=keep)
         self.reset(prime)
 
     def reset(self, prime: Sequence[int] = ()) -> None:
-        """Start afresh from silence, then ``prime`` (ids, no REST of their own)."""
+        """Start afresh from silence, then ``prime`` (ids, no REST of their own: the player's)."""
+        start = with_start(prime)
         self.ids.clear()
-        self.ids.extend(with_start(prime))
+        self.ids.extend(start)
+        self.theirs.clear()
+        self.theirs.extend([False] + [True] * (len(start) - 1))
         self.engine.reset(list(self.ids))
 
-    def push(self, token_id: int) -> None:
+    def push(self, token_id: int, theirs: bool = False) -> None:
+        """The next step's id; ``theirs``: the player played it (else it is ours)."""
         self.engine.push(token_id)  # first: a token the engine refuses does not enter the context
         self.ids.append(token_id)
+        self.theirs.append(bool(theirs))
+
+    def window(self, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """The last ``steps`` ids (at most as many as kept) and whether each was the player's."""
+        n = min(steps, len(self.ids))
+        ids = np.fromiter(self.ids, dtype=np.int64, count=len(self.ids))[len(self.ids) - n:]
+        theirs = np.fromiter(self.theirs, dtype=bool, count=len(self.theirs))[len(self.theirs) - n:]
+        return ids, theirs
 
     def distribution(self) -> np.ndarray:
         """P(next token | this context), from the engine."""

@@ -37,6 +37,7 @@ import numpy as np
 from liveplay.config import SamplerSettings
 from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
+from liveplay.model.inkey import KeyKeeper
 from liveplay.music.midifile import read_notes
 from liveplay.music.sampler import Sampler
 from liveplay.music.tokens import RawToken
@@ -57,11 +58,12 @@ def collection(path: str | Path) -> str:
 
 def listening(bundle: Bundle, engine: Engine, sampler_settings: SamplerSettings,
               pieces: Sequence[tuple[str, list[RawToken]]], seed: int = 0, progress=lambda x, n: x,
-              answers: int = 1) -> dict:
+              answers: int = 1, keeper: KeyKeeper | None = None) -> dict:
     """Figures of ``pieces`` ((file, tokens on the model's grid)), per collection and over all;
     ``answers`` continuations of each prime (the k-th of the i-th long-enough piece seeded
     ``seed + i + k * n``, n the number of pieces long enough, so one answer at ``seed + n`` is the
-    second answer at ``seed``)."""
+    second answer at ``seed``); ``keeper``: the answers keep the prime's key as the daemon's keep
+    the player's (``model.key_keeping``; the prime is the player's)."""
     if answers < 1:
         raise ValueError(f"answers must be at least 1 (got {answers})")
     spb = bundle.grid.steps_per_beat
@@ -83,7 +85,7 @@ def listening(bundle: Bundle, engine: Engine, sampler_settings: SamplerSettings,
         found = []
         for k in range(answers):
             sampler = Sampler(replace(sampler_settings, seed=seed + i + k * len(long_enough)))
-            ids, _, _ = continue_ids(engine, sampler, primed, a_steps)
+            ids, _, _ = continue_ids(engine, sampler, primed, a_steps, keeper)
             found.append(bundle.vocab.decode(ids))
         chance = long_enough[other[i]][1][p_steps: p_steps + a_steps] if i in other else None
         rows.append(_row(f, prime, found, truth, chance))

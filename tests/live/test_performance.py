@@ -167,6 +167,27 @@ def test_solo_keeps_its_own_context_and_only_listens_to_controls():
     assert p.decide(1) in CHORDS
 
 
+def test_the_answer_keeps_the_key_the_musician_played_in_and_only_their_steps_count():
+    """With a key keeper (``model.key_keeping``) the context marks the musician's steps as theirs and
+    ours as ours; the answer bends toward what they played: after their C major the model's
+    favourite D minor (no class of it heard) gives way to C major. Solo hears no musician."""
+    from liveplay.model.inkey import KeyKeeper
+
+    answers = {}
+    for weight in (0.0, 3.0):
+        p, _, _ = make("respond")
+        p.keeper = KeyKeeper(p.vocab, weight, FixedEngine.context_length, FixedEngine.vocab_size)
+        step(p, 1, [note(60), note(64), note(67), off(60), off(64), off(67)])
+        answers[weight] = [step(p, k)[0] for k in (2, 3, 4)]
+        assert list(p.context.theirs)[-4:] == [True, False, False, False]  # their chord, then our steps
+    assert answers[0.0][1:] == [CHORDS[1]] * 2  # the model's choice, D minor
+    assert answers[3.0][1:] == [CHORDS[0]] * 2  # in the key they played: C major
+    p, _, _ = make("solo")
+    p.keeper = KeyKeeper(p.vocab, 3.0, FixedEngine.context_length, FixedEngine.vocab_size)
+    assert [step(p, k, [note(60), note(64), note(67)] if k == 1 else [])[0] for k in (1, 2, 3)] == [CHORDS[1]] * 3
+    assert not any(p.context.theirs)
+
+
 def test_a_held_key_sustains_the_musicians_chord_until_it_is_taken_as_stuck():
     p, engine, _ = make("respond", **{"live.silence_steps": 1})
     step(p, 1, [note(60)])  # the key stays down: no note-off ever

@@ -1,9 +1,11 @@
-"""Keeping the key: chords bent toward the window's pitch classes, the rhythm left alone, the window contract."""
+"""Keeping the player's key: our chords bent toward the pitch classes the player sounded, the
+rhythm left alone, our own answers and anything past the window not listened to."""
 
 import numpy as np
 import pytest
 
-from liveplay.model.inkey import InKeyEngine
+from liveplay.model.inkey import KeyKeeper
+from liveplay.music.context import Context
 from liveplay.music.tokens import FIRST_CHORD_ID, HOLD_ID, REST_ID, Vocabulary
 
 from conftest import FixedEngine
@@ -19,11 +21,15 @@ def uneven(context_length=16):
     return FixedEngine(np.arange(1.0, len(VOCAB) + 1), context_length)
 
 
-def test_after_c_major_the_c_chord_gains_on_c_sharp_by_the_profile_and_rest_and_hold_keep_theirs():
-    ear = InKeyEngine(uneven(), VOCAB, 0.5)
-    # C held two steps, E once, G once, a rest: C sounds 2 steps, E 1, G 1 of 5
-    ear.reset([ID[C_ALONE], HOLD_ID, ID[E_ALONE], ID[G_ALONE], REST_ID])
-    p, q = ear.inner.distribution(), ear.distribution()
+def keeper(weight, window=16):
+    return KeyKeeper(VOCAB, weight, window)
+
+
+def test_after_the_players_c_major_the_c_chord_gains_on_c_sharp_by_the_profile_and_rest_and_hold_keep_theirs():
+    # the prime is the player's: C held two steps, E once, G once, a rest: C sounds 2 steps, E 1, G 1
+    context = Context(uneven(), [ID[C_ALONE], HOLD_ID, ID[E_ALONE], ID[G_ALONE], REST_ID])
+    p = context.distribution()
+    q = keeper(0.5).answer(p, context)
     fit = np.log(12 * (np.array([2, 1, 1]) + 1) / (4 + 12))  # C, E, G, add-one smoothed over 12 classes
     none = np.log(12 * 1 / 16)  # a class never heard
     assert q[ID[C_MAJOR]] / q[ID[C_SHARP]] == pytest.approx(
@@ -37,69 +43,90 @@ def test_after_c_major_the_c_chord_gains_on_c_sharp_by_the_profile_and_rest_and_
 
 
 def test_a_stronger_weight_keeps_the_key_more():
-    shares = []
-    for weight in (0.25, 0.5, 1.0):
-        ear = InKeyEngine(uneven(), VOCAB, weight)
-        ear.reset([ID[C_MAJOR], HOLD_ID, ID[G_ALONE], ID[E_ALONE]])
-        shares.append(ear.distribution()[ID[C_SHARP]])
+    context = Context(uneven(), [ID[C_MAJOR], HOLD_ID, ID[G_ALONE], ID[E_ALONE]])
+    shares = [keeper(w).answer(context.distribution(), context)[ID[C_SHARP]] for w in (0.25, 0.5, 1.0)]
     assert shares[0] > shares[1] > shares[2] > 0
 
 
-def test_weight_zero_and_an_empty_window_are_the_model():
-    off = InKeyEngine(uneven(), VOCAB, 0.0)
-    off.reset([ID[C_MAJOR], ID[E_ALONE]])
-    assert np.array_equal(off.distribution(), uneven().distribution())
-    fresh = InKeyEngine(uneven(), VOCAB, 1.0)
-    fresh.reset([])
-    assert np.array_equal(fresh.distribution(), uneven().distribution())
+def test_weight_zero_and_a_window_without_the_player_are_the_model():
+    context = Context(uneven(), [ID[C_MAJOR], ID[E_ALONE]])
+    p = context.distribution()
+    assert np.array_equal(keeper(0.0).answer(p, context), p)
+    silence = Context(uneven())  # the starting REST is nobody's
+    assert np.array_equal(keeper(1.0).answer(silence.distribution(), silence), silence.distribution())
+    resting = Context(uneven(), [REST_ID, REST_ID])  # the player's rests sound no class
+    assert np.array_equal(keeper(1.0).answer(resting.distribution(), resting), resting.distribution())
     with pytest.raises(ValueError, match="negative"):
-        InKeyEngine(uneven(), VOCAB, -0.5)
+        keeper(-0.5)
+    with pytest.raises(ValueError, match="window"):
+        keeper(1.0, window=0)
 
 
-def test_the_distribution_is_a_function_of_the_window_as_the_engine_contract_says():
-    """Two histories that differ before their last W tokens get the same answer; a HOLD whose
-    onset has left the window sounds nothing."""
-    w = 8
-    rng = np.random.default_rng(7)
-    shared = [HOLD_ID] + [int(t) for t in rng.integers(0, len(VOCAB), size=w - 1)]
-    a, b = InKeyEngine(uneven(w), VOCAB, 1.0), InKeyEngine(uneven(w), VOCAB, 1.0)
-    a.reset([ID[C_SHARP]] * 5)  # the first HOLD of ``shared`` would hold C# here, if it were heard
-    b.reset([ID[C_MAJOR]] * 3)
-    for t in shared:
-        a.push(t)
-        b.push(t)
-    assert list(a.window) == shared
-    assert np.abs(a.distribution() - b.distribution()).max() <= 1e-12
-    assert not np.allclose(a.distribution(), uneven().distribution())
-    c = InKeyEngine(uneven(w), VOCAB, 1.0)
-    c.reset([ID[C_SHARP]] * 5 + shared)  # a reset hears its last W tokens: the same window
-    assert np.abs(a.distribution() - c.distribution()).max() <= 1e-12
+def test_our_own_answers_are_not_listened_to():
+    """An answer that left the key does not move the key we keep: the same bend after the player's
+    C major whatever we played since; the player's next notes do move it."""
+    k = keeper(1.0)
+    prime = [ID[C_MAJOR], HOLD_ID, ID[G_ALONE], ID[E_ALONE]]
+    quiet, wandered = Context(uneven(), prime), Context(uneven(), prime)
+    for t in (ID[C_SHARP], HOLD_ID, ID[C_SHARP]):  # ours: C# major, held
+        wandered.push(t)
+        quiet.push(REST_ID)
+    assert np.allclose(k.answer(quiet.distribution(), quiet), k.answer(wandered.distribution(), wandered))
+    heard = Context(uneven(), prime)
+    for t in (ID[C_SHARP], HOLD_ID, ID[C_SHARP]):  # the same notes, the player's
+        heard.push(t, theirs=True)
+    q_heard, q_ours = k.answer(heard.distribution(), heard), k.answer(wandered.distribution(), wandered)
+    assert q_heard[ID[C_SHARP]] > q_ours[ID[C_SHARP]]
 
 
-def test_a_refused_token_is_not_heard():
-    ear = InKeyEngine(uneven(), VOCAB, 1.0)
-    ear.reset([ID[C_MAJOR]])
-    with pytest.raises(ValueError):
-        ear.push(99)
-    assert list(ear.window) == [ID[C_MAJOR]]
+def test_a_players_hold_sounds_what_it_holds_and_the_window_forgets_the_player():
+    """A HOLD of the player's sounds the chord it holds (even one of ours it held on to); what the
+    player played more than ``window`` steps ago is out of the profile, so past it the answer is
+    the model's."""
+    k = keeper(1.0, window=4)
+    held = Context(uneven(), [ID[C_SHARP]])
+    for _ in range(3):
+        held.push(HOLD_ID, theirs=True)
+    struck = Context(uneven(), [ID[C_SHARP]] * 4)
+    assert np.allclose(k.answer(held.distribution(), held), k.answer(struck.distribution(), struck))
+    assert np.allclose(k.heard(held), ID[C_SHARP])
+    gone = Context(uneven(), [ID[C_MAJOR]] * 3)
+    for _ in range(4):
+        gone.push(ID[C_SHARP])  # ours, for a whole window
+    assert np.array_equal(k.answer(gone.distribution(), gone), gone.distribution())
 
 
-def test_make_engine_wraps_a_trained_model_with_it_when_asked(tiny_model):
-    """``model.key_keeping`` > 0 puts the ear around the trained model (outermost, after the short-term
-    model), and moves its chords by their fit to the pitch classes heard; 0 leaves it out."""
+def test_the_context_marks_the_prime_and_pushes_as_whose_they_were():
+    context = Context(uneven(4), [ID[C_MAJOR]] * 70)  # keeps 64 ids (MIN_KEEP): all the prime's
+    ids, theirs = context.window(100)
+    assert ids.size == theirs.size == 64 and theirs.all()
+    context.reset([ID[E_ALONE]])
+    context.push(ID[G_ALONE])
+    context.push(ID[C_ALONE], theirs=True)
+    ids, theirs = context.window(10)
+    assert ids.tolist() == [REST_ID, ID[E_ALONE], ID[G_ALONE], ID[C_ALONE]]
+    assert theirs.tolist() == [False, True, False, True]
+    ids, theirs = context.window(2)
+    assert ids.tolist() == [ID[G_ALONE], ID[C_ALONE]] and theirs.tolist() == [False, True]
+
+
+def test_keeper_for_gives_a_trained_model_one_over_its_window_and_the_engine_none(tiny_model):
+    """``model.key_keeping`` > 0 gives the answer a keeper over the model's window; the engine's
+    distribution (what ``evaluate`` scores) is the model's; its chords move by their fit."""
     from liveplay.model.bundle import load_bundle
-    from liveplay.model.runtime import make_engine
+    from liveplay.model.runtime import keeper_for, make_engine
 
     bundle = load_bundle(tiny_model)
-    plain = make_engine(bundle, "numpy", short_term=0.2)
-    kept = make_engine(bundle, "numpy", short_term=0.2, key_keeping=1.0)
-    assert isinstance(kept, InKeyEngine) and "short-term" in kept.inner.name
-    assert not isinstance(plain, InKeyEngine)
+    engine = make_engine(bundle, "numpy", short_term=0.2)
+    assert "key keeping" not in engine.name
+    assert keeper_for(bundle, bundle.vocab, engine, 0.0) is None
+    kept = keeper_for(bundle, bundle.vocab, engine, 1.0)
+    assert kept.window == engine.context_length and kept.masks.shape == (engine.vocab_size, 12)
     chords = list(range(FIRST_CHORD_ID, len(bundle.vocab)))
     prime = [chords[0], HOLD_ID, chords[1], HOLD_ID, chords[0]]
-    plain.reset(prime)
-    kept.reset(prime)
-    p, q = plain.distribution(), kept.distribution()
+    context = Context(engine, prime)
+    p = context.distribution()
+    q = kept.answer(p, context)
     assert q[REST_ID] == pytest.approx(p[REST_ID]) and q[HOLD_ID] == pytest.approx(p[HOLD_ID])
     heard = kept.masks[prime].any(axis=0)  # (12,) the classes of the prime
     inside = np.flatnonzero(kept.chords & ~(kept.masks[:, ~heard].any(axis=1)))  # heard classes only
@@ -117,9 +144,8 @@ def test_a_duet_model_is_not_given_it():
     from pathlib import Path
 
     from liveplay.model.bundle import load_bundle
-    from liveplay.model.runtime import make_engine
+    from liveplay.model.runtime import keeper_for, make_engine
 
     duet = load_bundle(Path(__file__).resolve().parents[2] / "models" / "duet")
     assert duet.manifest.kind == "duet"
-    engine = make_engine(duet, "numpy", key_keeping=1.0)
-    assert not isinstance(engine, InKeyEngine) and "key keeping" not in engine.name
+    assert keeper_for(duet, duet.vocab, make_engine(duet, "numpy"), 1.0) is None
