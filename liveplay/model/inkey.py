@@ -20,8 +20,9 @@ It is part of the answer, as the sampler's temperature is, not of the prediction
 distribution is what the model expects next, and ``liveplay evaluate`` scores that; the keeper
 shapes what we choose to play. Which steps are the player's, the ``Context`` knows (its ``theirs``):
 a prime, and the musician's notes the performance folds in (``live.performance``); not our own
-answers, and nothing in solo mode. While the window holds nothing the player sounded, the answer is
-the model's own. ``model.key_keeping`` is the weight (0: off), chosen on the validation split's
+answers. In solo mode the musician's notes do not enter the context, so only a prime, or what
+they played before a switch into solo, is heard until it leaves the window. While the window holds
+nothing the player sounded, the answer is the model's own. ``model.key_keeping`` is the weight (0: off), chosen on the validation split's
 continuations (models/default/README.md). Pure NumPy; for a single-stream model (a duet model has
 ``model.harmony``).
 """
@@ -37,7 +38,8 @@ from liveplay.music.tokens import Vocabulary
 
 class KeyKeeper:
     """Bends a distribution over ``vocab``'s ids toward the pitch classes the player sounded in the
-    last ``window`` steps of a context."""
+    last ``window`` steps of a context. It keeps its last factors between calls: one keeper per
+    performance, used from one thread (the daemon's thinker)."""
 
     def __init__(self, vocab: Vocabulary, weight: float, window: int, vocab_size: int | None = None):
         if weight < 0:
@@ -46,14 +48,18 @@ class KeyKeeper:
             raise ValueError(f"key-keeping window {window} is not a positive number of steps")
         self.masks = engine_masks(vocab, vocab_size or len(vocab))  # (ids, 12)
         self.chords = self.masks.any(axis=1)  # ids that are chords
-        self.chord_weights = self.chords.astype(np.float64)
+        self.others = np.flatnonzero(~self.chords)  # REST, HOLD (and ids past the vocabulary)
+        # the play vocabulary holds each pitch-class set many times (a chord at every octave and
+        # voicing): the key fit is computed once a set, then given to every id of it
+        self.sets, self.set_of = np.unique(self.masks, axis=0, return_inverse=True)
+        self.set_of = self.set_of.reshape(-1)
         self.weight, self.window = float(weight), int(window)
         self._fit: np.ndarray | None = None  # the last profile's key fit, and its factors
         self._factors = np.ones(len(self.chords))
 
     def heard(self, context: Context) -> np.ndarray:
         """(steps,) the id sounding at each of the player's steps in the window (a player's HOLD
-        sounds the note it holds, even one we struck; REST where nothing does)."""
+        sounds the chord it holds; REST where nothing does)."""
         ids, theirs = context.window(self.window)
         return sounding_ids(ids)[theirs]
 
@@ -68,7 +74,8 @@ class KeyKeeper:
         fit = key_fit(self.masks, sounding)
         if self._fit is None or not np.array_equal(fit, self._fit):
             self._fit = fit
-            self._factors = np.where(self.chords, np.exp(self.weight * (self.masks @ fit)), 1.0)
+            # the empty set (REST, HOLD) fits 0: its factor is 1
+            self._factors = np.exp(self.weight * (self.sets @ fit))[self.set_of]
         return self._factors
 
     def answer(self, probs: np.ndarray, context: Context) -> np.ndarray:
@@ -79,9 +86,11 @@ class KeyKeeper:
         factors = self.factors(context)
         if factors is None:
             return probs
+        total, kept = probs.sum(), probs[self.others]
         bent = probs * factors
-        before, after = probs @ self.chord_weights, bent @ self.chord_weights
+        before, after = total - kept.sum(), bent.sum() - kept.sum()  # the chords' mass
         if after <= 0:
             return probs
-        bent *= 1.0 + self.chord_weights * (before / after - 1.0)  # the chords back to their mass
-        return bent / bent.sum()
+        bent *= before / after  # the chords back to their mass
+        bent[self.others] = kept  # REST and HOLD as the model gave them
+        return bent / total
