@@ -12,8 +12,8 @@ For each model size (random weights; the cost does not depend on their values):
       spare engine (the re-hearing, as the daemon plays it): its catch-up after a move of the
       frame is in prepare()'s time; the reset it spreads over steps is timed on its own. With
       ``model.key_keeping`` > 0 (config.yaml) the one-thread path is also timed with the answer's
-      key keeping after the distribution, as the daemon decides (``model.inkey``; half the steps
-      the player's)
+      key keeping after the distribution, as the daemon decides (``model.inkey``; every step the
+      player's, so its factors are computed afresh at every step: the worst case)
   (d) NumPy streaming (one carried state)
   (e) TensorFlow runtime (the GPU runtime; here on whatever device TensorFlow sees)
 
@@ -171,9 +171,10 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
 
         engines.insert(1, ("c_keyframe", framed(threads)[1]))
         engines.insert(3, ("c1_keyframe_1_thread", framed(1)[1]))
-        keeper = None if duet else keeper_for(bundle, *framed(1), key_keeping)
-        if keeper is not None:  # what model.key_keeping costs the decision: the same path with it
-            engines.insert(4, ("c1_keyframe_1_thread_with_key_keeping", Answering(framed(1)[1], keeper)))
+        if key_keeping > 0 and not duet:  # what model.key_keeping costs the decision: the same path with it
+            play, kept = framed(1)
+            engines.insert(4, ("c1_keyframe_1_thread_with_key_keeping",
+                               Answering(kept, keeper_for(bundle, play, kept, key_keeping))))
         if duet:  # what the spare spreads over steps: one reset on that many tokens
             from liveplay.model.keyframe import DUET_REHEAR
 
@@ -205,19 +206,20 @@ def measure_bundle(path: Path, steps: int, threads: int) -> dict:
 
 class Answering:
     """An engine's steps as the daemon decides with key keeping: the distribution bent by the
-    keeper (``model.inkey``) over a ``Context`` in which every other step is the player's."""
+    keeper (``model.inkey``) over a ``Context`` in which every step is the player's (accompany
+    mode with a musician who never rests: along random ids the profile moves at every step, so
+    the keeper's factors are computed afresh each time -- its worst case)."""
 
     def __init__(self, engine, keeper):
         from liveplay.music.context import Context
 
-        self.engine, self.keeper, self.context, self.steps = engine, keeper, Context(engine), 0
+        self.engine, self.keeper, self.context = engine, keeper, Context(engine)
 
     def reset(self, tokens):
         self.context.reset(list(tokens)[1:])  # the context puts its REST first
 
     def push(self, token):
-        self.steps += 1
-        self.context.push(int(token), theirs=self.steps % 2 == 0)
+        self.context.push(int(token), theirs=True)
 
     def distribution(self):
         return self.keeper.answer(self.context.distribution(), self.context)

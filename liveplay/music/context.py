@@ -8,8 +8,9 @@ A ``Context`` keeps the last ``keep`` ids (at least the engine's window, and eno
 sampler's repetition test) and mirrors every change into its engine, so what the engine
 answers is always the distribution after exactly these tokens. Beside each id it keeps whose it
 was (``theirs``): the player's (a prime, the musician's notes folded in) or ours (what we
-played, and the starting REST); the key keeper (``model.inkey``) listens to the player's. Used by the live performance,
-generation, evaluation (through ``with_start``) and training alike.
+played, and the starting REST); the key keeper (``model.inkey``) listens to the player's. A duet
+model's context interleaves both parts by position, and nothing reads its marks. Used by the
+live performance, generation, evaluation (through ``with_start``) and training alike.
 """
 
 from __future__ import annotations

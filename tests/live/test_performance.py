@@ -106,6 +106,7 @@ def test_accompany_with_a_duet_model_plays_its_part_and_both_models_hear_every_s
     assert heard == [REST, (60,), REST, (62,), REST, (64,), REST]  # steps 0-2 (ours silent, theirs a
     # melody), then ours for step 3: decided, so heard before the musician's step 3
     assert engine.pushed[-3:] == [p.vocab.encode_token((m,)) for m in melody]
+    assert list(p.context.theirs)[-3:] == [True] * 3  # the single model's pushes, made in settle, are theirs
     p.set_mode("accompany")
     played = []
     for k in range(4, 12):
@@ -113,6 +114,9 @@ def test_accompany_with_a_duet_model_plays_its_part_and_both_models_hear_every_s
         played.append(token)
         p.performed(k, token, True)
     assert played.count((65, 69, 72)) >= 7, played  # the duet model's chord, not the single model's (62, 65, 69)
+    # the single model's steps wait for settle in accompany: the musician's (their G, and the keys
+    # they hold down between strokes) still enter as theirs
+    assert list(p.context.theirs)[-8:] == [True] * 8
     pushed = duet_engine.pushed
     assert len(pushed) % 2 == 1 and pushed[-1] == p.duet.vocab.encode_token(played[-1])  # ours, decided last
     assert p.duet.vocab.decode_token(pushed[-2]) == (67,)  # theirs before it: step 10's note
@@ -167,7 +171,7 @@ def test_solo_keeps_its_own_context_and_only_listens_to_controls():
     assert p.decide(1) in CHORDS
 
 
-def test_the_answer_keeps_the_key_the_musician_played_in_and_only_their_steps_count():
+def test_the_answer_keeps_the_key_the_musician_played_in_and_their_steps_are_marked():
     """With a key keeper (``model.key_keeping``) the context marks the musician's steps as theirs and
     ours as ours; the answer bends toward what they played: after their C major the model's
     favourite D minor (no class of it heard) gives way to C major. Solo hears no musician."""
@@ -349,12 +353,13 @@ def test_mute_releases_and_turns_decisions_into_rest_until_unmute():
 
 
 def test_reset_context_cc_starts_afresh_from_rest():
-    p, engine, _ = make("solo")
+    p, engine, _ = make("accompany")
     for k in range(1, 6):
-        step(p, k)
-    assert len(p.context) > 1
+        step(p, k, [note(60)] if k == 2 else [])
+    assert len(p.context) > 1 and any(p.context.theirs)
     p.control(cc(25, 127).message)
     assert list(p.context) == [REST_ID] and engine.pushed == [REST_ID]
+    assert list(p.context.theirs) == [False]  # the musician's notes before the reset are gone too
     p.control(cc(25, 0).message)
     assert list(p.context) == [REST_ID]
 

@@ -4,6 +4,7 @@ rhythm left alone, our own answers and anything past the window not listened to.
 import numpy as np
 import pytest
 
+from liveplay.config import load_settings
 from liveplay.model.inkey import KeyKeeper
 from liveplay.music.context import Context
 from liveplay.music.tokens import FIRST_CHORD_ID, HOLD_ID, REST_ID, Vocabulary
@@ -94,6 +95,43 @@ def test_a_players_hold_sounds_what_it_holds_and_the_window_forgets_the_player()
     for _ in range(4):
         gone.push(ID[C_SHARP])  # ours, for a whole window
     assert np.array_equal(k.answer(gone.distribution(), gone), gone.distribution())
+
+
+def test_the_answer_is_harmony_bend_with_the_key_fits_factors():
+    """The keeper's few-pass bend is ``harmony.bend`` (the duet's ear's) with bias weight x key fit."""
+    from liveplay.model.harmony import bend, key_fit
+
+    k = keeper(0.7)
+    context = Context(uneven(), [ID[A_MINOR], HOLD_ID, ID[E_ALONE], REST_ID, ID[C_SHARP]])
+    p = context.distribution()
+    expected = bend(p, k.chords, 0.7 * (k.masks @ key_fit(k.masks, k.heard(context))))
+    assert np.abs(k.answer(p, context) - expected).max() < 1e-12
+    context.push(ID[G_ALONE], theirs=True)  # the profile moves: new factors, not the kept ones
+    expected = bend(p, k.chords, 0.7 * (k.masks @ key_fit(k.masks, k.heard(context))))
+    assert np.abs(k.answer(p, context) - expected).max() < 1e-12
+
+
+def test_continuations_keep_the_primes_key_with_a_keeper():
+    """``continue_ids`` (generate's and evaluate's continuations) bends every answer toward the
+    prime, the player's: with a strong keeper the chords it
+    samples after a C major prime sound only C major's classes, where the model alone mostly
+    plays the C# chord it favours."""
+    from liveplay.music.sampler import Sampler
+    from liveplay.offline.generate import continue_ids
+
+    class Favours(FixedEngine):  # the C# chord most likely, whatever it heard
+        def __init__(self):
+            p = np.ones(len(VOCAB))
+            p[ID[C_SHARP]] = 20.0
+            super().__init__(p, 16)
+
+    settings = load_settings().sampler
+    prime = [ID[C_MAJOR], HOLD_ID, ID[E_ALONE], ID[G_ALONE]]
+    alone, kept = (continue_ids(Favours(), Sampler(settings, seed=1), prime, 40, k)[0]
+                   for k in (None, keeper(4.0, window=64)))  # the prime stays in the window
+    in_c = {ID[C_MAJOR], ID[C_ALONE], ID[E_ALONE], ID[G_ALONE]}
+    assert sum(t == ID[C_SHARP] for t in alone) > 10
+    assert ID[C_SHARP] not in kept and sum(t in in_c for t in kept) > 10, kept
 
 
 def test_the_context_marks_the_prime_and_pushes_as_whose_they_were():
