@@ -84,11 +84,20 @@ def key_fit(masks: np.ndarray, sounding: np.ndarray) -> np.ndarray:
 def bend(probs: np.ndarray, chords: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """``probs`` with every chord's probability multiplied by exp(``bias``) and the chords
     renormalised to the mass they had (``chords``: which ids are chords): REST and HOLD keep theirs."""
-    held = np.where(chords, probs, 0.0)
-    bent = held * np.exp(bias)
-    total = bent.sum()
-    q = np.where(chords, bent * (held.sum() / total) if total > 0 else 0.0, probs)
-    return q / q.sum()
+    return rescale(probs, np.where(chords, np.exp(bias), 1.0), np.flatnonzero(~chords))
+
+
+def rescale(probs: np.ndarray, factors: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """``bend`` given the factors themselves (1 at ``others``, the ids that are not chords): each
+    probability times its factor, the chords back to the mass they had, ``others`` as they were.
+    In few passes over the ids: the key keeper calls it at every decision (``model.inkey``)."""
+    kept = probs[others]
+    bent = probs * factors
+    before, after = probs.sum() - kept.sum(), bent.sum() - kept.sum()  # the chords' mass
+    if after > 0:
+        bent *= before / after
+    bent[others] = kept
+    return bent / bent.sum()
 
 
 def consonance_matrix() -> np.ndarray:

@@ -22,16 +22,16 @@ shapes what we choose to play. Which steps are the player's, the ``Context`` kno
 a prime, and the musician's notes the performance folds in (``live.performance``); not our own
 answers. In solo mode the musician's notes do not enter the context, so only a prime, or what
 they played before a switch into solo, is heard until it leaves the window. While the window holds
-nothing the player sounded, the answer is the model's own. ``model.key_keeping`` is the weight (0: off), chosen on the validation split's
-continuations (models/default/README.md). Pure NumPy; for a single-stream model (a duet model has
-``model.harmony``).
+nothing the player sounded, the answer is the model's own. ``model.key_keeping`` is the weight
+(0: off), chosen on the validation split's continuations (models/default/README.md). Pure NumPy;
+for a single-stream model (a duet model has ``model.harmony``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from liveplay.model.harmony import engine_masks, key_fit, sounding_ids
+from liveplay.model.harmony import engine_masks, key_fit, rescale, sounding_ids
 from liveplay.music.context import Context
 from liveplay.music.tokens import Vocabulary
 
@@ -80,17 +80,6 @@ class KeyKeeper:
 
     def answer(self, probs: np.ndarray, context: Context) -> np.ndarray:
         """``probs`` (the engine's distribution after ``context``) bent toward the player's key:
-        ``harmony.bend`` with the factors above, in fewer passes (the decision waits for it)."""
-        if self.weight == 0:
-            return probs
-        factors = self.factors(context)
-        if factors is None:
-            return probs
-        total, kept = probs.sum(), probs[self.others]
-        bent = probs * factors
-        before, after = total - kept.sum(), bent.sum() - kept.sum()  # the chords' mass
-        if after <= 0:
-            return probs
-        bent *= before / after  # the chords back to their mass
-        bent[self.others] = kept  # REST and HOLD as the model gave them
-        return bent / total
+        ``harmony.bend`` with the factors above."""
+        factors = None if self.weight == 0 else self.factors(context)
+        return probs if factors is None else rescale(probs, factors, self.others)
