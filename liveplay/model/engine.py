@@ -4,9 +4,11 @@ Contract (every runtime): ``reset(tokens)`` primes with a context, ``push(token)
 adds one token, ``distribution()`` gives the probabilities (float64, sums to 1)
 that the Keras model gives on the exact last ``context_length`` tokens from a
 zero state -- or on all of them while fewer have been pushed. ``prepare()`` may do
-ahead the part of the next ``push`` that needs no token (the daemon calls it after
-each decision, so the step that waits for the musician's input is shorter); it never
-changes a distribution. ``close()`` stops whatever threads the runtime holds.
+ahead whatever the next ``push`` and ``distribution`` need no new token for (the daemon
+calls it after each decision, so the step that waits for the musician's input is
+shorter; the NumPy runtime also finishes there the batch's advance by the last token,
+whose distribution needed one row of it); it never changes a distribution. ``close()``
+stops whatever threads the runtime holds.
 
 Exact mode keeps ``W = context_length`` staggered LSTM states as one batch. Before
 token t is pushed, slot t mod W restarts from zero; then every slot advances by

@@ -9,9 +9,13 @@ allocates nothing that grows.
 
 Two halves of a step: every layer's recurrent product h(t-1) @ R (+ bias) does not
 depend on the next token, so ``prepare()`` computes it ahead, while the daemon waits for
-the next step's input (two thirds of a 2-layer step's multiply-adds). ``push`` then
-does only what needs the token: the table row, each layer's input product and the
-gates. ``push`` without a ``prepare`` first does both halves itself: the same numbers.
+the next step's input (two thirds of a 2-layer step's multiply-adds). The rest needs the
+token, but the distribution reads one row of the batch (the slot that has heard exactly the
+window): so ``distribution()`` advances that row alone, on the side, and the batch's advance
+by the token waits for the next ``prepare()`` (or ``push``), after the decision. The step the
+daemon waits for is then one row's gates and the output layer. ``push`` without a
+``prepare`` first does both halves itself: the same numbers (to BLAS's rounding of a row
+against a block).
 
 Threads: the W slots are independent, so exact mode splits them into ``threads``
 row blocks that advance in parallel (NumPy and BLAS release the GIL) on a small
@@ -100,6 +104,13 @@ class NumpyEngine(StaggeredWindow):
         self._pool = (ThreadPoolExecutor(self.threads - 1, thread_name_prefix="engine")
                       if self.threads > 1 else None)
         self._heads: dict[int, _Block] = {}  # rows 0..n-1 as one block, while fewer slots have started
+        # the read row's copy, advanced on the side by the last token while the batch waits for it
+        side = ([np.zeros((1, 2 * h), dtype=np.float32) for _ in range(self.layers)],
+                [np.zeros((1, h), dtype=np.float32) for _ in range(self.layers)],
+                [np.zeros((1, 4 * h), dtype=np.float32) for _ in range(self.layers)])
+        self._side = _Block(*side, np.empty((1, 4 * h), dtype=np.float32), np.empty((1, h), dtype=np.float32), 0, 1)
+        # the token the batch has still to advance by, and the rows it advances (``_started`` then)
+        self._pending: tuple[int, int | None] | None = None
         self.count = 0  # tokens pushed since reset
         self._probs: np.ndarray | None = None
 
@@ -115,12 +126,18 @@ class NumpyEngine(StaggeredWindow):
         self.count = 0
         self._probs = None
         self.prepared = False
+        self._pending = None
         self._replay(tokens)
 
     def prepare(self) -> None:
-        """The next step's half that needs no token (see the module doc); ``push`` takes the rest."""
+        """What the next step can do before its token (see the module doc): the batch's advance by
+        the last token, then the recurrent products; ``push`` and ``distribution`` take the rest."""
+        if self._pending is not None:
+            token, rows = self._pending
+            self._pending = None
+            self._blocks(self._advance, rows, token)
         if not self.prepared:
-            self._blocks(self._ahead)
+            self._blocks(self._ahead, self._started())
             self.prepared = True
 
     def push(self, token: int) -> None:
@@ -132,7 +149,10 @@ class NumpyEngine(StaggeredWindow):
                 self.io[i][slot] = 0.0
                 self.cell[i][slot] = 0.0
                 self.ahead[i][slot] = self.bias[i]
-        self._blocks(self._advance, token)
+        if self.streaming:  # one row: it is the read row
+            self._blocks(self._advance, None, token)
+        else:  # the batch advances in the next prepare(); the read row on the side, when asked
+            self._pending = (token, self._started())
         self.prepared = False
         self.count += 1
         self._probs = None
@@ -145,11 +165,11 @@ class NumpyEngine(StaggeredWindow):
         n = self.count + 1
         return None if self.streaming or n >= self.context_length else n
 
-    def _blocks(self, work, *args) -> None:
+    def _blocks(self, work, n: int | None, *args) -> None:
         """``work(block, *args)`` on every row block, in parallel on the pool when there is one;
-        on the started rows only after a reset (a short prime costs a few rows, not W)."""
+        on rows 0..n-1 only (the started rows after a reset: a short prime costs a few rows, not
+        W); every row when ``n`` is None."""
         with _blas().limit(limits=1, user_api="blas"):  # our own threads split the batch, not BLAS's
-            n = self._started()
             if n is not None:
                 head = self._heads.get(n)
                 if head is None:
@@ -204,7 +224,20 @@ class NumpyEngine(StaggeredWindow):
         if self.count == 0:
             raise ValueError("push at least one token before asking for a distribution")
         if self._probs is None:
-            top = self.io[-1][self.read_slot(), self.hidden:]  # (H,)
             with _blas().limit(limits=1, user_api="blas"):
-                self._probs = softmax(top @ self.dense_kernel + self.dense_bias)  # (V,)
+                self._probs = softmax(self._top() @ self.dense_kernel + self.dense_bias)  # (V,)
         return self._probs
+
+    def _top(self) -> np.ndarray:
+        """(H,) the top layer's state of the read row, after every token pushed: while the batch
+        has still to advance by the last one, that row's copy advanced by it on the side."""
+        row = self.read_slot()
+        if self._pending is None:
+            return self.io[-1][row, self.hidden:]
+        side = self._side
+        for i in range(self.layers):
+            side.io[i][0] = self.io[i][row]
+            side.cell[i][0] = self.cell[i][row]
+            side.ahead[i][0] = self.ahead[i][row]
+        self._advance(side, self._pending[0])
+        return side.io[-1][0, self.hidden:]

@@ -150,6 +150,40 @@ def test_prepare_ahead_changes_no_distribution(bundle, keras_last, streaming):
     ahead.close()
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_step_after_prepare_advances_one_row_and_the_batch_follows_in_the_next_prepare(bundle, keras_last,
+                                                                                          threads):
+    """The daemon's wait is ``push`` + ``distribution`` after a ``prepare``: the read row advances
+    alone; the batch's W rows advance by that token in the next ``prepare``, off the wait -- and
+    the answers stay Keras's on the exact window all along."""
+    engine = NumpyEngine(bundle, threads=threads)
+    w = engine.context_length
+    rows = []
+    advance = engine._advance
+
+    def counted(block, token):
+        rows.append(block.hi - block.lo)
+        advance(block, token)
+
+    engine._advance = counted
+    stream = np.random.default_rng(6).integers(0, bundle.architecture.vocab_size, size=2 * w + 3)
+    engine.reset(stream[:w])
+    for i, t in enumerate(stream[w:]):
+        engine.prepare()
+        rows.clear()
+        engine.push(t)
+        got = engine.distribution()
+        assert rows == [1], rows  # the wait: one row's gates
+        rows.clear()
+        engine.prepare()
+        assert sum(rows) == w  # the batch, after the decision
+        assert np.array_equal(engine.distribution(), got)  # and the answer it gave is kept
+        if i in (0, w - 1, w + 2):
+            expected = keras_last(stream[i + 1: i + 1 + w][None, :])[0]
+            assert np.abs(got - expected).max() <= TOL, i
+    engine.close()
+
+
 def test_streaming_equals_exact_within_the_window_and_then_drifts(bundle):
     exact, streaming = NumpyEngine(bundle), NumpyEngine(bundle, streaming=True)
     rng = np.random.default_rng(3)
