@@ -204,16 +204,22 @@ class Ports:
         return True
 
     def _open_guard(self, port: Port) -> None:
-        if self.guard is not None:
-            self.guard.close()
-            self.guard = None
+        """A guard for a new input: the old one is taken out under the lock (the thinker's
+        ``flush`` sends through it under the same lock), closed, and the new one put in."""
+        with self.lock:
+            old, self.guard = self.guard, None
+        if old is not None:
+            old.close()
+        guard = None
         try:
-            self.guard = open_port(self.api, "output", port.name, client=f"{CLIENT_NAME}-guard", port_name="flush",
-                                   own=True)
+            guard = open_port(self.api, "output", port.name, client=f"{CLIENT_NAME}-guard", port_name="flush",
+                              own=True)
         except PortError as err:
             log.debug("no sysex guard: %s", err)
-        if self.guard is None:
+        if guard is None:
             log.debug("no sysex guard: '%s' not listed", port.name)
+        with self.lock:
+            self.guard = guard
 
     # -- while playing ---------------------------------------------------------------------
 
@@ -225,13 +231,15 @@ class Ports:
             port.send(message)
 
     def flush(self) -> None:
-        """A lone F7 into our input: an unterminated sysex lets go of what came after it."""
-        guard = self.guard
-        if guard is not None:
-            try:
-                guard.rt.send_message([END_OF_SYSEX])
-            except Exception as err:  # the guard is a helper: never stop the music for it
-                log.debug("sysex guard: %s", err)
+        """A lone F7 into our input: an unterminated sysex lets go of what came after it. Under
+        the lock: the main thread swaps or drops the guard when the input comes back or the
+        server goes, and must not close it while we send."""
+        with self.lock:
+            if self.guard is not None:
+                try:
+                    self.guard.rt.send_message([END_OF_SYSEX])
+                except Exception as err:  # the guard is a helper: never stop the music for it
+                    log.debug("sysex guard: %s", err)
 
     def check(self) -> list[str]:
         """Look for systems, ports and connections that came or went; returns what happened
