@@ -17,7 +17,7 @@ For each model size (random weights; the cost does not depend on their values):
   (d) NumPy streaming (one carried state)
   (e) TensorFlow runtime (the GPU runtime; here on whatever device TensorFlow sees)
 
-BLAS runs one thread per call, as in the daemon (liveplay.cli sets it before NumPy loads).
+BLAS runs one thread per call, as in the daemon (the NumPy engine limits it around its own calls).
 
 Each row: p50 / p99 per step (ms) and the ratio of (a)'s p50 to its p50, all in one
 run. Then the daemon path's start-up (a fresh process: import, load bundle, first
@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")  # before NumPy loads, as the daemon does
+    os.environ.setdefault(_var, "1")  # before NumPy loads: every BLAS call one thread, not only the engine's
 
 import numpy as np  # noqa: E402
 
