@@ -52,6 +52,18 @@ def _exp_form(a: np.ndarray, hidden: int) -> np.ndarray:
     return out
 
 
+def _buffers(layers: int, rows: int, hidden: int) -> tuple[list, list, list, np.ndarray, np.ndarray]:
+    """The step's state and scratch for ``rows`` rows: for layer i, io[i] = [input from the layer
+    below | own h] (rows, 2H; layer 0 takes its input from the table, so its left half stays
+    unused), cell[i] (rows, H), ahead[i] = h(t-1) @ R + bias computed by prepare() (rows, 4H); then
+    the gates (rows, 4H) and a temporary (rows, H) the layers share."""
+    def zeros(width: int) -> list[np.ndarray]:
+        return [np.zeros((rows, width), dtype=np.float32) for _ in range(layers)]
+
+    return (zeros(2 * hidden), zeros(hidden), zeros(4 * hidden), np.empty((rows, 4 * hidden), dtype=np.float32),
+            np.empty((rows, hidden), dtype=np.float32))
+
+
 class _Block:
     """One row block of the batch: views into the engine's state and scratch buffers."""
 
@@ -89,15 +101,9 @@ class NumpyEngine(StaggeredWindow):
         self.dense_kernel = np.ascontiguousarray(w["dense.kernel"])  # (H, V)
         self.dense_bias = w["dense.bias"]  # (V,)
 
-        # state: for layer i, io[i] = [input from the layer below | own h]  # (B, 2H)
-        # (layer 0 takes its input from the table, so its left half stays unused)
-        self.io = [np.zeros((batch, 2 * h), dtype=np.float32) for _ in range(self.layers)]
-        self.cell = [np.zeros((batch, h), dtype=np.float32) for _ in range(self.layers)]
-        # layer i's h(t-1) @ R + bias, computed ahead by prepare()  # (B, 4H) each
-        self.ahead = [np.zeros((batch, 4 * h), dtype=np.float32) for _ in range(self.layers)]
-        self.prepared = False
-        gates = self._gates = np.empty((batch, 4 * h), dtype=np.float32)  # (B, 4H)
-        tmp = self._tmp = np.empty((batch, h), dtype=np.float32)  # (B, H)
+        self.io, self.cell, self.ahead, gates, tmp = _buffers(self.layers, batch, h)
+        self._gates, self._tmp = gates, tmp
+        self.prepared = False  # the ahead products are the next step's
         self.threads = max(1, min(int(threads), batch // 8 or 1))  # blocks of at least 8 rows
         bounds = np.linspace(0, batch, self.threads + 1).astype(int)
         self.blocks = [_Block(self.io, self.cell, self.ahead, gates, tmp, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
@@ -105,10 +111,7 @@ class NumpyEngine(StaggeredWindow):
                       if self.threads > 1 else None)
         self._heads: dict[int, _Block] = {}  # rows 0..n-1 as one block, while fewer slots have started
         # the read row's copy, advanced on the side by the last token while the batch waits for it
-        side = ([np.zeros((1, 2 * h), dtype=np.float32) for _ in range(self.layers)],
-                [np.zeros((1, h), dtype=np.float32) for _ in range(self.layers)],
-                [np.zeros((1, 4 * h), dtype=np.float32) for _ in range(self.layers)])
-        self._side = _Block(*side, np.empty((1, 4 * h), dtype=np.float32), np.empty((1, h), dtype=np.float32), 0, 1)
+        self._side = _Block(*_buffers(self.layers, 1, h), 0, 1)
         # the token the batch has still to advance by, and the rows it advances (``_started`` then)
         self._pending: tuple[int, int | None] | None = None
         self.count = 0  # tokens pushed since reset
