@@ -51,8 +51,9 @@ DUET_CONFIG = TINY_CONFIG.replace("train:\n", "train:\n  kind: duet\n").replace(
     "sampler:\n", "sampler:\n  temperature: 0.2\n")
 
 
-def duet_notes(seed: int, beats: int = 48) -> list:
-    """One duet (music.midifile.Note): the melody on channel 0, its answers on channel 1."""
+def duet_notes(seed: int, beats: int = 48, lead_in: float = 0.0) -> list:
+    """One duet (music.midifile.Note): the melody on channel 0, its answers on channel 1, after
+    ``lead_in`` beats of silence."""
     import numpy as np
 
     from liveplay.music.midifile import Note
@@ -60,17 +61,19 @@ def duet_notes(seed: int, beats: int = 48) -> list:
     rng = np.random.default_rng(seed)
     notes = []
     for b, pitch in enumerate(rng.choice(sorted(ANSWER), beats)):
-        notes.append(Note(int(pitch), b, b + 0.5, 80, 0))
-        notes += [Note(p, b + 0.5, b + 1, 80, 1) for p in ANSWER[int(pitch)]]
+        at = b + lead_in
+        notes.append(Note(int(pitch), at, at + 0.5, 80, 0))
+        notes += [Note(p, at + 0.5, at + 1, 80, 1) for p in ANSWER[int(pitch)]]
     return notes
 
 
-def write_duets(folder: Path, n: int = 10) -> Path:
-    """``n`` two-part MIDI files of ``duet_notes`` (seeds 0..n-1) in ``folder``."""
+def write_duets(folder: Path, n: int = 10, lead_in: float = 0.0) -> Path:
+    """``n`` two-part MIDI files of ``duet_notes`` (seeds 0..n-1) in ``folder``, file i after
+    ``i * lead_in`` beats of silence."""
     from liveplay.music.midifile import notes_to_midi
 
     for i in range(n):
-        notes_to_midi(duet_notes(i), 120).save(folder / f"duet{i:02d}.mid")
+        notes_to_midi(duet_notes(i, lead_in=i * lead_in), 120).save(folder / f"duet{i:02d}.mid")
     return folder
 
 

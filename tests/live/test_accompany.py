@@ -33,7 +33,10 @@ def duet_setup(tiny_model, tmp_path_factory):
     train_config.write_text(DUET_CONFIG)
     data, model = folder / "data", folder / "duet"
     data.mkdir()
-    train([write_duets(data)], model, load_settings(train_config), command="pytest duet model")
+    # each duet after its own silence (0 to 4.5 beats): a live musician starts when they like,
+    # after some steps of silence on either beat of liveplay's grid; duets that all started at
+    # once left the model unsure, after a silence, which part was its own (it played the melody)
+    train([write_duets(data, lead_in=0.5)], model, load_settings(train_config), command="pytest duet model")
     run_config = folder / "run.yaml"
     run_config.write_text(train_config.read_text().replace("  duet: null\n", f"  duet: {model}\n"))
     return run_config
