@@ -24,6 +24,8 @@ interleaves the two parts step by step -- ours for step k, then the musician's f
 what it predicts after the musician's step k-1 is our part for step k: an accompaniment of what
 they played, not a guess at their next notes. Both models hear every step whatever the mode
 (``push``), so a mode change by CC plays at once from a context that knows the music so far.
+Until either part plays (at the start, after reset-context) the duet's context stays at the top
+of a piece and accompany mode rests (``Voice.wait``): the musician's first note begins it.
 
 A key held down sustains the musician's chord (HOLD in the context) for at most
 ``HELD_LIMIT_BEATS`` beats after their last onset; past that it is taken as a stuck key (a lost
@@ -51,7 +53,7 @@ from liveplay.model.inkey import KeyKeeper
 from liveplay.music.context import Context
 from liveplay.music.duet import RESTART_PRIME
 from liveplay.music.sampler import Sampler
-from liveplay.music.tokens import HOLD, REST, RawToken, Vocabulary, describe
+from liveplay.music.tokens import HOLD, REST, REST_ID, RawToken, Vocabulary, describe
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +87,29 @@ class Voice:
     vocab: Vocabulary
     context: Context
     sampler: Sampler
+    waiting: bool = True  # neither part has played since the start or the last restart
 
     def restart(self) -> None:
         """Start afresh between steps (reset-context): the parts stay at their indices, ours
         even and the musician's odd, or the model hears their melody as its own part."""
         self.context.reset(RESTART_PRIME)
+        self.waiting = True
+
+    def wait(self) -> None:
+        """Until either part plays, stay at the top of a piece (called after our token of a step):
+        a duet model learned pieces that begin at once, and after bars of silence from both
+        parts it no longer knows which part is its own (models/duet/README.md, "Waiting for the
+        musician"), so the silence before the music does not enter the context. Accompany mode
+        rests meanwhile (``Performance._decide``): the musician's first note starts the piece."""
+        if self.silent() and len(self.context.ids) > len(RESTART_PRIME) + 1:
+            self.context.reset(RESTART_PRIME)
+
+    def silent(self) -> bool:
+        """Neither part has played since the start or the last restart (the context holds RESTs
+        only: a few ids, as ``wait`` keeps it)."""
+        if self.waiting and any(i != REST_ID for i in self.context.ids):
+            self.waiting = False
+        return self.waiting
 
     def ours(self) -> list[int]:
         """Our part's ids in the context, oldest first (the sampler's repetition test): after a
@@ -309,6 +329,7 @@ class Performance:
             context.push(token_id, theirs)
         self.context.prepare()  # the next steps' token-free halves, while the input comes in
         if self.duet is not None:
+            self.duet.wait()
             self.duet.context.prepare()
 
     # -- 3. deciding ----------------------------------------------------------------------
@@ -326,6 +347,8 @@ class Performance:
             self.responding += 1
         if self._duet_decides():
             duet = self.duet
+            if duet.silent():  # nothing to accompany yet: an opening guessed in silence would start a piece
+                return REST
             return duet.vocab.decode_token(duet.sampler.sample(duet.context.distribution(), duet.ours()))
         probs = self.context.distribution()
         if self.keeper is not None:  # in the musician's key, as far as the window has heard them

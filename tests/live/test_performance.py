@@ -133,6 +133,37 @@ def test_accompany_with_a_duet_model_plays_its_part_and_both_models_hear_every_s
     assert len(ours) == 2 and p.duet.vocab.decode_token(ours[-1]) == (65, 69, 72)
 
 
+def test_a_duet_waits_at_the_top_of_a_piece_until_either_part_plays():
+    """The silence before the music stays out of the duet's context, at the start and after a
+    restart, and accompany rests meanwhile (its model would play a chord): at the musician's first
+    note the model reads what it would had they played at once."""
+    def play(silent: int) -> list[list[int]]:
+        p, _, _ = make("accompany")
+        engine = DuetEngine()
+        p.duet = Voice(Vocabulary(CHORDS, 4), Context(engine, START_PRIME), Sampler(p.sampler.settings, seed=0))
+        p.decide(0)
+        p.settle()
+        steps = iter(range(1, 100))
+        heard = []
+        for restart in (False, True):
+            if restart:  # reset-context, then silence again
+                step(p, next(steps), [cc(p.controls.reset_context, 127)])
+            for _ in range(silent):
+                assert step(p, next(steps))[0] == REST
+                assert engine.pushed == [REST_ID] * 3  # the start pair, our REST for the step
+            for heard_now in ([note(60)], [off(60)], [], []):  # they play one note
+                k = next(steps)
+                p.performed(k, step(p, k, heard_now)[0], True)
+            heard.append(list(engine.pushed))
+        return heard
+
+    at_once, after_silence = play(0), play(12)
+    assert at_once == after_silence  # the same context, at the start and after a restart, however long the silence
+    chord, note_id = (Vocabulary(CHORDS, 4).encode_token(t) for t in (CHORDS[3], (60,)))
+    for pushed in at_once:  # the start pair, then ours and theirs of each step: silence, their note, our answers
+        assert pushed == [REST_ID, REST_ID, REST_ID, note_id, chord, REST_ID, chord, REST_ID, chord, REST_ID, chord]
+
+
 def test_respond_is_silent_while_the_musician_plays_then_answers_at_most_max_response_steps():
     p, _, _ = make("respond")
     assert step(p, 1, [note(60)])[0] == REST  # playing
@@ -294,7 +325,7 @@ def test_accompany_draws_with_the_duets_own_sampler_and_controls_reach_both():
                    Sampler(p.sampler.settings.accompanying(), seed=0))
     assert (p.sampler.settings.heat, p.duet.sampler.settings.heat) == (1.1, 1.5)
     for k in range(1, 9):  # the duet model answers one chord: its tail repeats, its sampler heats
-        token, _ = step(p, k)
+        token, _ = step(p, k, [note(60), off(60)] if k == 1 else [])  # from the musician's first note
         p.performed(k, token, True)
     assert p.sampler.temperature == 0.1  # the single-stream model's sampler drew nothing
     t = p.duet.sampler.temperature  # 0.1, heated by 1.5 (not 1.1) on a repeating tail, else cooled
