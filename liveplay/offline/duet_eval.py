@@ -43,11 +43,11 @@ from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
 from liveplay.model.keyframe import key_normalised
 from liveplay.music.context import Context, with_start
-from liveplay.music.duet import START_PRIME, Duet, duet_ids, is_accompaniment
+from liveplay.music.duet import RESTART_PRIME, Duet, duet_ids, is_accompaniment
 from liveplay.music.keys import key_of, pitch_class_histogram, tonic_shift
 from liveplay.music.midifile import load_token_files, read_duet
 from liveplay.music.sampler import Sampler
-from liveplay.music.tokens import HOLD, REST, RawToken, sounding
+from liveplay.music.tokens import HOLD, REST, REST_ID, RawToken, sounding
 from liveplay.offline.evaluate import (Scores, at_most, chord_targets, combine, fit_baselines, score, score_engine,
                                        training_files)
 from liveplay.offline.listening import PRIME_BEATS, collection
@@ -82,15 +82,23 @@ def sequence(bundle: Bundle, duet: Duet) -> list[int]:
 
 def accompany(engine: Engine, sampler: Sampler, melody: Sequence[int], steps: int | None = None) -> list[int]:
     """liveplay's ids for the first ``steps`` steps of ``melody`` (ids): at each step one drawn
-    for liveplay's position, then the melody's own token pushed at the musician's."""
-    context = Context(engine, START_PRIME)
-    ours: list[int] = []
-    for mel in melody[:steps]:
-        token = sampler.sample(context.distribution(), ours)
+    for liveplay's position, then the melody's own token pushed at the musician's. As the daemon
+    waits for the musician (``live.performance.Voice.wait``), liveplay rests until the melody's
+    first note, which it hears at the top of the piece: the start pair, then our REST."""
+    melody = list(melody[:steps])
+    first = next((k for k, t in enumerate(melody) if t != REST_ID), len(melody))
+    ours = [REST_ID] * min(first + 1, len(melody))
+    if first == len(melody):
+        return ours
+    context = Context(engine, RESTART_PRIME)
+    context.push(melody[first])
+    played: list[int] = []
+    for mel in melody[first + 1:]:  # the sampler's repetition test reads our part in the context, as the daemon's
+        token = sampler.sample(context.distribution(), list(context.ids)[-2::-2][::-1])
         context.push(token)
         context.push(mel)
-        ours.append(token)
-    return ours
+        played.append(token)
+    return ours + played
 
 
 def figures(accompaniment: Sequence[RawToken], melody: Sequence[RawToken]) -> dict:

@@ -16,6 +16,7 @@ from liveplay.music.duet import Duet, START_PRIME, is_accompaniment
 from liveplay.music.keys import tonic_shift
 from liveplay.music.midifile import read_duet
 from liveplay.music.sampler import Sampler
+from liveplay.music.tokens import REST, REST_ID
 from liveplay.offline.dataset import windows_with_sources
 from liveplay.offline.duet_eval import CONSONANT, accompany, figures, sequence
 from liveplay.offline.memory import parts_in_reference_key
@@ -103,6 +104,23 @@ def test_the_duet_model_is_a_duet_bundle_and_learned_to_answer_the_melody(duet_m
         ours = accompany(NumpyEngine(b), Sampler(settings, seed=seed, temperature=0.2), b.vocab.encode(d.melody))
         rights.append(sum(a == t for a, t in zip(b.vocab.decode(ours)[1:], d.accompaniment[1:])))
     assert np.median(rights) >= 0.85 * (len(d.melody) - 1), (rights, len(d.melody))
+
+
+def test_an_accompaniment_waits_for_the_melodys_first_note_as_the_daemon_does(duet_model):
+    """Silence before the melody changes nothing but its length: liveplay rests, then plays what
+    it plays under the melody begun at once (``live.performance.Voice.wait``)."""
+    b = load_bundle(duet_model)
+    tune = [(72,), REST, (79,), REST, (76,), REST, (81,), REST] * 3
+    melody = b.vocab.encode(tune)
+    settings = load_settings(None).sampler
+
+    def play(ids):
+        return accompany(NumpyEngine(b), Sampler(settings, seed=3, temperature=0.2), ids)
+
+    at_once = play(melody)
+    assert at_once[0] == REST_ID and len(at_once) == len(tune)  # nothing heard yet at step 0
+    assert play([REST_ID] * 7 + melody) == [REST_ID] * 7 + at_once
+    assert play([REST_ID] * 4) == [REST_ID] * 4
 
 
 def test_the_exact_engine_matches_keras_on_a_duet_context(duet_model):
