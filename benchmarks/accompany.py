@@ -13,7 +13,11 @@ notes are those sounding after SIGTERM.
 
     python benchmarks/accompany.py [--model models/default] [--duet models/duet] [--pieces 12]
                                    [--beats 32] [--tempo 100] [--no-duet] [--harmony H]
-                                   [--split test|validation] [--realtime-priority P] [--load N] [--json]
+                                   [--split test|validation] [--realtime-priority P] [--load N]
+                                   [--lead-in BEATS] [--json]
+
+``--lead-in BEATS``: the musician comes in after that much silence, at the start and after each
+reset-context (a player who starts when they like; the duet waits for their first note).
 
 The daemon runs with ``LIVEPLAY_STALL_DUMP=1`` (``live/stepwatch.py``): a sender held past its
 boundary writes every thread's stack, and the benchmark returns those stacks. Beside it runs a
@@ -159,6 +163,9 @@ def main() -> None:
     parser.add_argument("--realtime-priority", type=int, default=None,
                         help="live.realtime_priority (default: config.yaml's; 0: normal scheduling)")
     parser.add_argument("--load", type=int, default=0, help="busy processes beside the daemon")
+    parser.add_argument("--lead-in", type=float, default=None, metavar="BEATS",
+                        help="silence before each melody, after the start and after each reset-context "
+                             "(default: 1 s before the first, a beat after each reset)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     pieces = excerpts(args.duet, args.pieces, args.beats, args.split)
@@ -180,14 +187,14 @@ def main() -> None:
         load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
         probe = subprocess.Popen([sys.executable, "-c", PROBE], stdout=subprocess.PIPE, text=True)
         try:
-            time.sleep(1.0)
+            time.sleep(1.0 if args.lead_in is None else args.lead_in * spb * step)
             for name, melody, accompaniment in pieces:
                 start = play(port, melody, step)
                 time.sleep(2 * spb * step)
                 ours.append((heard_tokens(rec, start, len(melody), step, spb, grid.max_notes), melody))
                 real.append((accompaniment, melody))
                 port.send(mido.Message("control_change", control=25, value=127))  # reset-context
-                time.sleep(spb * step)
+                time.sleep(spb * step * (1 if args.lead_in is None else args.lead_in))
             code = d.stop(signal.SIGTERM)
             time.sleep(0.3)
         finally:
@@ -202,7 +209,7 @@ def main() -> None:
         stacks = stall_dumps(log)
     machine = [float(x) for x in probe.stdout.read().split()]
     results = {"duet": None if args.no_duet else args.duet, "harmony": args.harmony, "split": args.split,
-               "realtime_priority": args.realtime_priority, "load": args.load,
+               "realtime_priority": args.realtime_priority, "load": args.load, "lead_in_beats": args.lead_in,
                "pieces": len(pieces), "beats": args.beats, "tempo_bpm": args.tempo, "exit_code": code,
                "late_steps": late, "late_step_lines": why_late, "stall_dumps": stacks,
                "machine_stalls_ms": machine, "notes_left_sounding": hanging,
