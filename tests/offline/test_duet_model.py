@@ -12,16 +12,16 @@ from liveplay.config import load_settings
 from liveplay.errors import ConfigError, UsageError
 from liveplay.model.bundle import load_bundle
 from liveplay.model.numpy_engine import NumpyEngine
-from liveplay.music.duet import Duet, START_PRIME, is_accompaniment
+from liveplay.music.duet import START_PRIME, is_accompaniment
 from liveplay.music.keys import tonic_shift
 from liveplay.music.midifile import read_duet
 from liveplay.music.sampler import Sampler
-from liveplay.music.tokens import REST, REST_ID
+from liveplay.music.tokens import HOLD, REST, REST_ID
 from liveplay.offline.dataset import windows_with_sources
 from liveplay.offline.duet_eval import CONSONANT, accompany, figures, sequence
 from liveplay.offline.memory import parts_in_reference_key
 
-from conftest import ANSWER, DUET_CONFIG, duet_notes, write_duets
+from conftest import ANSWER, DUET_CONFIG, write_duets
 
 @pytest.fixture(scope="module")
 def duet_dir(tmp_path_factory):
@@ -62,9 +62,9 @@ def test_pair_aligned_windows_start_on_the_accompaniment_even_at_the_files_end()
 
 
 def test_both_parts_move_by_the_key_of_the_whole_piece():
-    mel = [(67,), HOLD := "HOLD", (71,), (74,)] * 4  # alone: G major
-    acc = [(48, 52, 55), "HOLD", (53, 57, 60), (43, 47, 50)] * 4  # with it: C major
-    whole = tonic_shift([*acc, "REST", *mel])
+    mel = [(67,), HOLD, (71,), (74,)] * 4  # alone: G major
+    acc = [(48, 52, 55), HOLD, (53, 57, 60), (43, 47, 50)] * 4  # with it: C major
+    whole = tonic_shift([*acc, REST, *mel])
     moved_acc, moved_mel = parts_in_reference_key((acc, mel))
     assert whole != tonic_shift(mel)
     assert moved_mel[0] == (67 + whole,) and moved_acc[0] == tuple(p + whole for p in acc[0])
