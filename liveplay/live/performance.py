@@ -51,7 +51,7 @@ import mido
 from liveplay.config import MODES, ControlSettings, LiveSettings, SamplerSettings
 from liveplay.model.inkey import KeyKeeper
 from liveplay.music.context import Context
-from liveplay.music.duet import RESTART_PRIME
+from liveplay.music.duet import RESTART_PRIME, ours_before_theirs
 from liveplay.music.sampler import Sampler
 from liveplay.music.tokens import HOLD, REST, REST_ID, RawToken, Vocabulary, describe
 
@@ -114,7 +114,7 @@ class Voice:
     def ours(self) -> list[int]:
         """Our part's ids in the context, oldest first (the sampler's repetition test): after a
         whole step the last id is the musician's, so ours are every other one from the second last."""
-        return list(self.context.ids)[-2::-2][::-1]
+        return ours_before_theirs(self.context.ids)
 
 
 class Performance:

@@ -86,6 +86,12 @@ def deinterleave(ids: Sequence[int]) -> tuple[list[int], list[int]]:
     return list(ids[2::2]), list(ids[3::2])
 
 
+def ours_before_theirs(ids: Sequence[int]) -> list[int]:
+    """liveplay's ids in a duet context that ends with a musician's token (a whole step), oldest
+    first: every other id from the second last (the sampler's repetition test reads these)."""
+    return list(ids)[-2::-2][::-1]
+
+
 def is_accompaniment(index: int) -> bool:
     """Whether position ``index`` of a duet sequence (start pair included) holds liveplay's token."""
     return index % 2 == ACCOMPANIMENT

@@ -43,7 +43,7 @@ from liveplay.model.bundle import Bundle
 from liveplay.model.engine import Engine
 from liveplay.model.keyframe import key_normalised
 from liveplay.music.context import Context, with_start
-from liveplay.music.duet import RESTART_PRIME, Duet, duet_ids, is_accompaniment
+from liveplay.music.duet import RESTART_PRIME, Duet, duet_ids, is_accompaniment, ours_before_theirs
 from liveplay.music.keys import key_of, pitch_class_histogram, tonic_shift
 from liveplay.music.midifile import load_token_files, read_duet
 from liveplay.music.sampler import Sampler
@@ -86,19 +86,18 @@ def accompany(engine: Engine, sampler: Sampler, melody: Sequence[int], steps: in
     waits for the musician (``live.performance.Voice.wait``), liveplay rests until the melody's
     first note, which it hears at the top of the piece: the start pair, then our REST."""
     melody = list(melody[:steps])
-    first = next((k for k, t in enumerate(melody) if t != REST_ID), len(melody))
-    ours = [REST_ID] * min(first + 1, len(melody))
-    if first == len(melody):
-        return ours
+    first = next((k for k, t in enumerate(melody) if t != REST_ID), None)
+    if first is None:
+        return [REST_ID] * len(melody)
+    ours = [REST_ID] * (first + 1)
     context = Context(engine, RESTART_PRIME)
     context.push(melody[first])
-    played: list[int] = []
-    for mel in melody[first + 1:]:  # the sampler's repetition test reads our part in the context, as the daemon's
-        token = sampler.sample(context.distribution(), list(context.ids)[-2::-2][::-1])
+    for mel in melody[first + 1:]:
+        token = sampler.sample(context.distribution(), ours_before_theirs(context.ids))  # as the daemon's Voice.ours
         context.push(token)
         context.push(mel)
-        played.append(token)
-    return ours + played
+        ours.append(token)
+    return ours
 
 
 def figures(accompaniment: Sequence[RawToken], melody: Sequence[RawToken]) -> dict:
